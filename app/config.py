@@ -1,0 +1,121 @@
+"""Process configuration: one pydantic-settings class, read from the environment and `.env`.
+
+Settings are built once by the CLI (or a test) and passed down; nothing reads them from a global.
+Per-workspace settings that users change at run time live in the database, not here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed. The message names the variable and fits on one line."""
+
+
+class Settings(BaseSettings):
+    """Everything the process needs to start. Secrets are `SecretStr` so they never print."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./ticketbot.db"
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_api_url: str = "https://slack.com/api/"
+    support_leads: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    triage_channel_id: str | None = None
+    scheduler_interval_seconds: float = Field(default=15.0, gt=0)
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.CONSOLE
+
+    outbox_max_attempts: int = Field(default=12, ge=1)
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    outbox_batch_size: int = Field(default=20, ge=1, le=500)
+    outbox_concurrency: int = Field(default=4, ge=1, le=64)
+    outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    slack_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("support_leads", mode="before")
+    @classmethod
+    def _split_user_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("support_leads")
+    @classmethod
+    def _check_user_ids(cls, value: list[str]) -> list[str]:
+        for user_id in value:
+            if not user_id[:1] in ("U", "W") or not user_id.isalnum():
+                raise ValueError(f"{user_id!r} is not a Slack user id (like U0123ABCD)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_bot_token", "slack_signing_secret")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        variable = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+        if error["type"] == "missing":
+            problems.append(f"{variable} is not set")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{variable} is invalid: {message}")
+    return "; ".join(problems)

@@ -1,0 +1,22 @@
+"""Imports every model so `Base.metadata` is complete (for alembic and tests)."""
+
+from app.db import Base
+from app.inbox.models import SlackEvent
+from app.outbox.models import OutboxMessage
+from app.team.models import TeamMember
+from app.tickets.models import Ticket, TicketEvent, TicketMessage
+from app.timers.models import Timer
+from app.workspaces.models import WatchedChannel, Workspace
+
+__all__ = [
+    "Base",
+    "OutboxMessage",
+    "SlackEvent",
+    "TeamMember",
+    "Ticket",
+    "TicketEvent",
+    "TicketMessage",
+    "Timer",
+    "WatchedChannel",
+    "Workspace",
+]

@@ -1,0 +1,61 @@
+"""The outbox: every effect we owe the outside world, written with the change that causes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, JSONDocument, UTCDateTime
+from app.outbox.enums import OutboxKind, OutboxStatus
+from app.types import created_at_column, enum_column_type
+
+_PENDING = text("status = 'pending'")
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The dispatcher's "what is ready" query touches only pending rows.
+        Index(
+            "ix_outbox_pending_next_attempt",
+            "next_attempt_at",
+            postgresql_where=_PENDING,
+            sqlite_where=_PENDING,
+        ),
+        Index("ix_outbox_depends_on", "depends_on_id"),
+        Index("ix_outbox_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    kind: Mapped[OutboxKind] = mapped_column(enum_column_type(OutboxKind))
+    # A Slack Web API method ("chat.postMessage") or a webhook URL.
+    target: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    status: Mapped[OutboxStatus] = mapped_column(
+        enum_column_type(OutboxStatus), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A claim is a lease: a dispatcher that dies mid-delivery leaves a claim that simply expires.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    # Delivered only after this row is; its result's fields (e.g. a message `ts`) fill
+    # `payload_from_dependency` names in this row's payload.
+    depends_on_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id", ondelete="SET NULL")
+    )
+    payload_from_dependency: Mapped[dict[str, str] | None] = mapped_column(JSONDocument)
+    # Name of a registered handler told about the result in the delivering transaction.
+    on_delivered: Mapped[str | None] = mapped_column(String(64))
+    on_delivered_args: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = created_at_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,44 @@
+from enum import StrEnum
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    # Opened by mistake ("Not a request"): kept for the audit trail, left out of every number.
+    DISCARDED = "discarded"
+
+
+OPEN_STATUSES = frozenset({TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING_ON_CUSTOMER})
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TicketSource(StrEnum):
+    MESSAGE = "message"
+    REACTION = "reaction"
+    COMMAND = "command"
+    API = "api"
+    INBOUND_WEBHOOK = "inbound_webhook"
+
+
+class AuthorKind(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+
+
+class ActorKind(StrEnum):
+    """Who caused a ticket event: a Slack user, an API key, an inbound webhook, or ticketbot."""
+
+    USER = "user"
+    API_KEY = "api_key"
+    WEBHOOK = "webhook"
+    SYSTEM = "system"

@@ -1,0 +1,54 @@
+"""Workspaces (Slack teams that installed ticketbot) and the channels they watch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+from app.tickets.enums import Priority
+from app.types import created_at_column, enum_column_type
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    domain: Mapped[str | None] = mapped_column(String(255))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    triage_channel_id: Mapped[str | None] = mapped_column(String(32))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Ticket numbers are allocated by incrementing this under the row's lock (T-<n>).
+    next_ticket_number: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class WatchedChannel(Base):
+    """A channel whose top-level customer messages become tickets."""
+
+    __tablename__ = "watched_channels"
+    __table_args__ = (UniqueConstraint("workspace_id", "slack_channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    slack_channel_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    is_ext_shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Where this channel's triage cards go; NULL means the workspace's default triage channel.
+    triage_channel_id: Mapped[str | None] = mapped_column(String(32))
+    default_priority: Mapped[Priority] = mapped_column(
+        enum_column_type(Priority), default=Priority.NORMAL, server_default=Priority.NORMAL.value
+    )
+    auto_reply_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    auto_reply_text: Mapped[str | None] = mapped_column(Text)
+    off_hours_reply_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="0"
+    )
+    off_hours_reply_text: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = created_at_column()
+    unwatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
