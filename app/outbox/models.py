@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, JSONDocument, UTCDateTime
+from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.types import created_at_column, enum_column_type
 
@@ -29,7 +29,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_created", "status", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True)
     kind: Mapped[OutboxKind] = mapped_column(enum_column_type(OutboxKind))
     # A Slack Web API method ("chat.postMessage") or a webhook URL.
     target: Mapped[str] = mapped_column(Text)

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -18,10 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, JSONDocument, UTCDateTime
+from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
 from app.tickets.enums import ActorKind, AuthorKind, Priority, TicketSource, TicketStatus
 from app.types import created_at_column, enum_column_type
-
 
 _OPEN_PREDICATE = text("status IN ('new', 'open', 'waiting_on_customer')")
 
@@ -45,7 +43,7 @@ class Ticket(Base):
         Index("ix_tickets_assignee", "workspace_id", "assignee_user_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     subject: Mapped[str] = mapped_column(String(255))
@@ -91,7 +89,7 @@ class TicketMessage(Base):
         Index("ix_ticket_messages_ticket_ts", "ticket_id", "ts"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     channel_id: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
@@ -111,7 +109,7 @@ class TicketEvent(Base):
     __tablename__ = "ticket_events"
     __table_args__ = (Index("ix_ticket_events_ticket_created", "ticket_id", "created_at"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(64))
     actor_kind: Mapped[ActorKind] = mapped_column(enum_column_type(ActorKind))

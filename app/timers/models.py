@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, text
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, JSONDocument, UTCDateTime
+from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
 from app.types import created_at_column
 
 _ACTIVE = text("done_at IS NULL AND cancelled_at IS NULL")
@@ -22,7 +22,7 @@ class Timer(Base):
         Index("ix_timers_ticket", "ticket_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     # Idempotency: one timer per key (e.g. "sla:42:first_response:breach").
     key: Mapped[str | None] = mapped_column(String(255), unique=True)

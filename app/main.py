@@ -1,0 +1,47 @@
+"""The FastAPI application: `create_app(settings)` wires everything; the lifespan runs it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import health, slack
+from app.api.request_metrics import RequestMetricsMiddleware
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.metrics import Metrics
+from app.runtime import start_runtime
+from app.scheduler import build_scheduler
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app. Nothing connects until the lifespan starts (uvicorn or a test)."""
+    metrics = Metrics()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await start_runtime(settings, clock, metrics)
+        scheduler = build_scheduler(runtime)
+        scheduler.start()
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            scheduler.shutdown(wait=False)
+            await runtime.close()
+
+    app = FastAPI(
+        title="ticketbot",
+        version=VERSION,
+        summary="Self-hosted, Slack-native support ticketing",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.include_router(health.router)
+    app.include_router(slack.router)
+    return app

@@ -1,0 +1,263 @@
+"""The outbox dispatcher: claims ready rows, hands them to their sender, records what happened.
+
+Delivery is at-least-once with a lease. A row is claimed (in a short transaction, `FOR UPDATE
+SKIP LOCKED` on PostgreSQL so replicas never claim the same row), sent with no transaction open,
+and then marked. If the process dies in between, the lease runs out and another dispatcher (or
+this one after a restart) sends it again. Only a timeout leaves it unknown whether the far side
+acted; everything else (429, 5xx, refused connections) is known not to have been delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from app.clock import Clock
+from app.metrics import Metrics
+from app.outbox.delivery import DeliveryOutcome, Sender, Verdict, retry_delay
+from app.outbox.enums import OutboxKind, OutboxStatus
+from app.outbox.handlers import DeliveryHandlers
+from app.outbox.models import OutboxMessage
+from app.outbox.service import OUTBOX_WRITTEN
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class DispatcherSettings:
+    max_attempts: int = 12
+    batch_size: int = 20
+    concurrency: int = 4
+    lease: timedelta = timedelta(seconds=60)
+    poll_interval: float = 2.0
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: int
+    kind: OutboxKind
+    target: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        senders: dict[OutboxKind, Sender],
+        clock: Clock,
+        handlers: DeliveryHandlers | None = None,
+        metrics: Metrics | None = None,
+        settings: DispatcherSettings | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._senders = senders
+        self._clock = clock
+        self._handlers = handlers or DeliveryHandlers()
+        self._metrics = metrics
+        self._settings = settings or DispatcherSettings()
+        self._identity = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                task.cancel()
+
+    def wake(self) -> None:
+        """Deliver now rather than at the next poll (called right after a commit)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.dispatch_once()
+            except Exception:  # the loop must outlive a database hiccup
+                logger.exception("outbox dispatch failed; retrying at the next poll")
+                handled = 0
+            if handled >= self._settings.batch_size or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.poll_interval)
+            self._wake.clear()
+
+    # -- one round -----------------------------------------------------------------------------
+
+    async def dispatch_once(self) -> int:
+        """Claim what is ready, deliver it, record the outcomes. Returns how many were handled."""
+        claimed = await self._claim()
+        if not claimed:
+            return 0
+        limit = asyncio.Semaphore(self._settings.concurrency)
+
+        async def deliver(delivery: ClaimedDelivery) -> None:
+            async with limit:
+                await self._deliver(delivery)
+
+        await asyncio.gather(*(deliver(delivery) for delivery in claimed))
+        return len(claimed)
+
+    async def _claim(self) -> list[ClaimedDelivery]:
+        now = self._clock.now()
+        dependency = aliased(OutboxMessage)
+        dependency_delivered = exists().where(
+            dependency.id == OutboxMessage.depends_on_id,
+            dependency.status == OutboxStatus.DELIVERED,
+        )
+        ready = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                or_(OutboxMessage.depends_on_id.is_(None), dependency_delivered),
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(self._settings.batch_size)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
+        )
+        async with self._session_factory() as session, session.begin():
+            rows = list((await session.scalars(ready)).all())
+            if not rows:
+                return []
+            for row in rows:
+                row.claimed_until = now + self._settings.lease
+                row.claimed_by = self._identity
+            dependencies = await self._dependency_results(session, rows)
+            return [
+                ClaimedDelivery(
+                    id=row.id,
+                    kind=row.kind,
+                    target=row.target,
+                    payload=_fill_from_dependency(row, dependencies),
+                    attempts=row.attempts,
+                )
+                for row in rows
+            ]
+
+    async def _dependency_results(
+        self, session: AsyncSession, rows: list[OutboxMessage]
+    ) -> dict[int, dict[str, Any]]:
+        ids = {row.depends_on_id for row in rows if row.depends_on_id is not None}
+        if not ids:
+            return {}
+        result = await session.execute(
+            select(OutboxMessage.id, OutboxMessage.result).where(OutboxMessage.id.in_(ids))
+        )
+        return {row_id: row_result or {} for row_id, row_result in result}
+
+    async def _deliver(self, delivery: ClaimedDelivery) -> None:
+        sender = self._senders.get(delivery.kind)
+        if sender is None:
+            outcome = DeliveryOutcome.rejected(f"no sender for outbox kind {delivery.kind}")
+        else:
+            try:
+                outcome = await sender.send(delivery.target, delivery.payload)
+            except Exception as exc:  # a sender bug must not strand the row
+                logger.exception("outbox sender raised for row %s", delivery.id)
+                outcome = DeliveryOutcome.retry(f"sender raised {type(exc).__name__}: {exc}")
+        await self._record(delivery, outcome)
+
+    async def _record(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> None:
+        now = self._clock.now()
+        async with self._session_factory() as session, session.begin():
+            row = await session.get(OutboxMessage, delivery.id, with_for_update=True)
+            if row is None or row.status != OutboxStatus.PENDING:
+                return
+            if row.claimed_by != self._identity:
+                logger.warning("outbox row %s was re-claimed while we delivered it", row.id)
+            row.attempts += 1
+            row.claimed_until = None
+            row.claimed_by = None
+            row.last_status_code = outcome.status_code
+            if outcome.verdict is Verdict.DELIVERED:
+                row.status = OutboxStatus.DELIVERED
+                row.delivered_at = now
+                row.result = outcome.result
+                row.last_error = None
+                if row.on_delivered:
+                    handler = self._handlers.get(row.on_delivered)
+                    await handler(session, row.on_delivered_args or {}, outcome.result)
+                session.info[OUTBOX_WRITTEN] = True  # rows that depend on this one are ready
+            else:
+                row.last_error = (outcome.error or "unknown error")[:MAX_ERROR_LENGTH]
+                exhausted = row.attempts >= self._settings.max_attempts
+                if outcome.verdict is Verdict.REJECTED or exhausted:
+                    row.status = OutboxStatus.FAILED
+                    await _fail_dependents(session, row.id)
+                    logger.error(
+                        "outbox row %s (%s %s) failed after %d attempt(s): %s",
+                        row.id, row.kind, row.target, row.attempts, row.last_error,
+                    )
+                else:
+                    row.next_attempt_at = now + retry_delay(
+                        row.attempts, outcome.retry_after_seconds
+                    )
+                    logger.info(
+                        "outbox row %s (%s) attempt %d failed, next at %s: %s",
+                        row.id, row.target, row.attempts, row.next_attempt_at, row.last_error,
+                    )
+            created_at = row.created_at
+            kind = row.kind
+        if self._metrics is not None:
+            latency = (now - created_at).total_seconds() if created_at else None
+            self._metrics.observe_delivery(kind.value, outcome.verdict.value, latency)
+
+
+async def _fail_dependents(session: AsyncSession, failed_id: int) -> None:
+    """Rows waiting on a row that will never be delivered can never be delivered either."""
+    pending = [failed_id]
+    while pending:
+        parent = pending.pop()
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                and_(
+                    OutboxMessage.depends_on_id == parent,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+            )
+            .values(status=OutboxStatus.FAILED, last_error=f"depends on failed row {parent}")
+            .returning(OutboxMessage.id)
+        )
+        pending.extend(result.scalars().all())
+
+
+def _fill_from_dependency(
+    row: OutboxMessage, dependency_results: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    payload = dict(row.payload)
+    if row.depends_on_id is not None and row.payload_from_dependency:
+        result = dependency_results.get(row.depends_on_id, {})
+        for field_name, result_field in row.payload_from_dependency.items():
+            if result_field in result:
+                payload[field_name] = result[result_field]
+    return payload

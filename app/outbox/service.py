@@ -1,0 +1,74 @@
+"""Writing to the outbox. Call inside the transaction of the change that owes the effect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.outbox.enums import OutboxKind, OutboxStatus
+from app.outbox.models import OutboxMessage
+
+# Set on a session that wrote outbox rows, so the commit hook wakes the dispatcher.
+OUTBOX_WRITTEN = "ticketbot.outbox_written"
+
+
+async def enqueue(
+    *,
+    session: AsyncSession,
+    kind: OutboxKind,
+    target: str,
+    payload: dict[str, Any],
+    now: datetime,
+    workspace_id: int | None = None,
+    depends_on: OutboxMessage | None = None,
+    payload_from_dependency: dict[str, str] | None = None,
+    on_delivered: str | None = None,
+    on_delivered_args: dict[str, Any] | None = None,
+) -> OutboxMessage:
+    """Add one delivery to the outbox and flush it, so its id can be depended upon.
+
+    `depends_on` holds this row back until that row is delivered; `payload_from_dependency` maps
+    a field of this payload to a field of that row's result, e.g. `{"ts": "ts"}` for a
+    `chat.update` of a message that is still being posted.
+    """
+    if payload_from_dependency and depends_on is None:
+        raise ValueError("payload_from_dependency needs depends_on")
+    message = OutboxMessage(
+        kind=kind,
+        target=target,
+        payload=payload,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        workspace_id=workspace_id,
+        depends_on_id=depends_on.id if depends_on is not None else None,
+        payload_from_dependency=payload_from_dependency,
+        on_delivered=on_delivered,
+        on_delivered_args=on_delivered_args,
+    )
+    session.add(message)
+    await session.flush()
+    session.info[OUTBOX_WRITTEN] = True
+    return message
+
+
+async def enqueue_slack_call(
+    *,
+    session: AsyncSession,
+    method: str,
+    payload: dict[str, Any],
+    now: datetime,
+    **options: Any,
+) -> OutboxMessage:
+    """Owe Slack one Web API call (`chat.postMessage`, `chat.update`, ...)."""
+    return await enqueue(
+        session=session,
+        kind=OutboxKind.SLACK_API,
+        target=method,
+        payload=payload,
+        now=now,
+        **options,
+    )

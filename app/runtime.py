@@ -1,0 +1,162 @@
+"""The running app's parts, built in the lifespan and torn down with it.
+
+Nothing here is authoritative state: any replica can die at any time and another carries on
+from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import aiohttp
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from app.clock import Clock
+from app.config import Settings
+from app.db import create_engine, create_session_factory
+from app.metrics import Metrics
+from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
+from app.outbox.enums import OutboxKind
+from app.outbox.handlers import DeliveryHandlers
+from app.outbox.service import OUTBOX_WRITTEN
+from app.slack.app import build_bolt_app
+from app.slack.authorize import BotIdentity
+from app.slack.client import build_interactive_client, build_outbox_client
+from app.slack.context import SlackContext
+from app.slack.delivery import SlackApiSender
+from app.team.service import bootstrap_leads
+from app.workspaces.service import ensure_workspace
+
+logger = logging.getLogger(__name__)
+
+# Slack's answers to auth.test that mean the token itself is wrong: no point starting.
+FATAL_AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
+
+
+class StartupError(RuntimeError):
+    """The app cannot start; the message says why in one line."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    metrics: Metrics
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    http_session: aiohttp.ClientSession
+    identity: BotIdentity
+    slack_handler: AsyncSlackRequestHandler
+    dispatcher: OutboxDispatcher
+    delivery_handlers: DeliveryHandlers = field(default_factory=DeliveryHandlers)
+
+    async def close(self) -> None:
+        await self.dispatcher.stop()
+        await self.http_session.close()
+        await self.engine.dispose()
+
+
+async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> Runtime:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    dispatcher_ref: list[OutboxDispatcher] = []
+
+    def wake_dispatcher_after_commit(session: Session) -> None:
+        if session.info.pop(OUTBOX_WRITTEN, False) and dispatcher_ref:
+            dispatcher_ref[0].wake()
+
+    session_factory = create_session_factory(engine, after_commit=wake_dispatcher_after_commit)
+    http_session = aiohttp.ClientSession()
+    interactive_client = build_interactive_client(settings, http_session)
+    identity = BotIdentity(interactive_client, settings.slack_bot_token.get_secret_value())
+    handlers = DeliveryHandlers()
+    dispatcher = OutboxDispatcher(
+        session_factory=session_factory,
+        senders={OutboxKind.SLACK_API: SlackApiSender(build_outbox_client(settings, http_session))},
+        clock=clock,
+        handlers=handlers,
+        metrics=metrics,
+        settings=DispatcherSettings(
+            max_attempts=settings.outbox_max_attempts,
+            batch_size=settings.outbox_batch_size,
+            concurrency=settings.outbox_concurrency,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
+            poll_interval=settings.outbox_poll_seconds,
+        ),
+    )
+    dispatcher_ref.append(dispatcher)
+    ctx = SlackContext(
+        settings=settings,
+        session_factory=session_factory,
+        clock=clock,
+        metrics=metrics,
+        identity=identity,
+    )
+    bolt_app = build_bolt_app(ctx, interactive_client)
+    runtime = Runtime(
+        settings=settings,
+        clock=clock,
+        metrics=metrics,
+        engine=engine,
+        session_factory=session_factory,
+        http_session=http_session,
+        identity=identity,
+        slack_handler=AsyncSlackRequestHandler(bolt_app),
+        dispatcher=dispatcher,
+        delivery_handlers=handlers,
+    )
+    try:
+        await _learn_identity(runtime)
+    except BaseException:
+        await runtime.close()
+        raise
+    dispatcher.start()
+    return runtime
+
+
+async def _learn_identity(runtime: Runtime) -> None:
+    """Call auth.test now (AsyncApp would only do it on the first request) to fail fast."""
+    try:
+        await runtime.identity.refresh()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in FATAL_AUTH_ERRORS:
+            raise StartupError(f"SLACK_BOT_TOKEN was refused by Slack ({error})") from None
+        logger.warning("auth.test failed (%s); will retry on the first request", error)
+        return
+    except Exception as exc:
+        logger.warning(
+            "Slack API at %s unreachable (%s); starting anyway, events are still stored",
+            runtime.settings.slack_api_url,
+            type(exc).__name__,
+        )
+        return
+    identity = runtime.identity
+    if identity.team_id is None:
+        return
+    async with runtime.session_factory() as session, session.begin():
+        workspace = await ensure_workspace(
+            session=session,
+            slack_team_id=identity.team_id,
+            name=identity.team_name,
+            bot_user_id=identity.bot_user_id,
+            default_triage_channel_id=runtime.settings.triage_channel_id,
+        )
+        added = await bootstrap_leads(
+            session=session,
+            workspace_id=workspace.id,
+            lead_user_ids=runtime.settings.support_leads,
+        )
+    logger.info(
+        "connected to Slack workspace %s as %s; %d lead(s) added from SUPPORT_LEADS",
+        identity.team_id,
+        identity.bot_user_id,
+        len(added),
+    )
+

@@ -1,0 +1,47 @@
+"""Builds the Bolt app: signature verification on, answers only after our commit."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from app.slack.context import SlackContext
+from app.slack.listeners import commands, events, interactivity
+
+
+def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
+    app = AsyncApp(
+        client=client,
+        signing_secret=ctx.settings.slack_signing_secret.get_secret_value(),
+        authorize=ctx.identity.authorize,
+        process_before_response=True,
+        request_verification_enabled=True,
+        raise_error_for_unhandled_request=False,
+    )
+    register_listeners(app, ctx)
+    return app
+
+
+def register_listeners(app: AsyncApp, ctx: SlackContext) -> None:
+    @app.middleware
+    async def count_request(body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]):
+        ctx.metrics.slack_requests.labels(type=slack_request_type(body)).inc()
+        return await next()
+
+    events.register(app, ctx)
+    commands.register(app, ctx)
+    interactivity.register(app, ctx)
+
+
+def slack_request_type(body: dict[str, Any]) -> str:
+    """A low-cardinality label: `event:message`, `command:/ticket`, `block_actions`, ..."""
+    if body.get("type") == "event_callback":
+        event = body.get("event") or {}
+        return f"event:{str(event.get('type', 'unknown'))[:40]}"
+    if "command" in body:
+        return f"command:{str(body['command'])[:40]}"
+    return str(body.get("type", "unknown"))[:40]

@@ -1,0 +1,65 @@
+"""Single-workspace authorization that never makes intake depend on Slack being reachable.
+
+Bolt's built-in single-team authorizer calls `auth.test` on the first request and fails the
+request if Slack cannot be reached. We learn the bot's identity at start-up (and retry lazily),
+but an event that arrives while Slack is unreachable is still authorised with the configured
+token, stored and acknowledged. Its signature has been verified by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+logger = logging.getLogger(__name__)
+
+# While Slack is unreachable, ask at most this often, and never wait long inside a request.
+REFRESH_GAP_SECONDS = 30.0
+REFRESH_TIMEOUT_SECONDS = 2.0
+
+
+class BotIdentity:
+    def __init__(self, client: AsyncWebClient, token: str) -> None:
+        self._client = client
+        self._token = token
+        self.team_id: str | None = None
+        self.team_name: str | None = None
+        self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
+        self._last_attempt = float("-inf")
+
+    @property
+    def known(self) -> bool:
+        return self.bot_user_id is not None
+
+    async def refresh(self) -> None:
+        """Ask Slack who we are. Raises SlackApiError on a bad token, or connection errors."""
+        response = await self._client.auth_test()
+        self.team_id = response.get("team_id")
+        self.team_name = response.get("team")
+        self.bot_user_id = response.get("user_id")
+        self.bot_id = response.get("bot_id")
+
+    async def authorize(self, **kwargs: Any) -> AuthorizeResult:
+        if not self.known and time.monotonic() - self._last_attempt > REFRESH_GAP_SECONDS:
+            self._last_attempt = time.monotonic()
+            try:
+                await asyncio.wait_for(self.refresh(), timeout=REFRESH_TIMEOUT_SECONDS)
+            except SlackApiError as exc:
+                logger.error("auth.test failed: %s", exc.response.get("error"))
+            except Exception as exc:
+                logger.warning("Slack unreachable for auth.test (%s); authorising anyway", exc)
+        return AuthorizeResult(
+            enterprise_id=kwargs.get("enterprise_id"),
+            team_id=self.team_id or kwargs.get("team_id"),
+            bot_token=self._token,
+            bot_user_id=self.bot_user_id,
+            bot_id=self.bot_id,
+            user_id=kwargs.get("user_id"),
+        )

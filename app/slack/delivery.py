@@ -1,0 +1,71 @@
+"""Delivers `slack_api` outbox rows: one Web API call each, its outcome classified."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from app.outbox.delivery import DeliveryOutcome
+
+# Slack's own "try again" errors, answered with HTTP 200 and ok=false.
+TRANSIENT_SLACK_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
+
+
+class SlackApiSender:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def send(self, target: str, payload: dict[str, Any]) -> DeliveryOutcome:
+        try:
+            response = await self._client.api_call(target, json=payload)
+        except SlackApiError as exc:
+            return _classify_api_error(exc)
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            return DeliveryOutcome.retry(f"timed out calling {target}: {type(exc).__name__}")
+        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+            return DeliveryOutcome.retry(f"could not reach Slack for {target}: {exc}")
+        data = response.data if isinstance(response.data, dict) else {}
+        return DeliveryOutcome.delivered(_useful_result(data), status_code=response.status_code)
+
+
+def _classify_api_error(exc: SlackApiError) -> DeliveryOutcome:
+    response = exc.response
+    status = getattr(response, "status_code", None)
+    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+    error = str(data.get("error") or f"HTTP {status}")
+    if status == 429:
+        return DeliveryOutcome.retry(
+            f"rate limited: {error}", status_code=status, retry_after=_retry_after(response)
+        )
+    if status is not None and status >= 500:
+        return DeliveryOutcome.retry(f"Slack answered {status}: {error}", status_code=status)
+    if error in TRANSIENT_SLACK_ERRORS:
+        return DeliveryOutcome.retry(f"Slack error {error}", status_code=status)
+    return DeliveryOutcome.rejected(f"Slack error {error}", status_code=status)
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) else value
+            try:
+                return max(float(raw), 0.0)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _useful_result(data: dict[str, Any]) -> dict[str, Any]:
+    """What later work may need from Slack's answer; the rest of the echo is dropped."""
+    result = {key: data[key] for key in ("ts", "channel", "message_ts", "permalink") if key in data}
+    view = data.get("view")
+    if isinstance(view, dict) and "id" in view:
+        result["view_id"] = view["id"]
+    return result

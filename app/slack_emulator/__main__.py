@@ -1,0 +1,37 @@
+"""Run a standalone emulator: ``python -m app.slack_emulator --port 8090``.
+
+Drive it from another process through the ``/_emulator/`` control API (see ``routes``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+
+from app.slack_emulator.emulator import SlackEmulator
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    emulator = SlackEmulator(bot_token=args.bot_token, strict_channels=args.strict_channels)
+    await emulator.start(args.host, args.port)
+    print(f"Slack emulator listening: {emulator.api_url}", flush=True)
+    try:
+        await asyncio.Event().wait()  # until Ctrl-C
+    finally:
+        await emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.slack_emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--bot-token", default="xoxb-emulator")
+    parser.add_argument("--strict-channels", action="store_true")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""SlackEmulator: a fake Slack Web API served over real HTTP, for tests, benchmarks and demos."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from app.slack_emulator.faults import Fault, FaultQueue
+from app.slack_emulator.methods import METHODS
+from app.slack_emulator.models import Channel, Message, Team, User, domain_for
+from app.slack_emulator.records import RESPONSE_URL_METHOD, CallLog, RecordedCall
+from app.slack_emulator.routes import RESPONSE_URL_PREFIX, create_app
+from app.slack_emulator.server import ServerRunner
+from app.slack_emulator.ts import TsGenerator, default_ts_generator
+from app.slack_emulator.workspace import ApiError, BotIdentity, Workspace
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SlackEmulator:
+    """Emulates the parts of Slack's Web API that ticketbot uses.
+
+    Start it inside the running event loop (``await emu.start()`` or ``async with``), point
+    ``slack_sdk`` at :attr:`api_url`, then inspect :meth:`calls` / :meth:`messages`.
+    All state lives in this object; handlers never await while mutating it, so the test
+    may read it at any time.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-emulator",
+        team_id: str = "T0001",
+        team_name: str = "Acme Support",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        clock: Callable[[], float] | None = None,
+        strict_channels: bool = False,
+    ) -> None:
+        self.bot_token = bot_token
+        self._clock = clock or time.time
+        self._workspace = Workspace(
+            team=Team(id=team_id, name=team_name, domain=domain_for(team_name)),
+            bot=BotIdentity(user_id=bot_user_id, bot_id=bot_id),
+            clock=self._clock,
+            # On the real clock, share the generator used by payload builders so user and
+            # bot messages never collide; a custom clock gets its own.
+            ts=TsGenerator(clock) if clock else default_ts_generator,
+            strict_channels=strict_channels,
+        )
+        self._log = CallLog()
+        self._faults = FaultQueue()
+        self._response_urls: set[str] = set()
+        self._runner = ServerRunner(create_app(self))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        await self._runner.start(host, port)
+
+    async def stop(self) -> None:
+        await self._runner.stop()
+
+    async def go_down(self) -> None:
+        """Stop listening (connections are refused) but keep the port for :meth:`come_up`."""
+        await self._runner.stop()
+
+    async def come_up(self) -> None:
+        await self._runner.restart()
+
+    async def __aenter__(self) -> SlackEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` (no trailing slash)."""
+        host, port = self._runner.host, self._runner.port
+        if host is None or port is None:
+            raise RuntimeError("SlackEmulator is not started")
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        """Web API base URL, with the trailing slash slack-sdk expects of ``base_url``."""
+        return f"{self.base_url}/api/"
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[RecordedCall]:
+        """Every call (including failed and fault-injected ones), in arrival order."""
+        return self._log.calls(method)
+
+    def delivered(self, method: str | None = None) -> list[RecordedCall]:
+        """Only the calls answered HTTP 200 with ``ok: true``: what Slack actually did."""
+        return self._log.delivered(method)
+
+    def reset_calls(self) -> None:
+        self._log.clear()
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Current messages the bot posted in ``channel`` (after updates/deletes), by ts."""
+        with self._workspace.lock:
+            stored = sorted(self._workspace.messages.get(channel, {}).values(), key=_ts_key)
+            return [
+                {"channel": channel, "blocks": None, "thread_ts": None, **m.to_api()}
+                for m in stored
+            ]
+
+    def reactions(self, channel: str, ts: str) -> dict[str, list[str]]:
+        """Reaction name -> user ids on any message, including ones the bot did not post."""
+        with self._workspace.lock:
+            return copy.deepcopy(self._workspace.reactions_on(channel, ts))
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str | None = None,
+        *,
+        status: int = 500,
+        times: int = 1,
+        retry_after: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` (None: any method) fail.
+
+        429 answers ``Retry-After`` (default 1) and ``ratelimited``; status 200 with
+        ``error`` answers a Slack application error such as ``channel_not_found``.
+        """
+        if status == 200 and not error:
+            raise ValueError("status=200 needs an error, e.g. error='channel_not_found'")
+        self._faults.add(Fault(method, times, status=status, error=error, retry_after=retry_after))
+
+    def slow_next(self, method: str | None = None, *, seconds: float, times: int = 1) -> None:
+        """Delay the answer of the next ``times`` calls.
+
+        The call takes effect (and is recorded) at once; only the answer is late, like a
+        Slack that posted the message but whose response timed out.
+        """
+        self._faults.add(Fault(method, times, delay=seconds))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    # -- workspace seeding -------------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        team_id: str | None = None,
+        is_bot: bool = False,
+        real_name: str | None = None,
+        email: str | None = None,
+        tz: str = "America/New_York",
+    ) -> None:
+        if email is None and not is_bot:
+            email = f"{name}@example.com"
+        user = User(
+            id=user_id,
+            team_id=team_id or self._workspace.team.id,
+            name=name,
+            is_bot=is_bot,
+            real_name=real_name,
+            email=email,
+            tz=tz,
+        )
+        with self._workspace.lock:
+            self._workspace.users[user_id] = user
+
+    def add_team(self, team_id: str, *, name: str, domain: str | None = None) -> None:
+        """Add another team (e.g. a Slack Connect partner); re-adding our own team renames it."""
+        team = Team(id=team_id, name=name, domain=domain or domain_for(name))
+        with self._workspace.lock:
+            self._workspace.teams[team_id] = team
+            if team_id == self._workspace.team.id:
+                self._workspace.team = team
+
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str,
+        is_private: bool = False,
+        is_ext_shared: bool = False,
+    ) -> None:
+        channel = Channel(
+            id=channel_id,
+            name=name,
+            team_id=self._workspace.team.id,
+            is_private=is_private,
+            is_ext_shared=is_ext_shared,
+            created=int(self._clock()),
+        )
+        with self._workspace.lock:
+            self._workspace.channels[channel_id] = channel
+
+    def add_usergroup(self, usergroup_id: str, user_ids: list[str]) -> None:
+        with self._workspace.lock:
+            self._workspace.usergroups[usergroup_id] = list(user_ids)
+
+    def new_response_url(self) -> str:
+        """A URL accepting response_url POSTs; they are recorded as method ``"response_url"``."""
+        hook_id = secrets.token_hex(8)
+        self._response_urls.add(hook_id)
+        return f"{self.base_url}{RESPONSE_URL_PREFIX}{hook_id}"
+
+    # -- answering (called by the HTTP routes) -----------------------------------------------
+
+    async def answer(self, method: str, args: dict[str, Any], token: str | None) -> Answer:
+        return await self._answer(
+            method, args, token, lambda: self._call_method(method, args, token)
+        )
+
+    async def answer_response_url(
+        self, hook_id: str, args: dict[str, Any], token: str | None
+    ) -> Answer:
+        def handle() -> Answer:
+            if hook_id not in self._response_urls:
+                return Answer(404, {"ok": False, "error": "expired_url"})
+            return Answer(200, {"ok": True})
+
+        return await self._answer(RESPONSE_URL_METHOD, args, token, handle)
+
+    async def answer_error(self, method: str, error: str, *, status: int = 200) -> Answer:
+        """Record and answer a request that could not even be parsed."""
+        body = {"ok": False, "error": error}
+        return await self._answer(method, {}, None, lambda: Answer(status, body))
+
+    async def _answer(
+        self,
+        method: str,
+        args: dict[str, Any],
+        token: str | None,
+        handle: Callable[[], Answer],
+    ) -> Answer:
+        at = self._clock()
+        fault = self._faults.take(method)
+        failure = fault.failure() if fault else None
+        answer = Answer(*failure) if failure else handle()
+        self._log.append(
+            RecordedCall(
+                method=method,
+                args=copy.deepcopy(args),
+                status=answer.status,
+                response=copy.deepcopy(answer.body),
+                at=at,
+                token=token,
+            )
+        )
+        if fault and fault.delay:
+            await asyncio.sleep(fault.delay)
+        return answer
+
+    def _call_method(self, method: str, args: dict[str, Any], token: str | None) -> Answer:
+        handler = METHODS.get(method)
+        if handler is None:
+            return Answer(200, {"ok": False, "error": "unknown_method", "req_method": method})
+        if not token:
+            return Answer(200, {"ok": False, "error": "not_authed"})
+        if token != self.bot_token:
+            return Answer(200, {"ok": False, "error": "invalid_auth"})
+        try:
+            with self._workspace.lock:
+                result = handler(self._workspace, args)
+        except ApiError as exc:
+            return Answer(200, {"ok": False, "error": exc.error})
+        except Exception:
+            # An emulator bug: still answer (and record) the call, like a Slack outage would.
+            logger.exception("slack emulator failed on %s", method)
+            return Answer(500, {"ok": False, "error": "internal_error"})
+        return Answer(200, {"ok": True, **result})
+
+
+def _ts_key(message: Message) -> tuple[int, int]:
+    seconds, _, micros = message.ts.partition(".")
+    return int(seconds), int(micros or 0)

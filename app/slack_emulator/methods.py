@@ -1,0 +1,266 @@
+"""Web API method handlers.
+
+Each handler takes the workspace and the call's arguments, returns the fields of a
+successful answer (without ``"ok": true``) or raises :class:`ApiError`. Handlers are
+synchronous: they run under the workspace lock and never await.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from app.slack_emulator.models import Message, View
+from app.slack_emulator.ts import ts_to_permalink_id
+from app.slack_emulator.workspace import ApiError, Workspace
+
+Args = dict[str, Any]
+Handler = Callable[[Workspace, Args], dict[str, Any]]
+
+METHODS: dict[str, Handler] = {}
+
+
+def method(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        METHODS[name] = handler
+        return handler
+
+    return register
+
+
+def _arg(args: Args, name: str) -> str | None:
+    """A string argument; absent and empty are the same to Slack."""
+    value = args.get(name)
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _required(args: Args, name: str, error: str) -> str:
+    value = _arg(args, name)
+    if value is None:
+        raise ApiError(error)
+    return value
+
+
+def _existing_message(ws: Workspace, args: Args, ts_arg: str = "ts") -> Message:
+    channel = _required(args, "channel", "channel_not_found")
+    ts = _required(args, ts_arg, "message_not_found")
+    message = ws.find_message(channel, ts)
+    if message is None:
+        raise ApiError("message_not_found")
+    return message
+
+
+def _check_content(args: Args) -> None:
+    if not any(args.get(k) for k in ("text", "blocks", "attachments", "markdown_text")):
+        raise ApiError("no_text")
+
+
+@method("auth.test")
+def auth_test(ws: Workspace, args: Args) -> dict[str, Any]:
+    return {
+        "url": f"https://{ws.team.domain}.slack.com/",
+        "team": ws.team.name,
+        "user": ws.bot.name,
+        "team_id": ws.team.id,
+        "user_id": ws.bot.user_id,
+        "bot_id": ws.bot.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+@method("chat.postMessage")
+def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
+    channel = ws.check_channel(_arg(args, "channel"))
+    _check_content(args)
+    message = Message(
+        channel=channel,
+        ts=ws.ts.next(),
+        text=_arg(args, "text") or _arg(args, "markdown_text") or "",
+        user=ws.bot.user_id,
+        bot_id=ws.bot.bot_id,
+        app_id=ws.bot.app_id,
+        team=ws.team.id,
+        blocks=args.get("blocks"),
+        attachments=args.get("attachments"),
+        metadata=args.get("metadata"),
+        thread_ts=_arg(args, "thread_ts"),
+    )
+    ws.messages.setdefault(channel, {})[message.ts] = message
+    return {"channel": channel, "ts": message.ts, "message": message.to_api()}
+
+
+@method("chat.update")
+def chat_update(ws: Workspace, args: Args) -> dict[str, Any]:
+    message = _existing_message(ws, args)
+    if "text" in args:
+        message.text = _arg(args, "text") or ""
+    for name in ("blocks", "attachments", "metadata"):
+        if name in args:
+            setattr(message, name, args[name] or None)
+    message.edited = {"user": ws.bot.user_id, "ts": ws.ts.next()}
+    return {
+        "channel": message.channel,
+        "ts": message.ts,
+        "text": message.text,
+        "message": message.to_api(),
+    }
+
+
+@method("chat.delete")
+def chat_delete(ws: Workspace, args: Args) -> dict[str, Any]:
+    message = _existing_message(ws, args)
+    del ws.messages[message.channel][message.ts]
+    return {"channel": message.channel, "ts": message.ts}
+
+
+@method("chat.postEphemeral")
+def chat_post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
+    ws.check_channel(_arg(args, "channel"))
+    _required(args, "user", "user_not_in_channel")
+    _check_content(args)
+    return {"message_ts": ws.ts.next()}
+
+
+@method("chat.getPermalink")
+def chat_get_permalink(ws: Workspace, args: Args) -> dict[str, Any]:
+    channel = _required(args, "channel", "channel_not_found")
+    ts = _required(args, "message_ts", "message_not_found")
+    permalink = f"https://{ws.team.domain}.slack.com/archives/{channel}/{ts_to_permalink_id(ts)}"
+    # Only messages the emulator posted are known; for those, replies link into their thread.
+    message = ws.find_message(channel, ts)
+    if message is not None and message.thread_ts and message.thread_ts != ts:
+        permalink += f"?thread_ts={message.thread_ts}&cid={channel}"
+    return {"channel": channel, "permalink": permalink}
+
+
+def _reaction_target(ws: Workspace, args: Args) -> tuple[str, dict[str, list[str]]]:
+    name = (_arg(args, "name") or "").strip(":")
+    if not name:
+        raise ApiError("invalid_name")
+    channel = _required(args, "channel", "no_item_specified")
+    ts = _required(args, "timestamp", "no_item_specified")
+    return name, ws.reactions_on(channel, ts)
+
+
+@method("reactions.add")
+def reactions_add(ws: Workspace, args: Args) -> dict[str, Any]:
+    name, reactions = _reaction_target(ws, args)
+    users = reactions.setdefault(name, [])
+    if ws.bot.user_id in users:
+        raise ApiError("already_reacted")
+    users.append(ws.bot.user_id)
+    return {}
+
+
+@method("reactions.remove")
+def reactions_remove(ws: Workspace, args: Args) -> dict[str, Any]:
+    name, reactions = _reaction_target(ws, args)
+    users = reactions.get(name, [])
+    if ws.bot.user_id not in users:
+        raise ApiError("no_reaction")
+    users.remove(ws.bot.user_id)
+    if not users:
+        del reactions[name]
+    return {}
+
+
+@method("users.info")
+def users_info(ws: Workspace, args: Args) -> dict[str, Any]:
+    user = ws.users.get(_arg(args, "user") or "")
+    if user is None:
+        raise ApiError("user_not_found")
+    return {"user": user.to_api(now=ws.clock())}
+
+
+@method("conversations.info")
+def conversations_info(ws: Workspace, args: Args) -> dict[str, Any]:
+    channel = ws.channels.get(_arg(args, "channel") or "")
+    if channel is None:
+        raise ApiError("channel_not_found")
+    return {"channel": channel.to_api()}
+
+
+@method("team.info")
+def team_info(ws: Workspace, args: Args) -> dict[str, Any]:
+    team = ws.teams.get(_arg(args, "team") or ws.team.id)
+    if team is None:
+        raise ApiError("team_not_found")
+    return {"team": team.to_api()}
+
+
+@method("usergroups.users.list")
+def usergroups_users_list(ws: Workspace, args: Args) -> dict[str, Any]:
+    users = ws.usergroups.get(_arg(args, "usergroup") or "")
+    if users is None:
+        raise ApiError("no_such_subteam")
+    return {"users": list(users)}
+
+
+def _view_definition(args: Args) -> dict[str, Any]:
+    view = args.get("view")
+    if not isinstance(view, dict):
+        raise ApiError("invalid_arguments")
+    return view
+
+
+def _store_view(
+    ws: Workspace, definition: dict[str, Any], *, view_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    view_id = view_id or ws.next_view_id()
+    view = View(
+        id=view_id,
+        team_id=ws.team.id,
+        app_id=ws.bot.app_id,
+        bot_id=ws.bot.bot_id,
+        definition=definition,
+        hash=f"{int(ws.clock())}.{secrets.token_hex(4)}",
+        external_id=str(definition.get("external_id", "")),
+        **extra,
+    )
+    ws.views[view_id] = view
+    return {"view": view.to_api()}
+
+
+@method("views.open")
+def views_open(ws: Workspace, args: Args) -> dict[str, Any]:
+    _required(args, "trigger_id", "invalid_arguments")
+    return _store_view(ws, _view_definition(args))
+
+
+@method("views.push")
+def views_push(ws: Workspace, args: Args) -> dict[str, Any]:
+    _required(args, "trigger_id", "invalid_arguments")
+    return _store_view(ws, _view_definition(args))
+
+
+@method("views.publish")
+def views_publish(ws: Workspace, args: Args) -> dict[str, Any]:
+    user_id = _required(args, "user_id", "invalid_arguments")
+    definition = _view_definition(args)
+    if definition.get("type") != "home":
+        raise ApiError("invalid_arguments")
+    # A user's Home tab keeps its view id across publishes.
+    view_id = ws.home_views.setdefault(user_id, ws.next_view_id())
+    return _store_view(ws, definition, view_id=view_id)
+
+
+@method("views.update")
+def views_update(ws: Workspace, args: Args) -> dict[str, Any]:
+    definition = _view_definition(args)
+    view_id = _arg(args, "view_id")
+    external_id = _arg(args, "external_id")
+    if view_id is None and external_id is None:
+        raise ApiError("invalid_arguments")
+    if view_id is None:
+        found = [v for v in ws.views.values() if v.external_id == external_id]
+        if not found:
+            raise ApiError("not_found")
+        view_id = found[0].id
+    # Unknown view ids are accepted: views opened by the real Slack client (e.g. the ids in
+    # view_submission payloads built by tests) are never seen by the emulator.
+    previous = ws.views.get(view_id)
+    root = previous.root_view_id if previous else None
+    return _store_view(ws, definition, view_id=view_id, root_view_id=root)

@@ -1,0 +1,140 @@
+"""The emulator's HTTP surface: Slack's Web API, response_url hooks and a control API.
+
+Control API, for driving an emulator that runs in another process:
+
+* ``GET  /_emulator/calls?method=chat.postMessage`` -> ``{"calls": [RecordedCall as dict]}``
+* ``GET  /_emulator/messages?channel=C1`` -> ``{"messages": [...]}``
+* ``POST /_emulator/fail`` with JSON ``{"method", "status", "times", "retry_after", "error"}``
+* ``POST /_emulator/slow`` with JSON ``{"method", "seconds", "times"}``
+* ``POST /_emulator/reset`` forgets recorded calls and pending faults
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.slack_emulator.records import RESPONSE_URL_METHOD
+from app.slack_emulator.workspace import ApiError
+
+if TYPE_CHECKING:
+    from app.slack_emulator.emulator import SlackEmulator
+
+RESPONSE_URL_PREFIX = "/_emulator/response_url/"
+
+# Arguments that Slack takes as JSON text inside form-encoded bodies.
+_JSON_STRING_ARGS = frozenset(
+    {"blocks", "attachments", "view", "metadata", "user_auth_blocks", "unfurls"}
+)
+
+
+def _decode_json_strings(args: dict[str, Any]) -> None:
+    for name in _JSON_STRING_ARGS & args.keys():
+        value = args[name]
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            # Malformed JSON stays a string: the handler rejects it, as Slack would.
+            with contextlib.suppress(ValueError):
+                args[name] = json.loads(value)
+
+
+async def read_args(request: Request) -> tuple[dict[str, Any], str | None]:
+    """Merge query args with the form or JSON body; return ``(args, token)``.
+
+    The token comes from ``Authorization: Bearer`` or, failing that, a ``token`` arg.
+    """
+    args: dict[str, Any] = dict(request.query_params)
+    body = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and content_type == "application/json":
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ApiError("invalid_json")
+        args.update(data)
+    elif body:
+        args.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    _decode_json_strings(args)
+    arg_token = args.pop("token", None)
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return args, credentials.strip()
+    return args, str(arg_token) if arg_token else None
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(emulator: SlackEmulator) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.api_route("/api/{method}", methods=["GET", "POST"])
+    async def web_api(method: str, request: Request) -> JSONResponse:
+        try:
+            args, token = await read_args(request)
+        except ApiError as exc:
+            answer = await emulator.answer_error(method, exc.error)
+        else:
+            answer = await emulator.answer(method, args, token)
+        return _json(answer.status, answer.body, answer.headers)
+
+    @app.post(RESPONSE_URL_PREFIX + "{hook_id}")
+    async def response_url(hook_id: str, request: Request) -> JSONResponse:
+        try:
+            args, token = await read_args(request)
+        except ApiError as exc:
+            answer = await emulator.answer_error(RESPONSE_URL_METHOD, exc.error, status=400)
+        else:
+            answer = await emulator.answer_response_url(hook_id, args, token)
+        return _json(answer.status, answer.body, answer.headers)
+
+    @app.get("/_emulator/calls")
+    async def control_calls(method: str | None = None) -> dict[str, Any]:
+        return {"calls": [call.to_dict() for call in emulator.calls(method)]}
+
+    @app.get("/_emulator/messages")
+    async def control_messages(channel: str) -> dict[str, Any]:
+        return {"messages": emulator.messages(channel)}
+
+    @app.post("/_emulator/fail")
+    async def control_fail(request: Request) -> JSONResponse:
+        try:
+            spec = await request.json()
+            retry_after = spec.get("retry_after")
+            emulator.fail_next(
+                spec.get("method"),
+                status=int(spec.get("status", 500)),
+                times=int(spec.get("times", 1)),
+                retry_after=None if retry_after is None else int(retry_after),
+                error=spec.get("error"),
+            )
+        except (AttributeError, ValueError, TypeError) as exc:
+            return _json(400, {"ok": False, "error": str(exc)})
+        return _json(200, {"ok": True})
+
+    @app.post("/_emulator/slow")
+    async def control_slow(request: Request) -> JSONResponse:
+        try:
+            spec = await request.json()
+            emulator.slow_next(
+                spec.get("method"), seconds=float(spec["seconds"]), times=int(spec.get("times", 1))
+            )
+        except (AttributeError, KeyError, ValueError, TypeError) as exc:
+            return _json(400, {"ok": False, "error": str(exc)})
+        return _json(200, {"ok": True})
+
+    @app.post("/_emulator/reset")
+    async def control_reset() -> dict[str, Any]:
+        emulator.reset_calls()
+        emulator.clear_faults()
+        return {"ok": True}
+
+    return app

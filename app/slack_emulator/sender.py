@@ -1,0 +1,369 @@
+"""Send requests to a Slack app exactly as Slack does: Events API, slash commands, interactivity.
+
+Every request is signed with the app's signing secret (``X-Slack-Signature``,
+``X-Slack-Request-Timestamp``); keyword overrides produce stale, forged or unsigned requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+VERIFICATION_TOKEN = "emulator-verification-token"  # the deprecated envelope "token"
+
+
+def slack_signature(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """``v0=`` + hex HMAC-SHA256 of ``v0:{timestamp}:{body}``, keyed by the signing secret."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def _slack_id(prefix: str, length: int = 10) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _trigger_id() -> str:
+    return f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+
+
+def _event_context(event: dict[str, Any], team_id: str, app_id: str) -> str:
+    """An opaque ``event_context`` shaped like Slack's (``4-`` + base64 JSON)."""
+    context = {"et": event.get("type"), "tid": team_id, "aid": app_id}
+    channel = event.get("channel") or event.get("item", {}).get("channel")
+    if channel:
+        context["cid"] = channel
+    encoded = base64.urlsafe_b64encode(json.dumps(context, separators=(",", ":")).encode())
+    return "4-" + encoded.decode().rstrip("=")
+
+
+class SlackSender:
+    """Posts signed Slack requests to an app at ``base_url + path``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        signing_secret: str,
+        *,
+        path: str = "/slack/events",
+        team_id: str = "T0001",
+        api_app_id: str = "A0001",
+        clock: Callable[[], float] = time.time,
+        client: httpx.AsyncClient | None = None,
+        team_domain: str = "acme",
+        bot_user_id: str = "UBOT",
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/" + path.lstrip("/")
+        self._secret = signing_secret
+        self.team_id = team_id
+        self.api_app_id = api_app_id
+        self.team_domain = team_domain
+        self.bot_user_id = bot_user_id
+        self._clock = clock
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=10.0)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> SlackSender:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- Events API --------------------------------------------------------------------------
+
+    async def send_event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+        timestamp: int | None = None,
+        signature: str | None = None,
+        unsigned: bool = False,
+        is_ext_shared_channel: bool = False,
+        team_id: str | None = None,
+    ) -> httpx.Response:
+        """Deliver ``event`` in an ``event_callback`` envelope.
+
+        ``retry_num`` marks a redelivery (``X-Slack-Retry-Num``/``-Reason``); reuse the
+        ``event_id`` of the first delivery to emulate Slack's retries faithfully.
+        """
+        team = team_id or self.team_id
+        envelope = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": team,
+            "context_team_id": team,
+            "context_enterprise_id": None,
+            "api_app_id": self.api_app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or _slack_id("Ev"),
+            "event_time": int(self._clock()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": team,
+                    "user_id": self.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": is_ext_shared_channel,
+            "event_context": _event_context(event, team, self.api_app_id),
+        }
+        headers = {}
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
+        return await self._post_json(
+            envelope, timestamp=timestamp, signature=signature, unsigned=unsigned, headers=headers
+        )
+
+    async def send_url_verification(
+        self,
+        challenge: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        unsigned: bool = False,
+    ) -> httpx.Response:
+        body = {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
+        return await self._post_json(
+            body, timestamp=timestamp, signature=signature, unsigned=unsigned
+        )
+
+    # -- slash commands and interactivity ----------------------------------------------------
+
+    async def send_command(
+        self,
+        text: str,
+        *,
+        user_id: str,
+        channel_id: str,
+        command: str = "/ticket",
+        response_url: str | None = None,
+        trigger_id: str | None = None,
+        user_name: str = "user",
+        channel_name: str = "support",
+        timestamp: int | None = None,
+        signature: str | None = None,
+        unsigned: bool = False,
+        team_id: str | None = None,
+    ) -> httpx.Response:
+        """A slash command, form-encoded with Slack's fields in Slack's order."""
+        team = team_id or self.team_id
+        form = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": team,
+            "team_domain": self.team_domain,
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": command,
+            "text": text,
+            "api_app_id": self.api_app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url or self._fake_response_url("commands", team),
+            "trigger_id": trigger_id or _trigger_id(),
+        }
+        return await self._post(
+            urlencode(form).encode(),
+            "application/x-www-form-urlencoded",
+            timestamp=timestamp,
+            signature=signature,
+            unsigned=unsigned,
+        )
+
+    async def send_block_actions(
+        self,
+        actions: list[dict[str, Any]],
+        *,
+        user_id: str,
+        channel_id: str | None = None,
+        message: dict[str, Any] | None = None,
+        container: dict[str, Any] | None = None,
+        response_url: str | None = None,
+        trigger_id: str | None = None,
+        view: dict[str, Any] | None = None,
+        user_name: str = "user",
+        channel_name: str = "support",
+        timestamp: int | None = None,
+        signature: str | None = None,
+        unsigned: bool = False,
+        team_id: str | None = None,
+    ) -> httpx.Response:
+        """A ``block_actions`` payload: a click in a message (``message``) or a view (``view``).
+
+        Each action only needs ``action_id``; ``type``, ``block_id`` and ``action_ts`` are
+        filled in when absent.
+        """
+        team = team_id or self.team_id
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user(user_id, user_name, team),
+            "api_app_id": self.api_app_id,
+            "token": VERIFICATION_TOKEN,
+            "container": container or self._container(channel_id, message, view),
+            "trigger_id": trigger_id or _trigger_id(),
+            "team": {"id": team, "domain": self.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        if channel_id:
+            payload["channel"] = {"id": channel_id, "name": channel_name}
+        if message is not None:
+            payload["message"] = message
+        if view is not None:
+            payload["view"] = view
+        payload["state"] = {"values": {}}
+        # Slack gives a response_url for clicks in messages, not for clicks in views.
+        if response_url or (view is None and channel_id):
+            payload["response_url"] = response_url or self._fake_response_url("actions", team)
+        payload["actions"] = [self._action(action) for action in actions]
+        return await self._post_payload(
+            payload, timestamp=timestamp, signature=signature, unsigned=unsigned
+        )
+
+    async def send_view_submission(
+        self,
+        view: dict[str, Any],
+        *,
+        user_id: str,
+        user_name: str = "user",
+        timestamp: int | None = None,
+        signature: str | None = None,
+        unsigned: bool = False,
+        team_id: str | None = None,
+    ) -> httpx.Response:
+        """A ``view_submission``; ``view`` needs ``callback_id`` and ``state.values``, the
+        rest of Slack's view fields are filled in when absent."""
+        team = team_id or self.team_id
+        view_id = view.get("id") or _slack_id("V")
+        full_view = {
+            "id": view_id,
+            "team_id": team,
+            "type": "modal",
+            "blocks": [],
+            "private_metadata": "",
+            "callback_id": "",
+            "state": {"values": {}},
+            "hash": f"{int(self._clock())}.{secrets.token_hex(4)}",
+            "title": {"type": "plain_text", "text": "Ticket", "emoji": True},
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "close": None,
+            "submit": {"type": "plain_text", "text": "Submit", "emoji": True},
+            "previous_view_id": None,
+            "root_view_id": view_id,
+            "app_id": self.api_app_id,
+            "external_id": "",
+            "app_installed_team_id": team,
+            "bot_id": "BBOT",
+            **view,
+        }
+        payload = {
+            "type": "view_submission",
+            "team": {"id": team, "domain": self.team_domain},
+            "user": self._user(user_id, user_name, team),
+            "api_app_id": self.api_app_id,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": _trigger_id(),
+            "view": full_view,
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        return await self._post_payload(
+            payload, timestamp=timestamp, signature=signature, unsigned=unsigned
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _user(self, user_id: str, user_name: str, team: str) -> dict[str, str]:
+        return {"id": user_id, "username": user_name, "name": user_name, "team_id": team}
+
+    def _fake_response_url(self, kind: str, team: str) -> str:
+        return f"https://hooks.slack.com/{kind}/{team}/{secrets.randbelow(10**13)}/{secrets.token_hex(12)}"
+
+    @staticmethod
+    def _container(
+        channel_id: str | None, message: dict[str, Any] | None, view: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if view is not None:
+            return {"type": "view", "view_id": view.get("id")}
+        container: dict[str, Any] = {"type": "message", "channel_id": channel_id}
+        if message is not None:
+            container["message_ts"] = message.get("ts")
+            if message.get("thread_ts"):
+                container["thread_ts"] = message["thread_ts"]
+        container["is_ephemeral"] = False
+        return container
+
+    def _action(self, action: dict[str, Any]) -> dict[str, Any]:
+        filled = {
+            "type": "button",
+            "block_id": secrets.token_hex(3),
+            "action_ts": f"{self._clock():.6f}",
+            **action,
+        }
+        if filled["type"] == "button":
+            filled.setdefault(
+                "text", {"type": "plain_text", "text": filled.get("action_id", ""), "emoji": True}
+            )
+        return filled
+
+    async def _post_payload(self, payload: dict[str, Any], **signing: Any) -> httpx.Response:
+        """Interactivity requests: form-encoded with the JSON in a single ``payload`` field."""
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self._post(body, "application/x-www-form-urlencoded", **signing)
+
+    async def _post_json(
+        self,
+        body: dict[str, Any],
+        *,
+        headers: dict[str, str] | None = None,
+        **signing: Any,
+    ) -> httpx.Response:
+        return await self._post(
+            json.dumps(body).encode(), "application/json", headers=headers, **signing
+        )
+
+    async def _post(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        timestamp: int | None,
+        signature: str | None,
+        unsigned: bool,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        all_headers = {"Content-Type": content_type, "User-Agent": SLACK_USER_AGENT}
+        all_headers.update(headers or {})
+        if not unsigned:
+            ts = str(int(self._clock()) if timestamp is None else timestamp)
+            all_headers["X-Slack-Request-Timestamp"] = ts
+            all_headers["X-Slack-Signature"] = signature or slack_signature(self._secret, ts, body)
+        # The exact bytes that were signed go on the wire: never let httpx re-encode them.
+        return await self._client.post(self.url, content=body, headers=all_headers)
