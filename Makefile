@@ -1,0 +1,36 @@
+# ticketbot developer commands. `make dev` runs it, `make test` tests it; see README.md.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install dev run test lint migrate bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+dev: install  ## run ticketbot against the bundled Slack emulator (no Slack app needed)
+	$(BIN)/ticketbot dev
+
+run: install  ## run ticketbot against real Slack, configured by .env
+	$(BIN)/ticketbot serve
+
+test: install  ## lint, then the test suite on SQLite and PostgreSQL
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+migrate: install
+	$(BIN)/ticketbot migrate
+
+bench: install
+	$(BIN)/python bench/outbox_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
