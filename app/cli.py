@@ -120,7 +120,8 @@ async def _preflight(settings: Settings) -> str | None:
     from app.runtime import FATAL_AUTH_ERRORS
     from app.slack.client import build_outbox_client
 
-    async with aiohttp.ClientSession() as session:
+    timeout = aiohttp.ClientTimeout(total=settings.slack_http_timeout_seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
         client = build_outbox_client(settings, session)
         try:
             await client.auth_test()

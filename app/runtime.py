@@ -30,6 +30,7 @@ from app.slack.client import build_interactive_client, build_outbox_client
 from app.slack.context import SlackContext
 from app.slack.delivery import SlackApiSender
 from app.team.service import bootstrap_leads
+from app.tickets.service import TRIAGE_CARD_POSTED, record_triage_card
 from app.workspaces.service import ensure_workspace
 
 logger = logging.getLogger(__name__)
@@ -72,10 +73,14 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
             dispatcher_ref[0].wake()
 
     session_factory = create_session_factory(engine, after_commit=wake_dispatcher_after_commit)
-    http_session = aiohttp.ClientSession()
+    # slack-sdk takes its timeout from a session it is given, not from its own `timeout`.
+    http_session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.slack_http_timeout_seconds)
+    )
     interactive_client = build_interactive_client(settings, http_session)
     identity = BotIdentity(interactive_client, settings.slack_bot_token.get_secret_value())
     handlers = DeliveryHandlers()
+    handlers.register(TRIAGE_CARD_POSTED, record_triage_card)
     dispatcher = OutboxDispatcher(
         session_factory=session_factory,
         senders={OutboxKind.SLACK_API: SlackApiSender(build_outbox_client(settings, http_session))},

@@ -17,7 +17,7 @@ def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
     app = AsyncApp(
         client=client,
         signing_secret=ctx.settings.slack_signing_secret.get_secret_value(),
-        authorize=ctx.identity.authorize,
+        authorize=ctx.identity.authorizer(),
         process_before_response=True,
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,

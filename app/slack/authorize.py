@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.authorization import AuthorizeResult
@@ -45,6 +46,18 @@ class BotIdentity:
         self.team_name = response.get("team")
         self.bot_user_id = response.get("user_id")
         self.bot_id = response.get("bot_id")
+
+    def authorizer(self) -> Callable[..., Awaitable[AuthorizeResult]]:
+        """A plain function for Bolt, which passes arguments by the names in its signature."""
+
+        async def authorize(
+            enterprise_id: str | None, team_id: str | None, user_id: str | None
+        ) -> AuthorizeResult:
+            return await self.authorize(
+                enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
+            )
+
+        return authorize
 
     async def authorize(self, **kwargs: Any) -> AuthorizeResult:
         if not self.known and time.monotonic() - self._last_attempt > REFRESH_GAP_SECONDS:

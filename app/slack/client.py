@@ -31,11 +31,16 @@ def build_interactive_client(settings: Settings, session: aiohttp.ClientSession)
 def build_outbox_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
     """The client the outbox dispatcher delivers with.
 
-    It retries only a dropped connection in place. 429s and 5xx come back to the dispatcher,
+    It retries in place only a connection that could not be opened, when the request surely
+    never reached Slack. slack-sdk's default also retries timeouts and dropped connections, where
+    Slack may already have posted the message; those, 429s and 5xx come back to the dispatcher,
     which reschedules the row durably (honouring `Retry-After`) instead of sleeping in memory,
     where a restart would forget the wait and a long one would hold a delivery slot.
     """
-    return _client(settings, session, [AsyncConnectionErrorRetryHandler(max_retry_count=1)])
+    never_sent = AsyncConnectionErrorRetryHandler(
+        max_retry_count=1, error_types=[aiohttp.ClientConnectorError]
+    )
+    return _client(settings, session, [never_sent])
 
 
 def _client(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 
 from app.slack_emulator.emulator import SlackEmulator
 
@@ -16,8 +17,13 @@ async def _serve(args: argparse.Namespace) -> None:
     emulator = SlackEmulator(bot_token=args.bot_token, strict_channels=args.strict_channels)
     await emulator.start(args.host, args.port)
     print(f"Slack emulator listening: {emulator.api_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()  # until Ctrl-C
+        await stop.wait()
     finally:
         await emulator.stop()
 

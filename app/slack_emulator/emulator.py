@@ -65,6 +65,8 @@ class SlackEmulator:
         self._log = CallLog()
         self._faults = FaultQueue()
         self._response_urls: set[str] = set()
+        # Replaced on every recorded call; waiters hold the previous one, which gets set.
+        self._recorded = asyncio.Event()
         self._runner = ServerRunner(create_app(self))
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -124,12 +126,27 @@ class SlackEmulator:
     def reset_calls(self) -> None:
         self._log.clear()
 
+    async def wait_for_calls(
+        self, method: str | None = None, *, count: int = 1, delivered: bool = True
+    ) -> list[RecordedCall]:
+        """Wait until ``count`` calls of ``method`` were delivered (or merely made, with
+        ``delivered=False``), for apps that call Slack after acknowledging a request.
+
+        Bound it with ``async with asyncio.timeout(...)``.
+        """
+        while True:
+            recorded = self._recorded
+            calls = self.delivered(method) if delivered else self.calls(method)
+            if len(calls) >= count:
+                return calls
+            await recorded.wait()
+
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Current messages the bot posted in ``channel`` (after updates/deletes), by ts."""
         with self._workspace.lock:
             stored = sorted(self._workspace.messages.get(channel, {}).values(), key=_ts_key)
             return [
-                {"channel": channel, "blocks": None, "thread_ts": None, **m.to_api()}
+                {"channel": channel, "blocks": None, "thread_ts": None, **copy.deepcopy(m.to_api())}
                 for m in stored
             ]
 
@@ -276,6 +293,8 @@ class SlackEmulator:
                 token=token,
             )
         )
+        self._recorded.set()
+        self._recorded = asyncio.Event()
         if fault and fault.delay:
             await asyncio.sleep(fault.delay)
         return answer

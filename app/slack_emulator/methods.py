@@ -243,7 +243,7 @@ def views_publish(ws: Workspace, args: Args) -> dict[str, Any]:
     if definition.get("type") != "home":
         raise ApiError("invalid_arguments")
     # A user's Home tab keeps its view id across publishes.
-    view_id = ws.home_views.setdefault(user_id, ws.next_view_id())
+    view_id = ws.home_views.get(user_id) or ws.home_views.setdefault(user_id, ws.next_view_id())
     return _store_view(ws, definition, view_id=view_id)
 
 

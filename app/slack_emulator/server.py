@@ -81,8 +81,8 @@ class ServerRunner:
 
     async def start(self, host: str, port: int) -> None:
         """Listen on ``host:port``; port 0 picks a free port, kept for later restarts."""
-        if self._port is not None:
-            raise RuntimeError("already started")
+        if self.running:
+            raise RuntimeError("already running")
         sock = _bind(host, port)
         self._host, self._port = host, sock.getsockname()[1]
         await self._serve(sock)

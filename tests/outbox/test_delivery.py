@@ -1,0 +1,320 @@
+"""The outbox delivers what we owe Slack exactly once, through 429s, 5xx, outages and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from app.outbox.enums import OutboxStatus
+from app.outbox.models import OutboxMessage
+from app.outbox.service import enqueue_slack_call
+from app.tickets.enums import TicketSource
+from app.tickets.models import Ticket
+from app.tickets.service import TRIAGE_CARD_POSTED
+from app.workspaces.models import Workspace
+from tests.conftest import make_settings
+from tests.support.server import RunningApp, wait_until
+
+TEN_MINUTES = timedelta(minutes=10)
+
+
+async def post_message(app: RunningApp, text: str, channel: str = "CTRIAGE", **options) -> int:
+    """Owe Slack one chat.postMessage, committed like any service would."""
+    async with app.runtime.session_factory() as session, session.begin():
+        row = await enqueue_slack_call(
+            session=session,
+            method="chat.postMessage",
+            payload={"channel": channel, "text": text},
+            now=app.clock.now(),
+            **options,
+        )
+        return row.id
+
+
+async def load(app: RunningApp, row_id: int) -> OutboxMessage:
+    async with app.runtime.session_factory() as session:
+        row = await session.get(OutboxMessage, row_id)
+        assert row is not None
+        return row
+
+
+def posted_texts(emulator, text: str) -> list[str]:
+    return [
+        call.args["text"]
+        for call in emulator.delivered("chat.postMessage")
+        if call.args.get("text") == text
+    ]
+
+
+async def retry_until_delivered(app: RunningApp, row_id: int, *, rounds: int = 20) -> None:
+    """Move the clock past each backoff and let the dispatcher try again."""
+    for _ in range(rounds):
+        row = await load(app, row_id)
+        if row.status != OutboxStatus.PENDING:
+            return
+        app.clock.advance(TEN_MINUTES)
+        await app.runtime.dispatcher.dispatch_once()
+    raise AssertionError(f"row {row_id} still pending after {rounds} rounds")
+
+
+async def test_delivered_right_after_commit(running_app, emulator):
+    row_id = await post_message(running_app, "New ticket T-1")
+
+    # The poll interval is 60 s in tests: this delivery can only come from the commit wake-up.
+    await wait_until(lambda: posted_texts(emulator, "New ticket T-1"), timeout=3)
+    row = await wait_until(lambda: _delivered(running_app, row_id), message="row delivered")
+    assert row.result["ts"] == emulator.messages("CTRIAGE")[0]["ts"]
+    assert row.attempts == 1
+
+
+async def _delivered(app: RunningApp, row_id: int) -> OutboxMessage | None:
+    row = await load(app, row_id)
+    return row if row.status == OutboxStatus.DELIVERED else None
+
+
+async def _attempted(app: RunningApp, row_id: int, attempts: int = 1) -> OutboxMessage | None:
+    row = await load(app, row_id)
+    return row if row.attempts >= attempts else None
+
+
+async def test_429_waits_for_retry_after_then_delivers_once(running_app, emulator):
+    emulator.fail_next("chat.postMessage", status=429, retry_after=30)
+    row_id = await post_message(running_app, "rate limited")
+
+    row = await wait_until(lambda: _attempted(running_app, row_id), message="first attempt")
+    assert row.status == OutboxStatus.PENDING
+    assert row.last_status_code == 429
+    assert row.next_attempt_at == running_app.clock.now() + timedelta(seconds=30)
+
+    running_app.clock.advance(seconds=29)
+    assert await running_app.runtime.dispatcher.dispatch_once() == 0  # not yet due
+    running_app.clock.advance(seconds=1)
+    assert await running_app.runtime.dispatcher.dispatch_once() == 1
+
+    assert posted_texts(emulator, "rate limited") == ["rate limited"]
+    assert len(emulator.calls("chat.postMessage")) == 2
+    assert (await load(running_app, row_id)).status == OutboxStatus.DELIVERED
+
+
+async def test_server_errors_are_retried_with_backoff(running_app, emulator):
+    emulator.fail_next("chat.postMessage", status=500, times=2)
+    emulator.fail_next("chat.postMessage", status=503)
+    row_id = await post_message(running_app, "through 5xx")
+    await wait_until(lambda: _attempted(running_app, row_id), message="first attempt")
+
+    first = await load(running_app, row_id)
+    delay = first.next_attempt_at - running_app.clock.now()
+    assert timedelta(seconds=0.5) <= delay <= timedelta(seconds=1)
+    await retry_until_delivered(running_app, row_id)
+
+    row = await load(running_app, row_id)
+    assert row.status == OutboxStatus.DELIVERED and row.attempts == 4
+    assert posted_texts(emulator, "through 5xx") == ["through 5xx"]
+
+
+async def test_outage_is_waited_out(running_app, emulator):
+    await emulator.go_down()
+    row_id = await post_message(running_app, "while Slack was down")
+    row = await wait_until(lambda: _attempted(running_app, row_id), message="failed attempt")
+    assert row.status == OutboxStatus.PENDING
+    assert "could not reach Slack" in (row.last_error or "")
+
+    running_app.clock.advance(TEN_MINUTES)
+    await running_app.runtime.dispatcher.dispatch_once()  # still down
+    await emulator.come_up()
+    await retry_until_delivered(running_app, row_id)
+
+    assert posted_texts(emulator, "while Slack was down") == ["while Slack was down"]
+
+
+async def test_owed_messages_survive_a_restart(settings, clock, emulator):
+    app = await RunningApp(settings, clock).start()
+    await emulator.go_down()
+    row_ids = [await post_message(app, f"owed {n}") for n in range(3)]
+    for row_id in row_ids:
+        await wait_until(lambda row_id=row_id: _attempted(app, row_id), message="attempt")
+    await app.stop()
+
+    await emulator.come_up()
+    clock.advance(TEN_MINUTES)
+    restarted = await RunningApp(settings, clock).start()
+    try:
+        for row_id in row_ids:
+            await wait_until(lambda row_id=row_id: _delivered(restarted, row_id), message="row")
+    finally:
+        await restarted.stop()
+
+    for n in range(3):
+        assert posted_texts(emulator, f"owed {n}") == [f"owed {n}"]
+
+
+async def test_a_claim_left_by_a_dead_process_expires(settings, clock, emulator):
+    """A dispatcher that died between claiming and sending leaves a lease, not a lost row."""
+    app = await RunningApp(settings, clock).start()
+    await app.stop()
+    async with app.runtime.session_factory() as session, session.begin():
+        row = await enqueue_slack_call(
+            session=session,
+            method="chat.postMessage",
+            payload={"channel": "CTRIAGE", "text": "claimed by the dead"},
+            now=clock.now(),
+        )
+        row.claimed_by = "dead-replica"
+        row.claimed_until = clock.now() + timedelta(seconds=60)
+
+    restarted = await RunningApp(settings, clock).start()
+    try:
+        assert await restarted.runtime.dispatcher.dispatch_once() == 0
+        clock.advance(seconds=61)
+        assert await restarted.runtime.dispatcher.dispatch_once() == 1
+    finally:
+        await restarted.stop()
+    assert posted_texts(emulator, "claimed by the dead") == ["claimed by the dead"]
+
+
+async def test_gives_up_after_the_attempt_limit(database_url, clock, emulator):
+    settings = make_settings(database_url, emulator, outbox_max_attempts=3)
+    app = await RunningApp(settings, clock).start()
+    try:
+        emulator.fail_next("chat.postMessage", status=500, times=10)
+        row_id = await post_message(app, "never")
+        await wait_until(lambda: _attempted(app, row_id), message="first attempt")
+        await retry_until_delivered(app, row_id)
+        row = await load(app, row_id)
+    finally:
+        await app.stop()
+
+    assert row.status == OutboxStatus.FAILED
+    assert row.attempts == 3
+    assert "500" in (row.last_error or "")
+    assert emulator.delivered("chat.postMessage") == []
+
+
+async def test_permanent_slack_error_fails_at_once_with_its_dependents(running_app, emulator):
+    emulator.fail_next("chat.postMessage", status=200, error="channel_not_found")
+    async with running_app.runtime.session_factory() as session, session.begin():
+        card = await enqueue_slack_call(
+            session=session,
+            method="chat.postMessage",
+            payload={"channel": "CGONE", "text": "card"},
+            now=running_app.clock.now(),
+        )
+        update_row = await enqueue_slack_call(
+            session=session,
+            method="chat.update",
+            payload={"channel": "CGONE", "text": "card, updated"},
+            now=running_app.clock.now(),
+            depends_on=card,
+            payload_from_dependency={"ts": "ts"},
+        )
+    card_row = await wait_until(lambda: _attempted(running_app, card.id), message="attempt")
+    dependent = await load(running_app, update_row.id)
+
+    assert card_row.status == OutboxStatus.FAILED
+    assert card_row.last_error == "Slack error channel_not_found"
+    assert dependent.status == OutboxStatus.FAILED
+    assert emulator.calls("chat.update") == []
+
+
+async def test_slack_answer_is_stored_and_feeds_later_updates(running_app, emulator):
+    """The triage card's ts reaches its ticket, and a queued chat.update edits that card."""
+    async with running_app.runtime.session_factory() as session, session.begin():
+        workspace = await session.scalar(select(Workspace))
+        ticket = Ticket(
+            workspace_id=workspace.id,
+            number=1,
+            subject="Exports fail",
+            source=TicketSource.MESSAGE,
+            created_at=running_app.clock.now(),
+        )
+        session.add(ticket)
+        await session.flush()
+        card = await enqueue_slack_call(
+            session=session,
+            method="chat.postMessage",
+            payload={"channel": "CTRIAGE", "text": "T-1 new"},
+            now=running_app.clock.now(),
+            on_delivered=TRIAGE_CARD_POSTED,
+            on_delivered_args={"ticket_id": ticket.id},
+        )
+        await enqueue_slack_call(
+            session=session,
+            method="chat.update",
+            payload={"channel": "CTRIAGE", "text": "T-1 open"},
+            now=running_app.clock.now(),
+            depends_on=card,
+            payload_from_dependency={"ts": "ts"},
+        )
+
+    await wait_until(lambda: emulator.delivered("chat.update"), message="the card update")
+    async with running_app.runtime.session_factory() as session:
+        stored = await session.get(Ticket, ticket.id)
+    messages = emulator.messages("CTRIAGE")
+    assert len(messages) == 1
+    assert messages[0]["text"] == "T-1 open"
+    assert stored.triage_card_ts == messages[0]["ts"]
+    assert stored.triage_channel_id == "CTRIAGE"
+
+
+async def test_two_dispatchers_deliver_each_row_once(settings, clock, emulator):
+    first = await RunningApp(settings, clock).start()
+    second = await RunningApp(settings, clock).start()
+    try:
+        # Written without waking anyone, then both replicas race for the same rows.
+        async with first.runtime.session_factory() as session, session.begin():
+            for n in range(120):
+                await enqueue_slack_call(
+                    session=session,
+                    method="chat.postMessage",
+                    payload={"channel": f"C{n % 7}", "text": f"race {n}"},
+                    now=clock.now(),
+                )
+        await asyncio.gather(
+            *(app.runtime.dispatcher.dispatch_once() for app in (first, second) for _ in range(4))
+        )
+        await wait_until(
+            lambda: len(emulator.delivered("chat.postMessage")) >= 120, message="120 deliveries"
+        )
+        await asyncio.gather(first.runtime.dispatcher.dispatch_once())
+    finally:
+        await first.stop()
+        await second.stop()
+
+    texts = [call.args["text"] for call in emulator.delivered("chat.postMessage")]
+    assert sorted(texts) == sorted(f"race {n}" for n in range(120))
+
+
+async def test_slow_answers_time_out_and_are_retried(running_app, emulator):
+    """A timeout is retried. Slack may have acted on the slow call: at-least-once by design."""
+    emulator.slow_next("chat.postMessage", seconds=3)
+    row_id = await post_message(running_app, "slow")
+    row = await wait_until(lambda: _attempted(running_app, row_id), timeout=6, message="timeout")
+    assert row.status == OutboxStatus.PENDING
+    assert "timed out" in (row.last_error or "")
+
+    await retry_until_delivered(running_app, row_id)
+    assert (await load(running_app, row_id)).status == OutboxStatus.DELIVERED
+
+
+async def test_outbox_depth_and_latency_are_exported(running_app, emulator):
+    await emulator.go_down()
+    row_id = await post_message(running_app, "queued")
+    await wait_until(lambda: _attempted(running_app, row_id), message="attempt")
+    async with running_app.runtime.session_factory() as session, session.begin():
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row_id).values(attempts=1)
+        )
+    import httpx
+
+    async with httpx.AsyncClient(base_url=running_app.url) as client:
+        queued = (await client.get("/metrics")).text
+        await emulator.come_up()
+        await retry_until_delivered(running_app, row_id)
+        drained = (await client.get("/metrics")).text
+
+    assert 'ticketbot_outbox_messages{status="pending"} 1.0' in queued
+    assert 'ticketbot_outbox_messages{status="pending"} 0.0' in drained
+    assert 'ticketbot_outbox_delivery_attempts_total{kind="slack_api",outcome="retry"}' in drained
+    assert 'ticketbot_outbox_delivery_latency_seconds_count{kind="slack_api"} 1.0' in drained
