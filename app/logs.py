@@ -46,9 +46,7 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
     quiet = "DEBUG" if level == "DEBUG" else "WARNING"
     for name in ("slack_sdk", "slack_bolt", "aiosqlite", "asyncio", "apscheduler"):
         logging.getLogger(name).setLevel(quiet if name != "apscheduler" else "WARNING")
-    # Bolt warns that the token it found in SLACK_BOT_TOKEN is unused: we hand it a client that
-    # already carries the token, so that warning is noise on every start.
-    logging.getLogger("slack_bolt.AsyncApp").setLevel("ERROR")
+    logging.getLogger("app.slack.bolt").setLevel("DEBUG" if level == "DEBUG" else "ERROR")
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

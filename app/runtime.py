@@ -13,6 +13,7 @@ from datetime import timedelta
 import aiohttp
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -145,23 +146,28 @@ async def _learn_identity(runtime: Runtime) -> None:
     identity = runtime.identity
     if identity.team_id is None:
         return
-    async with runtime.session_factory() as session, session.begin():
-        workspace = await ensure_workspace(
-            session=session,
-            slack_team_id=identity.team_id,
-            name=identity.team_name,
-            bot_user_id=identity.bot_user_id,
-            default_triage_channel_id=runtime.settings.triage_channel_id,
-        )
-        added = await bootstrap_leads(
-            session=session,
-            workspace_id=workspace.id,
-            lead_user_ids=runtime.settings.support_leads,
-        )
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            workspace = await ensure_workspace(
+                session=session,
+                slack_team_id=identity.team_id,
+                name=identity.team_name,
+                bot_user_id=identity.bot_user_id,
+                default_triage_channel_id=runtime.settings.triage_channel_id,
+            )
+            added = await bootstrap_leads(
+                session=session,
+                workspace_id=workspace.id,
+                lead_user_ids=runtime.settings.support_leads,
+            )
+    except (SQLAlchemyError, OSError) as exc:
+        # Serve anyway: /readyz reports the database problem, and events are refused with a
+        # 500 (so Slack retries them) until it is fixed.
+        logger.error("database not usable at start-up: %s", type(exc).__name__)
+        return
     logger.info(
         "connected to Slack workspace %s as %s; %d lead(s) added from SUPPORT_LEADS",
         identity.team_id,
         identity.bot_user_id,
         len(added),
     )
-

@@ -215,7 +215,11 @@ class OutboxDispatcher:
                     await _fail_dependents(session, row.id)
                     logger.error(
                         "outbox row %s (%s %s) failed after %d attempt(s): %s",
-                        row.id, row.kind, row.target, row.attempts, row.last_error,
+                        row.id,
+                        row.kind,
+                        row.target,
+                        row.attempts,
+                        row.last_error,
                     )
                 else:
                     row.next_attempt_at = now + retry_delay(
@@ -223,7 +227,11 @@ class OutboxDispatcher:
                     )
                     logger.info(
                         "outbox row %s (%s) attempt %d failed, next at %s: %s",
-                        row.id, row.target, row.attempts, row.next_attempt_at, row.last_error,
+                        row.id,
+                        row.target,
+                        row.attempts,
+                        row.next_attempt_at,
+                        row.last_error,
                     )
             created_at = row.created_at
             kind = row.kind

@@ -46,9 +46,7 @@ class OutboxMessage(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     # Delivered only after this row is; its result's fields (e.g. a message `ts`) fill
     # `payload_from_dependency` names in this row's payload.
-    depends_on_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbox.id", ondelete="SET NULL")
-    )
+    depends_on_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
     payload_from_dependency: Mapped[dict[str, str] | None] = mapped_column(JSONDocument)
     # Name of a registered handler told about the result in the delivering transaction.
     on_delivered: Mapped[str | None] = mapped_column(String(64))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,6 +13,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from app.slack.context import SlackContext
 from app.slack.listeners import commands, events, interactivity
 
+# Bolt copies this logger's level to each of its own. Its INFO lines include request bodies
+# (customer messages) and its start-up WARNINGs complain about SLACK_BOT_TOKEN being set while
+# we hand it a client: both are kept out of the log unless LOG_LEVEL is DEBUG.
+BOLT_LOGGER = "app.slack.bolt"
+
 
 def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
     app = AsyncApp(
@@ -21,6 +27,7 @@ def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
         process_before_response=True,
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,
+        logger=logging.getLogger(BOLT_LOGGER),
     )
     register_listeners(app, ctx)
     return app

@@ -14,14 +14,14 @@ from app.slack_emulator.emulator import SlackEmulator
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    emulator = SlackEmulator(bot_token=args.bot_token, strict_channels=args.strict_channels)
-    await emulator.start(args.host, args.port)
-    print(f"Slack emulator listening: {emulator.api_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
+    emulator = SlackEmulator(bot_token=args.bot_token, strict_channels=args.strict_channels)
+    await emulator.start(args.host, args.port)
+    print(f"Slack emulator listening: {emulator.api_url}", flush=True)
     try:
         await stop.wait()
     finally:

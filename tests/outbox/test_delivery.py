@@ -63,7 +63,7 @@ async def test_delivered_right_after_commit(running_app, emulator):
     row_id = await post_message(running_app, "New ticket T-1")
 
     # The poll interval is 60 s in tests: this delivery can only come from the commit wake-up.
-    await wait_until(lambda: posted_texts(emulator, "New ticket T-1"), timeout=3)
+    await wait_until(lambda: posted_texts(emulator, "New ticket T-1"), within=3)
     row = await wait_until(lambda: _delivered(running_app, row_id), message="row delivered")
     assert row.result["ts"] == emulator.messages("CTRIAGE")[0]["ts"]
     assert row.attempts == 1
@@ -290,7 +290,7 @@ async def test_slow_answers_time_out_and_are_retried(running_app, emulator):
     """A timeout is retried. Slack may have acted on the slow call: at-least-once by design."""
     emulator.slow_next("chat.postMessage", seconds=3)
     row_id = await post_message(running_app, "slow")
-    row = await wait_until(lambda: _attempted(running_app, row_id), timeout=6, message="timeout")
+    row = await wait_until(lambda: _attempted(running_app, row_id), within=6, message="timeout")
     assert row.status == OutboxStatus.PENDING
     assert "timed out" in (row.last_error or "")
 

@@ -30,7 +30,9 @@ async def test_signed_event_is_stored_before_the_answer(running_app, sender: Sla
     # No waiting: the row was committed before Slack got its 200.
     async with running_app.runtime.session_factory() as session:
         stored = await session.get(SlackEvent, "Ev0001")
-        workspace = await session.scalar(select(Workspace).where(Workspace.slack_team_id == TEAM_ID))
+        workspace = await session.scalar(
+            select(Workspace).where(Workspace.slack_team_id == TEAM_ID)
+        )
     assert stored is not None
     assert stored.event_type == "message"
     assert stored.payload["event"]["text"] == "Our exports are failing"
@@ -149,9 +151,13 @@ async def test_button_clicks_are_acknowledged(running_app, sender):
 
 async def test_start_up_learns_the_workspace_and_bootstraps_leads(running_app):
     async with running_app.runtime.session_factory() as session:
-        workspace = await session.scalar(select(Workspace).where(Workspace.slack_team_id == TEAM_ID))
+        workspace = await session.scalar(
+            select(Workspace).where(Workspace.slack_team_id == TEAM_ID)
+        )
         leads = (await session.scalars(select(TeamMember))).all()
-    assert workspace is not None and workspace.bot_user_id == running_app.runtime.identity.bot_user_id
+    assert (
+        workspace is not None and workspace.bot_user_id == running_app.runtime.identity.bot_user_id
+    )
     assert [(lead.slack_user_id, lead.role) for lead in leads] == [("ULEAD1", Role.LEAD)]
 
 

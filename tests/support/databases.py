@@ -46,9 +46,7 @@ class PostgresTestDatabase:
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
         self.name = f"ticketbot_test_{uuid.uuid4().hex[:12]}"
-        self.url = make_url(admin_url).set(database=self.name).render_as_string(
-            hide_password=False
-        )
+        self.url = make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
         self._tables: list[str] = []
 
     def create(self) -> None:
@@ -72,7 +70,12 @@ class PostgresTestDatabase:
         self._tables = [row["tablename"] for row in rows]
 
     def empty(self) -> str:
-        asyncio.run(self._truncate())
+        """Empty every table; re-migrate first if an earlier test downgraded the schema."""
+        try:
+            asyncio.run(self._truncate())
+        except asyncpg.UndefinedTableError:
+            asyncio.run(upgrade_to_head(self.url))
+            asyncio.run(self._truncate())
         return self.url
 
     async def _truncate(self) -> None:

@@ -68,10 +68,10 @@ class RunningApp:
 
 
 async def wait_until(
-    condition: Callable[[], Any], *, timeout: float = 5.0, message: str = "condition"
+    condition: Callable[[], Any], *, within: float = 5.0, message: str = "condition"
 ) -> Any:
     """Wait for asynchronous work (a delivery, a commit) to show; never used to let time pass."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = condition()
         if asyncio.iscoroutine(value):
@@ -79,5 +79,5 @@ async def wait_until(
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+            raise AssertionError(f"timed out after {within} s waiting for {message}")
         await asyncio.sleep(0.01)

@@ -30,9 +30,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 async def handle_event(ctx: SlackContext, envelope: dict[str, Any], *, retry_num: int) -> None:
     now = ctx.clock.now()
     async with ctx.session_factory() as session, session.begin():
-        fresh = await record_event(
-            session=session, envelope=envelope, retry_num=retry_num, now=now
-        )
+        fresh = await record_event(session=session, envelope=envelope, retry_num=retry_num, now=now)
         if not fresh:
             ctx.metrics.slack_duplicates.inc()
             logger.info("skipping retried event %s", envelope.get("event_id"))

@@ -1,0 +1,76 @@
+"""Health, readiness and metrics endpoints of the running app."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.schema import downgrade_to_base
+from tests.support.server import RunningApp
+
+
+async def test_healthz_and_readyz(running_app):
+    async with httpx.AsyncClient(base_url=running_app.url) as client:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+
+
+async def test_not_ready_when_schema_is_behind(database_url, settings, clock):
+    await downgrade_to_base(database_url)
+    app = await RunningApp(settings, clock).start()
+    try:
+        async with httpx.AsyncClient(base_url=app.url) as client:
+            ready = await client.get("/readyz")
+            health = await client.get("/healthz")
+    finally:
+        await app.stop()
+
+    assert health.status_code == 200
+    assert ready.status_code == 503
+    assert "not at head" in ready.json()["reason"]
+
+
+async def test_not_ready_when_database_is_unreachable(emulator, clock):
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", emulator, database_pool_size=1
+    )
+    app = await RunningApp(settings, clock).start()
+    try:
+        async with httpx.AsyncClient(base_url=app.url) as client:
+            ready = await client.get("/readyz")
+    finally:
+        await app.stop()
+
+    assert ready.status_code == 503
+    assert ready.json()["reason"].startswith("database unreachable")
+
+
+async def test_metrics_count_requests_by_route_and_slack_requests_by_type(running_app, sender):
+    from app.slack_emulator import message_event
+
+    await sender.send_event(message_event("C1", "U1", "hi"))
+    await sender.send_command("help", user_id="U1", channel_id="C1")
+    await sender.send_event(message_event("C1", "U1", "hi"), unsigned=True)
+    async with httpx.AsyncClient(base_url=running_app.url) as client:
+        await client.get("/healthz")
+        await client.get("/no-such-page")
+        text = (await client.get("/metrics")).text
+
+    assert (
+        'ticketbot_http_requests_total{method="POST",route="/slack/events",status="200"} 2.0'
+        in text
+    )
+    assert (
+        'ticketbot_http_requests_total{method="POST",route="/slack/events",status="401"} 1.0'
+        in text
+    )
+    assert 'ticketbot_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'route="unmatched",status="404"' in text
+    assert 'ticketbot_slack_requests_total{type="event:message"} 1.0' in text
+    assert 'ticketbot_slack_requests_total{type="command:/ticket"} 1.0' in text
+    assert "ticketbot_outbox_messages" in text
