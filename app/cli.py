@@ -44,6 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
+    dev = commands.add_parser(
+        "dev", help="run ticketbot against the bundled Slack emulator (no Slack app needed)"
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    dev.add_argument("--port", type=int, default=3000, help="ticketbot's port (default 3000)")
+    dev.add_argument(
+        "--emulator-port", type=int, default=3001, help="the Slack emulator's port (default 3001)"
+    )
+    dev.add_argument(
+        "--database-url",
+        default="sqlite+aiosqlite:///./ticketbot-dev.db",
+        help="database for dev mode (default: ./ticketbot-dev.db)",
+    )
+    dev.set_defaults(handler=_dev)
+
     migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest")
     migrate.set_defaults(handler=_migrate)
     return parser
@@ -71,6 +86,18 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips="*",
+    )
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from app.dev import dev
+
+    dev(
+        host=args.host,
+        port=args.port,
+        emulator_port=args.emulator_port,
+        database_url=args.database_url,
     )
     return 0
 

@@ -32,6 +32,7 @@ from app.slack.context import SlackContext
 from app.slack.delivery import SlackApiSender
 from app.team.service import bootstrap_leads
 from app.tickets.service import TRIAGE_CARD_POSTED, record_triage_card
+from app.workspaces.cache import WorkspaceIds
 from app.workspaces.service import ensure_workspace
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         clock=clock,
         metrics=metrics,
         identity=identity,
+        workspace_ids=WorkspaceIds(settings.triage_channel_id),
     )
     bolt_app = build_bolt_app(ctx, interactive_client)
     runtime = Runtime(

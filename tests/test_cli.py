@@ -178,3 +178,41 @@ async def test_serve_answers_health_and_signed_slack_events(tmp_path, database_u
     finally:
         await engine.dispose()
     assert ids == ["EvCLI"]
+
+
+async def test_dev_mode_serves_against_the_bundled_emulator(tmp_path):
+    port, emulator_port = free_port(), free_port()
+    process = await asyncio.create_subprocess_exec(
+        *ticketbot_command(),
+        "dev",
+        "--port",
+        str(port),
+        "--emulator-port",
+        str(emulator_port),
+        cwd=tmp_path,
+        env=clean_environment(LOG_LEVEL="WARNING"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+
+            async def ready() -> bool:
+                try:
+                    answer = await client.get(f"http://127.0.0.1:{port}/readyz")
+                except httpx.TransportError:
+                    return False
+                return answer.status_code == 200
+
+            await wait_until(ready, within=30, message="ticketbot dev to be ready")
+            calls = (await client.get(f"http://127.0.0.1:{emulator_port}/_emulator/calls")).json()
+        async with SlackSender(f"http://127.0.0.1:{port}", "dev-signing-secret") as sender:
+            answer = await sender.send_event(message_event("CSUPPORT", "U1", "hello"))
+    finally:
+        process.terminate()
+        stdout, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+
+    assert [call["method"] for call in calls["calls"]] == ["auth.test"]
+    assert answer.status_code == 200
+    assert "signing secret:  dev-signing-secret" in stdout.decode()
+    assert (tmp_path / "ticketbot-dev.db").exists()

@@ -10,6 +10,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.metrics import Metrics
 from app.slack.authorize import BotIdentity
+from app.workspaces.cache import WorkspaceIds
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,4 @@ class SlackContext:
     clock: Clock
     metrics: Metrics
     identity: BotIdentity
+    workspace_ids: WorkspaceIds

@@ -38,3 +38,9 @@ async def ensure_workspace(
     if default_triage_channel_id and not workspace.triage_channel_id:
         workspace.triage_channel_id = default_triage_channel_id
     return workspace
+
+
+async def find_workspace_id(*, session: AsyncSession, slack_team_id: str) -> int | None:
+    return await session.scalar(
+        select(Workspace.id).where(Workspace.slack_team_id == slack_team_id)
+    )

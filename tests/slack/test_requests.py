@@ -167,3 +167,9 @@ async def test_signature_uses_slacks_scheme(running_app):
 
     expected = slack_signature(SIGNING_SECRET, "1531420618", b"token=xyz")
     assert expected.startswith("v0=") and len(expected) == 3 + 64
+
+
+async def test_unsigned_url_verification_is_refused(running_app, sender):
+    response = await sender.send_url_verification("challenge-123", unsigned=True)
+
+    assert response.status_code == 401

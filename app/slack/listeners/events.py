@@ -16,7 +16,6 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from app.inbox.service import record_event
 from app.slack.context import SlackContext
-from app.workspaces.service import ensure_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +36,7 @@ async def handle_event(ctx: SlackContext, envelope: dict[str, Any], *, retry_num
             return
         team_id = envelope.get("team_id")
         if team_id:
-            await ensure_workspace(
-                session=session,
-                slack_team_id=team_id,
-                default_triage_channel_id=ctx.settings.triage_channel_id,
-            )
+            await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
 
 
 def _retry_num(request: AsyncBoltRequest) -> int:

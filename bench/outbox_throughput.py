@@ -1,0 +1,118 @@
+"""Outbox deliveries per second to the Slack emulator: claim, call, record, per row.
+
+Baseline: the same chat.postMessage calls made directly with slack-sdk at the same
+concurrency, with nothing claimed or recorded, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.clock import SystemClock
+from app.db import create_engine, create_session_factory
+from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
+from app.outbox.enums import OutboxKind, OutboxStatus
+from app.outbox.models import OutboxMessage
+from app.outbox.service import enqueue_slack_call
+from app.schema import upgrade_to_head
+from app.slack.delivery import SlackApiSender
+from app.slack_emulator import SlackEmulator
+
+TOKEN = "xoxb-bench"
+
+
+async def baseline(emulator: SlackEmulator, count: int, concurrency: int) -> float:
+    async with aiohttp.ClientSession() as http:
+        client = AsyncWebClient(token=TOKEN, base_url=emulator.api_url, session=http)
+        limit = asyncio.Semaphore(concurrency)
+
+        async def call(n: int) -> None:
+            async with limit:
+                await client.chat_postMessage(channel=f"C{n % 20}", text=f"direct {n}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(call(n) for n in range(count)))
+        return time.perf_counter() - started
+
+
+async def through_outbox(
+    emulator: SlackEmulator, database_url: str, count: int, concurrency: int, batch: int
+) -> tuple[float, int]:
+    engine = create_engine(database_url)
+    factory = create_session_factory(engine)
+    clock = SystemClock()
+    async with factory() as session, session.begin():
+        for n in range(count):
+            await enqueue_slack_call(
+                session=session,
+                method="chat.postMessage",
+                payload={"channel": f"C{n % 20}", "text": f"outbox {n}"},
+                now=clock.now(),
+            )
+    async with aiohttp.ClientSession() as http:
+        client = AsyncWebClient(token=TOKEN, base_url=emulator.api_url, session=http)
+        dispatcher = OutboxDispatcher(
+            session_factory=factory,
+            senders={OutboxKind.SLACK_API: SlackApiSender(client)},
+            clock=clock,
+            settings=DispatcherSettings(batch_size=batch, concurrency=concurrency),
+        )
+        started = time.perf_counter()
+        while await dispatcher.dispatch_once():
+            pass
+        elapsed = time.perf_counter() - started
+    async with factory() as session:
+        delivered = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.DELIVERED)
+        )
+    await engine.dispose()
+    return elapsed, delivered or 0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=20)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="ticketbot-bench-"))
+    database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    await upgrade_to_head(database_url)
+
+    emulator = SlackEmulator(bot_token=TOKEN)
+    await emulator.start()
+    try:
+        print(
+            f"{args.messages} chat.postMessage, concurrency {args.concurrency}, "
+            f"batch {args.batch}, {database_url}"
+        )
+        direct = await baseline(emulator, args.messages, args.concurrency)
+        print(f"{'baseline (direct calls)':<26} {args.messages / direct:>8.0f}/s")
+        emulator.reset_calls()
+        elapsed, delivered = await through_outbox(
+            emulator, database_url, args.messages, args.concurrency, args.batch
+        )
+        print(f"{'through the outbox':<26} {args.messages / elapsed:>8.0f}/s")
+        print(f"ratio outbox/baseline: {direct / elapsed:.2f}")
+        posted = len(emulator.delivered("chat.postMessage"))
+        print(f"delivered rows: {delivered}; posts seen by the emulator: {posted}")
+    finally:
+        await emulator.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
