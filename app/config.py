@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.CONSOLE
 
-    outbox_max_attempts: int = Field(default=12, ge=1)
+    outbox_max_attempts: int = Field(default=24, ge=1)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     outbox_batch_size: int = Field(default=20, ge=1, le=500)
     outbox_concurrency: int = Field(default=4, ge=1, le=64)

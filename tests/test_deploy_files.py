@@ -51,9 +51,7 @@ def test_compose_runs_postgres_and_ticketbot():
     services = compose["services"]
 
     assert services["ticketbot"]["depends_on"]["db"]["condition"] == "service_healthy"
-    assert services["ticketbot"]["environment"]["DATABASE_URL"].startswith(
-        "postgresql+asyncpg://"
-    )
+    assert services["ticketbot"]["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert "healthcheck" in services["db"]
 
 

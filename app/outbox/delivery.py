@@ -61,5 +61,5 @@ def retry_delay(
     if retry_after_seconds is not None and retry_after_seconds >= 0:
         return timedelta(seconds=retry_after_seconds)
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
-    jitter = (rng or random).uniform(0.5, 1.0)
+    jitter = (rng or random).uniform(0.75, 1.0)
     return timedelta(seconds=ceiling * jitter)

@@ -37,7 +37,7 @@ MAX_ERROR_LENGTH = 2000
 
 @dataclass(frozen=True)
 class DispatcherSettings:
-    max_attempts: int = 12
+    max_attempts: int = 24
     batch_size: int = 20
     concurrency: int = 4
     lease: timedelta = timedelta(seconds=60)

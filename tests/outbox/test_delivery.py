@@ -106,7 +106,7 @@ async def test_server_errors_are_retried_with_backoff(running_app, emulator):
 
     first = await load(running_app, row_id)
     delay = first.next_attempt_at - running_app.clock.now()
-    assert timedelta(seconds=0.5) <= delay <= timedelta(seconds=1)
+    assert timedelta(seconds=0.75) <= delay <= timedelta(seconds=1)
     await retry_until_delivered(running_app, row_id)
 
     row = await load(running_app, row_id)
