@@ -18,6 +18,29 @@ class LogFormat(StrEnum):
     CONSOLE = "console"
 
 
+DEFAULT_NOT_A_REQUEST_PHRASES = (
+    "thanks",
+    "thank you",
+    "thx",
+    "ty",
+    "ok",
+    "okay",
+    "k",
+    "cool",
+    "great",
+    "got it",
+    "perfect",
+    "awesome",
+    "sounds good",
+    "will do",
+    "np",
+)
+DEFAULT_AUTO_REPLY_TEXT = (
+    "Thanks for reaching out! We've opened ticket *{ticket}* for this. "
+    "Someone from the team will reply in this thread; add any details here."
+)
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed. The message names the variable and fits on one line."""
 
@@ -42,6 +65,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.CONSOLE
 
+    # Ticket intake.
+    support_agents_usergroup_id: str | None = None
+    ticket_grouping_window_seconds: float = Field(default=120.0, ge=0)
+    ticket_reaction: str = "ticket"
+    resolve_reaction: str = "white_check_mark"
+    not_a_request_phrases: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_NOT_A_REQUEST_PHRASES)
+    )
+    auto_reply_text: str = DEFAULT_AUTO_REPLY_TEXT
+
     outbox_max_attempts: int = Field(default=24, ge=1)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     outbox_batch_size: int = Field(default=20, ge=1, le=500)
@@ -56,6 +89,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("not_a_request_phrases", mode="before")
+    @classmethod
+    def _split_phrases(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ticket_reaction", "resolve_reaction")
+    @classmethod
+    def _reaction_name(cls, value: str) -> str:
+        name = value.strip().strip(":")
+        if not name:
+            raise ValueError("must be an emoji name like ticket or white_check_mark")
+        return name
 
     @field_validator("support_leads")
     @classmethod

@@ -102,15 +102,20 @@ def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     return engine
 
 
-def create_null_pool_engine(url: str) -> AsyncEngine:
-    """An engine that opens a fresh connection per use, for short-lived CLI and migration work."""
+def create_null_pool_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
+    """An engine that opens a fresh connection per use, for short-lived CLI and migration work.
+
+    Migrations on SQLite run with `foreign_keys=False`: alembic's batch mode rebuilds a table by
+    copying it and dropping the original, and with foreign keys on that drop would cascade into
+    every table that references it.
+    """
     engine = create_async_engine(url, poolclass=NullPool)
     if is_sqlite_url(url):
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, foreign_keys=foreign_keys)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool = True) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so BEGIN is ours to emit.
@@ -119,7 +124,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

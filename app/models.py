@@ -1,6 +1,7 @@
 """Imports every model so `Base.metadata` is complete (for alembic and tests)."""
 
 from app.db import Base
+from app.directory.models import SlackTeam, SlackUser
 from app.inbox.models import SlackEvent
 from app.outbox.models import OutboxMessage
 from app.team.models import TeamMember
@@ -12,6 +13,8 @@ __all__ = [
     "Base",
     "OutboxMessage",
     "SlackEvent",
+    "SlackTeam",
+    "SlackUser",
     "TeamMember",
     "Ticket",
     "TicketEvent",

@@ -57,7 +57,7 @@ def head_revisions() -> frozenset[str]:
 
 async def upgrade_to_head(database_url: str) -> None:
     """Bring the database to the newest schema; safe to call from many processes at once."""
-    engine = create_null_pool_engine(database_url)
+    engine = create_null_pool_engine(database_url, foreign_keys=False)
     config = alembic_config(database_url)
     try:
         async with engine.begin() as connection:
@@ -66,13 +66,26 @@ async def upgrade_to_head(database_url: str) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
             await connection.run_sync(_upgrade, config)
+            if connection.dialect.name == "sqlite":
+                await _check_foreign_keys(connection)
     finally:
         await engine.dispose()
 
 
+class ForeignKeyViolation(RuntimeError):
+    pass
+
+
+async def _check_foreign_keys(connection: AsyncConnection) -> None:
+    """Foreign keys were off while migrating SQLite: prove the data still honours them."""
+    problems = (await connection.execute(text("PRAGMA foreign_key_check"))).all()
+    if problems:
+        raise ForeignKeyViolation(f"migration left rows violating foreign keys: {problems[:5]}")
+
+
 async def downgrade_to_base(database_url: str) -> None:
     """Undo every migration (used by the migration round-trip test)."""
-    engine = create_null_pool_engine(database_url)
+    engine = create_null_pool_engine(database_url, foreign_keys=False)
     config = alembic_config(database_url)
     try:
         async with engine.begin() as connection:

@@ -26,6 +26,12 @@ class OutboxMessage(Base):
             sqlite_where=_PENDING,
         ),
         Index("ix_outbox_depends_on", "depends_on_id"),
+        Index(
+            "ix_outbox_pending_coalesce_key",
+            "coalesce_key",
+            postgresql_where=_PENDING,
+            sqlite_where=_PENDING,
+        ),
         Index("ix_outbox_status_created", "status", "created_at"),
     )
 
@@ -52,6 +58,9 @@ class OutboxMessage(Base):
     on_delivered: Mapped[str | None] = mapped_column(String(64))
     on_delivered_args: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # Rows rendered at send time from current state (a triage card) need only one pending copy:
+    # a new change finds the waiting row by this key instead of queueing another.
+    coalesce_key: Mapped[str | None] = mapped_column(String(128))
     workspace_id: Mapped[int | None] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE")
     )

@@ -40,3 +40,12 @@ async def bootstrap_leads(
         )
     await session.flush()
     return added
+
+
+async def get_role(*, session: AsyncSession, workspace_id: int, user_id: str) -> Role | None:
+    """The user's role in the workspace's support team; None means a customer."""
+    return await session.scalar(
+        select(TeamMember.role).where(
+            TeamMember.workspace_id == workspace_id, TeamMember.slack_user_id == user_id
+        )
+    )

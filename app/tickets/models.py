@@ -41,6 +41,7 @@ class Ticket(Base):
         Index("ix_tickets_workspace_created", "workspace_id", "created_at"),
         Index("ix_tickets_requester", "workspace_id", "requester_user_id", "status"),
         Index("ix_tickets_assignee", "workspace_id", "assignee_user_id", "status"),
+        Index("ix_tickets_triage_card", "triage_channel_id", "triage_card_ts"),
     )
 
     id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True)
@@ -64,6 +65,8 @@ class Ticket(Base):
     permalink: Mapped[str | None] = mapped_column(Text)
     triage_channel_id: Mapped[str | None] = mapped_column(String(32))
     triage_card_ts: Mapped[str | None] = mapped_column(String(32))
+    # The outbox row posting the card, so updates queued before it is delivered can wait for it.
+    triage_card_outbox_id: Mapped[int | None] = mapped_column(BigIntegerId)
 
     external_source: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(255))
