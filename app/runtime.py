@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.config import Settings
 from app.db import create_engine, create_session_factory
+from app.directory.service import register_directory_handlers
 from app.metrics import Metrics
 from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from app.outbox.enums import OutboxKind
@@ -28,10 +29,11 @@ from app.outbox.service import OUTBOX_WRITTEN
 from app.slack.app import build_bolt_app
 from app.slack.authorize import BotIdentity
 from app.slack.client import build_interactive_client, build_outbox_client
-from app.slack.context import SlackContext
+from app.slack.context import SlackContext, intake_rules
 from app.slack.delivery import SlackApiSender
+from app.slack.rendering import Renderer
 from app.team.service import bootstrap_leads
-from app.tickets.service import TRIAGE_CARD_POSTED, record_triage_card
+from app.tickets.delivery_handlers import register_ticket_handlers
 from app.workspaces.cache import WorkspaceIds
 from app.workspaces.service import ensure_workspace
 
@@ -82,10 +84,15 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     interactive_client = build_interactive_client(settings, http_session)
     identity = BotIdentity(interactive_client, settings.slack_bot_token.get_secret_value())
     handlers = DeliveryHandlers()
-    handlers.register(TRIAGE_CARD_POSTED, record_triage_card)
+    register_ticket_handlers(handlers)
+    register_directory_handlers(handlers)
     dispatcher = OutboxDispatcher(
         session_factory=session_factory,
-        senders={OutboxKind.SLACK_API: SlackApiSender(build_outbox_client(settings, http_session))},
+        senders={
+            OutboxKind.SLACK_API: SlackApiSender(
+                build_outbox_client(settings, http_session), Renderer(session_factory)
+            )
+        },
         clock=clock,
         handlers=handlers,
         metrics=metrics,
@@ -105,6 +112,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         metrics=metrics,
         identity=identity,
         workspace_ids=WorkspaceIds(settings.triage_channel_id),
+        rules=intake_rules(settings),
     )
     bolt_app = build_bolt_app(ctx, interactive_client)
     runtime = Runtime(

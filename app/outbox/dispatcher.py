@@ -205,7 +205,7 @@ class OutboxDispatcher:
                 row.last_error = None
                 if row.on_delivered:
                     handler = self._handlers.get(row.on_delivered)
-                    await handler(session, row.on_delivered_args or {}, outcome.result)
+                    await handler(session, row.on_delivered_args or {}, outcome.result, now)
                 session.info[OUTBOX_WRITTEN] = True  # rows that depend on this one are ready
             else:
                 row.last_error = (outcome.error or "unknown error")[:MAX_ERROR_LENGTH]

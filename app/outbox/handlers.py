@@ -7,12 +7,15 @@ stored on its ticket so later changes edit the card instead of posting a new one
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-DeliveryHandler = Callable[[AsyncSession, dict[str, Any], dict[str, Any]], Awaitable[None]]
-"""(session, the row's on_delivered_args, the delivery's result) -> None"""
+DeliveryHandler = Callable[
+    [AsyncSession, dict[str, Any], dict[str, Any], datetime], Awaitable[None]
+]
+"""(session, the row's on_delivered_args, the delivery's result, now) -> None"""
 
 
 class DeliveryHandlers:

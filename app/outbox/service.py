@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.outbox.enums import OutboxKind, OutboxStatus
@@ -26,15 +27,34 @@ async def enqueue(
     payload_from_dependency: dict[str, str] | None = None,
     on_delivered: str | None = None,
     on_delivered_args: dict[str, Any] | None = None,
+    coalesce_key: str | None = None,
 ) -> OutboxMessage:
     """Add one delivery to the outbox and flush it, so its id can be depended upon.
 
     `depends_on` holds this row back until that row is delivered; `payload_from_dependency` maps
     a field of this payload to a field of that row's result, e.g. `{"ts": "ts"}` for a
     `chat.update` of a message that is still being posted.
+
+    With a `coalesce_key`, a row with the same key that is still waiting (pending and not being
+    sent) is returned instead of adding another. Only for rows rendered at send time from the
+    current state, where one delivery carries every change made before it.
     """
     if payload_from_dependency and depends_on is None:
         raise ValueError("payload_from_dependency needs depends_on")
+    if coalesce_key is not None:
+        waiting = await session.scalar(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.coalesce_key == coalesce_key,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .limit(1)
+            # Locked so no dispatcher claims (and renders) it before this transaction commits.
+            .with_for_update()
+        )
+        if waiting is not None:
+            return waiting
     message = OutboxMessage(
         kind=kind,
         target=target,
@@ -48,6 +68,7 @@ async def enqueue(
         payload_from_dependency=payload_from_dependency,
         on_delivered=on_delivered,
         on_delivered_args=on_delivered_args,
+        coalesce_key=coalesce_key,
     )
     session.add(message)
     await session.flush()

@@ -33,6 +33,7 @@ class BotIdentity:
         self.team_name: str | None = None
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
+        self.domain: str | None = None
         self._last_attempt = float("-inf")
 
     @property
@@ -46,6 +47,7 @@ class BotIdentity:
         self.team_name = response.get("team")
         self.bot_user_id = response.get("user_id")
         self.bot_id = response.get("bot_id")
+        self.domain = _domain_from_url(response.get("url"))
 
     def authorizer(self) -> Callable[..., Awaitable[AuthorizeResult]]:
         """A plain function for Bolt, which passes arguments by the names in its signature."""
@@ -76,3 +78,11 @@ class BotIdentity:
             bot_id=self.bot_id,
             user_id=kwargs.get("user_id"),
         )
+
+
+def _domain_from_url(url: object) -> str | None:
+    """`https://acme.slack.com/` -> `acme` (used to build message permalinks)."""
+    if not isinstance(url, str) or "://" not in url:
+        return None
+    host = url.split("://", 1)[1].split("/", 1)[0]
+    return host.split(".", 1)[0] or None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -10,6 +11,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.metrics import Metrics
 from app.slack.authorize import BotIdentity
+from app.tickets.conversation import IntakeRules
 from app.workspaces.cache import WorkspaceIds
 
 
@@ -21,3 +23,15 @@ class SlackContext:
     metrics: Metrics
     identity: BotIdentity
     workspace_ids: WorkspaceIds
+    rules: IntakeRules
+
+
+def intake_rules(settings: Settings) -> IntakeRules:
+    return IntakeRules(
+        grouping_window=timedelta(seconds=settings.ticket_grouping_window_seconds),
+        not_a_request_phrases=tuple(settings.not_a_request_phrases),
+        auto_reply_text=settings.auto_reply_text,
+        ticket_reaction=settings.ticket_reaction,
+        resolve_reaction=settings.resolve_reaction,
+        default_triage_channel_id=settings.triage_channel_id,
+    )

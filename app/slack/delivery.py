@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.outbox.delivery import DeliveryOutcome
+from app.slack.rendering import RENDER_KEY, Renderer
 
 # Slack's own "try again" errors, answered with HTTP 200 and ok=false.
 TRANSIENT_SLACK_ERRORS = frozenset(
@@ -18,10 +19,18 @@ TRANSIENT_SLACK_ERRORS = frozenset(
 
 
 class SlackApiSender:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, renderer: Renderer | None = None) -> None:
         self._client = client
+        self._renderer = renderer
 
     async def send(self, target: str, payload: dict[str, Any]) -> DeliveryOutcome:
+        if RENDER_KEY in payload:
+            spec = payload[RENDER_KEY]
+            rendered = await self._renderer.render(spec) if self._renderer else None
+            if rendered is None:
+                return DeliveryOutcome.rejected(f"nothing to render for {spec}")
+            payload = {key: value for key, value in payload.items() if key != RENDER_KEY}
+            payload.update(rendered)
         try:
             response = await self._client.api_call(target, json=payload)
         except SlackApiError as exc:
@@ -68,4 +77,14 @@ def _useful_result(data: dict[str, Any]) -> dict[str, Any]:
     view = data.get("view")
     if isinstance(view, dict) and "id" in view:
         result["view_id"] = view["id"]
+    team = data.get("team")
+    if isinstance(team, dict):
+        result["team"] = {key: team.get(key) for key in ("id", "name", "domain")}
+    messages = data.get("messages")
+    if isinstance(messages, list):
+        result["messages"] = [
+            {key: message.get(key) for key in ("ts", "user", "text", "thread_ts", "bot_id")}
+            for message in messages[:10]
+            if isinstance(message, dict)
+        ]
     return result

@@ -1,22 +1,378 @@
-"""Ticket rules. Functions are keyword-only, take a session, and never talk to Slack directly."""
+"""Ticket rules: opening, the conversation, triage changes. Every change writes its audit event
+and queues the triage card update in the same transaction.
+
+Functions are keyword-only, take a session, raise domain errors, and never talk to Slack.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.tickets.models import Ticket
+from app.errors import InvalidTransition, NotAllowed, NotFound
+from app.tickets.actors import Actor
+from app.tickets.enums import (
+    OPEN_STATUSES,
+    AuthorKind,
+    Priority,
+    TicketSource,
+    TicketStatus,
+)
+from app.tickets.models import Ticket, TicketEvent, TicketMessage
+from app.tickets.notifications import refresh_triage_card
+from app.workspaces.models import Workspace
 
-TRIAGE_CARD_POSTED = "ticket.triage_card_posted"
-"""Outbox delivery handler: the triage card was posted; remember its ts to edit it later."""
 
-
-async def record_triage_card(
-    session: AsyncSession, args: dict[str, Any], result: dict[str, Any]
-) -> None:
-    ticket = await session.get(Ticket, args["ticket_id"])
+async def get_ticket(*, session: AsyncSession, ticket_id: int, for_update: bool = False) -> Ticket:
+    ticket = await session.get(Ticket, ticket_id, with_for_update=for_update or None)
     if ticket is None:
-        return  # deleted since; nothing to remember it on
-    ticket.triage_card_ts = result.get("ts")
-    ticket.triage_channel_id = result.get("channel") or ticket.triage_channel_id
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    return ticket
+
+
+async def find_ticket_by_root(
+    *, session: AsyncSession, workspace_id: int, channel_id: str, root_ts: str
+) -> Ticket | None:
+    """The ticket a customer-channel thread belongs to: opened by its root, or grouped into it."""
+    ticket = await session.scalar(
+        select(Ticket).where(
+            Ticket.workspace_id == workspace_id,
+            Ticket.channel_id == channel_id,
+            Ticket.root_ts == root_ts,
+        )
+    )
+    if ticket is not None:
+        return ticket
+    return await session.scalar(
+        select(Ticket)
+        .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
+        .where(
+            Ticket.workspace_id == workspace_id,
+            TicketMessage.channel_id == channel_id,
+            TicketMessage.ts == root_ts,
+            TicketMessage.is_internal.is_(False),
+        )
+        .limit(1)
+    )
+
+
+async def find_ticket_by_triage_thread(
+    *, session: AsyncSession, workspace_id: int, channel_id: str, thread_ts: str
+) -> Ticket | None:
+    return await session.scalar(
+        select(Ticket).where(
+            Ticket.triage_channel_id == channel_id,
+            Ticket.triage_card_ts == thread_ts,
+            Ticket.workspace_id == workspace_id,
+        )
+    )
+
+
+async def open_ticket(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    source: TicketSource,
+    subject: str,
+    requester_user_id: str | None,
+    channel_id: str | None,
+    root_ts: str | None,
+    now: datetime,
+    actor: Actor,
+    requester_team_id: str | None = None,
+    is_external: bool = False,
+    account_name: str | None = None,
+    priority: Priority = Priority.NORMAL,
+    triage_channel_id: str | None = None,
+    permalink: str | None = None,
+) -> tuple[Ticket, bool]:
+    """Open a ticket, or return the one this message already opened. (ticket, created)
+
+    The workspace row is locked first: it allocates the number (T-<n>) and serialises ticket
+    creation in a workspace, so the "already opened?" check below cannot race with another
+    transaction opening the same message (e.g. a retried event with a new event_id).
+    """
+    workspace = await session.scalar(
+        select(Workspace).where(Workspace.id == workspace_id).with_for_update()
+    )
+    if workspace is None:
+        raise NotFound(f"Workspace {workspace_id} does not exist.")
+    if channel_id and root_ts:
+        existing = await find_ticket_by_root(
+            session=session, workspace_id=workspace_id, channel_id=channel_id, root_ts=root_ts
+        )
+        if existing is not None:
+            return existing, False
+    number = workspace.next_ticket_number
+    workspace.next_ticket_number = number + 1
+    ticket = Ticket(
+        workspace_id=workspace_id,
+        number=number,
+        subject=subject,
+        status=TicketStatus.NEW,
+        priority=priority,
+        source=source,
+        requester_user_id=requester_user_id,
+        requester_team_id=requester_team_id,
+        is_external=is_external,
+        account_name=account_name,
+        channel_id=channel_id,
+        root_ts=root_ts,
+        permalink=permalink,
+        triage_channel_id=triage_channel_id,
+        created_at=now,
+        updated_at=now,
+        last_customer_message_at=now,
+    )
+    session.add(ticket)
+    await session.flush()
+    await record_ticket_event(
+        session=session,
+        ticket=ticket,
+        kind="created",
+        actor=actor,
+        now=now,
+        source=source.value,
+        channel_id=channel_id,
+        subject=subject,
+    )
+    return ticket, True
+
+
+async def record_ticket_event(
+    *, session: AsyncSession, ticket: Ticket, kind: str, actor: Actor, now: datetime, **data: Any
+) -> None:
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            kind=kind,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            data=data,
+            created_at=now,
+        )
+    )
+
+
+async def add_message(
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    channel_id: str,
+    ts: str,
+    author_user_id: str | None,
+    author_kind: AuthorKind,
+    text: str,
+    now: datetime,
+    is_internal: bool = False,
+) -> TicketMessage | None:
+    """Store one message of the conversation; None if it is already stored (a retry)."""
+    existing = await session.scalar(
+        select(TicketMessage.id).where(
+            TicketMessage.ticket_id == ticket.id,
+            TicketMessage.channel_id == channel_id,
+            TicketMessage.ts == ts,
+        )
+    )
+    if existing is not None:
+        return None
+    message = TicketMessage(
+        ticket_id=ticket.id,
+        channel_id=channel_id,
+        ts=ts,
+        author_user_id=author_user_id,
+        author_kind=author_kind,
+        is_internal=is_internal,
+        text=text,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    await record_ticket_event(
+        session=session,
+        ticket=ticket,
+        kind="note_added" if is_internal else "message_added",
+        actor=Actor.system() if author_user_id is None else _author(author_user_id, author_kind),
+        now=now,
+        ts=ts,
+        author_kind=author_kind.value,
+    )
+    return message
+
+
+def _author(user_id: str, kind: AuthorKind) -> Actor:
+    from app.team.enums import Role
+
+    return Actor.user(user_id, Role.AGENT if kind is AuthorKind.AGENT else None)
+
+
+async def record_agent_reply(
+    *, session: AsyncSession, ticket: Ticket, agent_user_id: str, now: datetime
+) -> None:
+    """An agent answered in the thread: the first answer stops the first-response clock."""
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+        await record_ticket_event(
+            session=session,
+            ticket=ticket,
+            kind="first_response",
+            actor=Actor.user(agent_user_id, None),
+            now=now,
+        )
+    if ticket.status is TicketStatus.NEW:
+        await _change_status(
+            session=session,
+            ticket=ticket,
+            status=TicketStatus.OPEN,
+            actor=Actor.user(agent_user_id, None),
+            now=now,
+        )
+    ticket.updated_at = now
+
+
+async def record_customer_reply(
+    *, session: AsyncSession, ticket: Ticket, customer_user_id: str | None, now: datetime
+) -> None:
+    """The customer wrote: a resolved ticket reopens, a waiting one is back with the team."""
+    ticket.last_customer_message_at = now
+    ticket.updated_at = now
+    actor = Actor.user(customer_user_id, None) if customer_user_id else Actor.system()
+    if ticket.status is TicketStatus.RESOLVED:
+        ticket.resolved_at = None
+        await _change_status(
+            session=session,
+            ticket=ticket,
+            status=TicketStatus.OPEN,
+            actor=actor,
+            now=now,
+            kind="reopened",
+        )
+    elif ticket.status is TicketStatus.WAITING_ON_CUSTOMER:
+        await _change_status(
+            session=session, ticket=ticket, status=TicketStatus.OPEN, actor=actor, now=now
+        )
+
+
+async def assign(
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    assignee_user_id: str | None,
+    actor: Actor,
+    now: datetime,
+) -> Ticket:
+    _require_triage(actor)
+    _require_active(ticket, "assign")
+    if ticket.assignee_user_id == assignee_user_id:
+        return ticket
+    previous = ticket.assignee_user_id
+    ticket.assignee_user_id = assignee_user_id
+    ticket.updated_at = now
+    await record_ticket_event(
+        session=session,
+        ticket=ticket,
+        kind="assigned",
+        actor=actor,
+        now=now,
+        previous=previous,
+        assignee=assignee_user_id,
+    )
+    await refresh_triage_card(session=session, ticket=ticket, now=now)
+    return ticket
+
+
+async def set_priority(
+    *, session: AsyncSession, ticket: Ticket, priority: Priority, actor: Actor, now: datetime
+) -> Ticket:
+    _require_triage(actor)
+    _require_active(ticket, "change the priority of")
+    if ticket.priority is priority:
+        return ticket
+    previous = ticket.priority
+    ticket.priority = priority
+    ticket.updated_at = now
+    await record_ticket_event(
+        session=session,
+        ticket=ticket,
+        kind="priority_changed",
+        actor=actor,
+        now=now,
+        previous=previous.value,
+        priority=priority.value,
+    )
+    await refresh_triage_card(session=session, ticket=ticket, now=now)
+    return ticket
+
+
+async def resolve(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> Ticket:
+    _require_triage(actor)
+    if ticket.status is TicketStatus.RESOLVED:
+        return ticket
+    _require_active(ticket, "resolve")
+    ticket.resolved_at = now
+    await _change_status(
+        session=session,
+        ticket=ticket,
+        status=TicketStatus.RESOLVED,
+        actor=actor,
+        now=now,
+        kind="resolved",
+    )
+    return ticket
+
+
+async def discard(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> Ticket:
+    """Not a request: the ticket leaves every list and number, but stays in the audit trail."""
+    _require_triage(actor)
+    if ticket.status is TicketStatus.DISCARDED:
+        return ticket
+    await _change_status(
+        session=session,
+        ticket=ticket,
+        status=TicketStatus.DISCARDED,
+        actor=actor,
+        now=now,
+        kind="discarded",
+    )
+    return ticket
+
+
+async def _change_status(
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    status: TicketStatus,
+    actor: Actor,
+    now: datetime,
+    kind: str = "status_changed",
+) -> None:
+    previous = ticket.status
+    ticket.status = status
+    ticket.updated_at = now
+    if status is TicketStatus.CLOSED:
+        ticket.closed_at = now
+    await record_ticket_event(
+        session=session,
+        ticket=ticket,
+        kind=kind,
+        actor=actor,
+        now=now,
+        previous=previous.value,
+        status=status.value,
+    )
+    await refresh_triage_card(session=session, ticket=ticket, now=now)
+
+
+def _require_triage(actor: Actor) -> None:
+    if not actor.may_triage:
+        raise NotAllowed("Only support agents and leads can triage tickets.")
+
+
+def _require_active(ticket: Ticket, verb: str) -> None:
+    if ticket.status not in OPEN_STATUSES:
+        raise InvalidTransition(
+            f"{ticket.display_number} is {ticket.status.value.replace('_', ' ')}; cannot {verb} it."
+        )

@@ -13,6 +13,7 @@ async def ensure_workspace(
     session: AsyncSession,
     slack_team_id: str,
     name: str | None = None,
+    domain: str | None = None,
     bot_user_id: str | None = None,
     default_triage_channel_id: str | None = None,
 ) -> Workspace:
@@ -24,6 +25,7 @@ async def ensure_workspace(
         workspace = Workspace(
             slack_team_id=slack_team_id,
             name=name or "",
+            domain=domain,
             bot_user_id=bot_user_id,
             triage_channel_id=default_triage_channel_id,
             next_ticket_number=1,
@@ -33,6 +35,8 @@ async def ensure_workspace(
         return workspace
     if name and workspace.name != name:
         workspace.name = name
+    if domain and workspace.domain != domain:
+        workspace.domain = domain
     if bot_user_id and workspace.bot_user_id != bot_user_id:
         workspace.bot_user_id = bot_user_id
     if default_triage_channel_id and not workspace.triage_channel_id:

@@ -12,7 +12,7 @@ from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
 from app.tickets.enums import TicketSource
 from app.tickets.models import Ticket
-from app.tickets.service import TRIAGE_CARD_POSTED
+from app.tickets.notifications import TRIAGE_CARD_POSTED
 from app.workspaces.models import Workspace
 from tests.conftest import make_settings
 from tests.support.server import RunningApp, wait_until

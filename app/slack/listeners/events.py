@@ -2,22 +2,37 @@
 unhandled event is answered 404, which Slack retries), stores it, and hands it on by type.
 
 The work happens before Bolt answers (`process_before_response=True`): when Slack gets its 200,
-the event and its effects are committed. A failure answers 500 and Slack retries.
+the event and its effects (ticket, conversation, outbox rows) are committed. A failure answers
+500 and Slack retries; the retry finds nothing half-done because it is all one transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.inbox.service import record_event
 from app.slack.context import SlackContext
+from app.tickets.conversation import (
+    receive_deletion,
+    receive_edit,
+    receive_message,
+    receive_reaction,
+)
+from app.tickets.intake import IncomingMessage
+from app.workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
+
+# Message subtypes that are somebody saying something; the rest (joins, topic changes, ...)
+# are stored in the inbox and otherwise ignored.
+SPOKEN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -35,8 +50,103 @@ async def handle_event(ctx: SlackContext, envelope: dict[str, Any], *, retry_num
             logger.info("skipping retried event %s", envelope.get("event_id"))
             return
         team_id = envelope.get("team_id")
-        if team_id:
-            await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
+        if not team_id:
+            return
+        workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
+        workspace = await session.get(Workspace, workspace_id)
+        assert workspace is not None
+        event = envelope.get("event") or {}
+        kind = event.get("type")
+        if kind == "message":
+            await _on_message(ctx, session, workspace, event, now)
+        elif kind == "reaction_added":
+            await _on_reaction(ctx, session, workspace, event, now)
+
+
+async def _on_message(
+    ctx: SlackContext,
+    session: AsyncSession,
+    workspace: Workspace,
+    event: dict[str, Any],
+    now: datetime,
+) -> None:
+    subtype = event.get("subtype")
+    channel_id = event.get("channel")
+    if not channel_id:
+        return
+    if subtype == "message_changed":
+        changed = event.get("message") or {}
+        if changed.get("ts") and not changed.get("bot_id"):
+            await receive_edit(
+                session=session,
+                workspace=workspace,
+                channel_id=channel_id,
+                ts=changed["ts"],
+                new_text=changed.get("text") or "",
+                editor_user_id=changed.get("user"),
+                now=now,
+            )
+        return
+    if subtype == "message_deleted":
+        if event.get("deleted_ts"):
+            await receive_deletion(
+                session=session,
+                workspace=workspace,
+                channel_id=channel_id,
+                ts=event["deleted_ts"],
+                now=now,
+            )
+        return
+    if subtype not in SPOKEN_SUBTYPES or not event.get("ts"):
+        return
+    await receive_message(
+        session=session,
+        workspace=workspace,
+        message=incoming_message(event, bot_user_id=ctx.identity.bot_user_id),
+        rules=ctx.rules,
+        now=now,
+    )
+
+
+def incoming_message(event: dict[str, Any], *, bot_user_id: str | None) -> IncomingMessage:
+    user = event.get("user")
+    return IncomingMessage(
+        channel_id=event["channel"],
+        ts=event["ts"],
+        user_id=user,
+        text=event.get("text") or "",
+        thread_ts=event.get("thread_ts"),
+        # In Slack Connect channels `user_team` (or `team`) is the writer's own workspace.
+        user_team_id=event.get("user_team") or event.get("team"),
+        is_bot=bool(event.get("bot_id"))
+        or event.get("subtype") == "bot_message"
+        or (bot_user_id is not None and user == bot_user_id),
+    )
+
+
+async def _on_reaction(
+    ctx: SlackContext,
+    session: AsyncSession,
+    workspace: Workspace,
+    event: dict[str, Any],
+    now: datetime,
+) -> None:
+    item = event.get("item") or {}
+    if item.get("type") != "message" or not item.get("channel") or not item.get("ts"):
+        return
+    if event.get("user") in (None, ctx.identity.bot_user_id):
+        return
+    await receive_reaction(
+        session=session,
+        workspace=workspace,
+        reactor_user_id=event["user"],
+        reaction=str(event.get("reaction", "")).split("::", 1)[0],
+        channel_id=item["channel"],
+        item_ts=item["ts"],
+        item_user_id=event.get("item_user"),
+        rules=ctx.rules,
+        now=now,
+    )
 
 
 def _retry_num(request: AsyncBoltRequest) -> int:

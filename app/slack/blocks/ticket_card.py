@@ -1,0 +1,159 @@
+"""The triage card: one message per ticket in its triage channel, edited on every change."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.slack.ids import ActionId, BlockId
+from app.tickets.enums import OPEN_STATUSES, Priority, TicketStatus
+from app.tickets.models import Ticket
+
+STATUS_LABELS = {
+    TicketStatus.NEW: ":new: New",
+    TicketStatus.OPEN: ":large_blue_circle: Open",
+    TicketStatus.WAITING_ON_CUSTOMER: ":hourglass_flowing_sand: Waiting on customer",
+    TicketStatus.RESOLVED: ":white_check_mark: Resolved",
+    TicketStatus.CLOSED: ":lock: Closed",
+    TicketStatus.DISCARDED: ":wastebasket: Not a request",
+}
+PRIORITY_LABELS = {
+    Priority.LOW: "Low",
+    Priority.NORMAL: "Normal",
+    Priority.HIGH: ":large_orange_circle: High",
+    Priority.URGENT: ":red_circle: Urgent",
+}
+
+
+@dataclass(frozen=True)
+class TicketCard:
+    ticket_id: int
+    number: str
+    subject: str
+    status: TicketStatus
+    priority: Priority
+    requester_user_id: str | None
+    is_external: bool
+    account_name: str | None
+    channel_id: str | None
+    permalink: str | None
+    assignee_user_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketCard:
+        return cls(
+            ticket_id=ticket.id,
+            number=ticket.display_number,
+            subject=ticket.subject,
+            status=ticket.status,
+            priority=ticket.priority,
+            requester_user_id=ticket.requester_user_id,
+            is_external=ticket.is_external,
+            account_name=ticket.account_name,
+            channel_id=ticket.channel_id,
+            permalink=ticket.permalink,
+            assignee_user_id=ticket.assignee_user_id,
+            created_at=ticket.created_at,
+        )
+
+
+def ticket_card(card: TicketCard) -> dict[str, Any]:
+    """`text` (notifications, screen readers) and `blocks` for chat.postMessage / chat.update."""
+    requester = f"<@{card.requester_user_id}>" if card.requester_user_id else "unknown"
+    if card.is_external:
+        requester += f" · {_escape(card.account_name)}" if card.account_name else " · external"
+    where = f"<#{card.channel_id}>" if card.channel_id else "—"
+    if card.permalink:
+        where += f" · <{card.permalink}|view message>"
+    assignee = f"<@{card.assignee_user_id}>" if card.assignee_user_id else "_Unassigned_"
+    opened = int(card.created_at.timestamp())
+    age = f"<!date^{opened}^{{ago}}|{card.created_at:%Y-%m-%d %H:%M} UTC>"
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{card.number}* · {_escape(card.subject)}"},
+        },
+        {
+            "type": "section",
+            "fields": [
+                _field("Requester", requester),
+                _field("Channel", where),
+                _field("Status", STATUS_LABELS[card.status]),
+                _field("Priority", PRIORITY_LABELS[card.priority]),
+                _field("Assignee", assignee),
+                _field("Opened", age),
+            ],
+        },
+    ]
+    if card.status in OPEN_STATUSES:
+        blocks.append(_actions(card))
+    return {
+        "text": f"{card.number}: {card.subject} ({card.status.value.replace('_', ' ')})",
+        "blocks": blocks,
+    }
+
+
+def _actions(card: TicketCard) -> dict[str, Any]:
+    value = json.dumps({"ticket_id": card.ticket_id}, separators=(",", ":"))
+    options = [
+        {"text": {"type": "plain_text", "text": priority.value.title()}, "value": priority.value}
+        for priority in Priority
+    ]
+    current = next(option for option in options if option["value"] == card.priority.value)
+    return {
+        "type": "actions",
+        "block_id": BlockId.TRIAGE_ACTIONS,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ActionId.ASSIGN_TO_ME,
+                "text": {"type": "plain_text", "text": "Assign to me"},
+                "value": value,
+            },
+            {
+                "type": "static_select",
+                "action_id": ActionId.SET_PRIORITY,
+                "placeholder": {"type": "plain_text", "text": "Priority"},
+                "options": [
+                    {**option, "value": f"{card.ticket_id}:{option['value']}"} for option in options
+                ],
+                "initial_option": {**current, "value": f"{card.ticket_id}:{current['value']}"},
+            },
+            {
+                "type": "button",
+                "action_id": ActionId.RESOLVE,
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Resolve"},
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": ActionId.DISCARD,
+                "style": "danger",
+                "text": {"type": "plain_text", "text": "Not a request"},
+                "value": value,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Not a request?"},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"{card.number} will be closed and left out of every report. "
+                        "It stays in the audit trail.",
+                    },
+                    "confirm": {"type": "plain_text", "text": "Discard"},
+                    "deny": {"type": "plain_text", "text": "Keep it"},
+                },
+            },
+        ],
+    }
+
+
+def _field(label: str, value: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
+
+
+def _escape(text: str) -> str:
+    """Slack's three control characters, so a subject cannot inject mentions or links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

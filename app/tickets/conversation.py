@@ -1,0 +1,453 @@
+"""Messages and reactions from Slack channels, turned into tickets and their conversation.
+
+The Slack adapter calls these with plain values (`IncomingMessage`); they decide what a
+message means (a new request, a reply, an internal note, nothing) and change the database
+and the outbox in the caller's transaction. Nothing here waits on Slack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.directory.service import request_team_info, team_name
+from app.team.enums import Role
+from app.team.service import get_role
+from app.tickets.actors import Actor
+from app.tickets.enums import OPEN_STATUSES, AuthorKind, Priority, TicketSource, TicketStatus
+from app.tickets.intake import IncomingMessage, is_request, permalink, subject_from
+from app.tickets.models import Ticket, TicketMessage
+from app.tickets.notifications import (
+    fetch_source_message,
+    post_in_customer_thread,
+    post_in_triage_thread,
+    post_triage_card,
+    refresh_triage_card,
+)
+from app.tickets.service import (
+    add_message,
+    find_ticket_by_root,
+    find_ticket_by_triage_thread,
+    open_ticket,
+    record_agent_reply,
+    record_customer_reply,
+    record_ticket_event,
+    resolve,
+)
+from app.workspaces.channels import get_watched_channel
+from app.workspaces.models import WatchedChannel, Workspace
+
+MIRROR_MAX_LENGTH = 2800
+
+
+@dataclass(frozen=True)
+class IntakeRules:
+    """The configurable parts of intake (from Settings; per channel where the channel says)."""
+
+    grouping_window: timedelta
+    not_a_request_phrases: tuple[str, ...]
+    auto_reply_text: str
+    ticket_reaction: str
+    resolve_reaction: str
+    default_triage_channel_id: str | None
+
+
+async def receive_message(
+    *,
+    session: AsyncSession,
+    workspace: Workspace,
+    message: IncomingMessage,
+    rules: IntakeRules,
+    now: datetime,
+) -> Ticket | None:
+    """A new message in a channel ticketbot is in. Returns the ticket it joined or opened."""
+    if message.is_bot or message.user_id is None:
+        return None
+    if message.is_thread_reply:
+        return await _receive_thread_reply(
+            session=session, workspace=workspace, message=message, now=now
+        )
+    channel = await get_watched_channel(
+        session=session, workspace_id=workspace.id, channel_id=message.channel_id
+    )
+    if channel is None:
+        return None
+    role = await get_role(session=session, workspace_id=workspace.id, user_id=message.user_id)
+    if role is not None:
+        return None  # the team's own top-level posts (announcements, answers) are not requests
+    grouped = await _recent_open_ticket(
+        session=session,
+        workspace_id=workspace.id,
+        channel_id=message.channel_id,
+        requester_user_id=message.user_id,
+        since=now - rules.grouping_window,
+    )
+    if grouped is not None:
+        await _add_customer_message(session=session, ticket=grouped, message=message, now=now)
+        return grouped
+    if not is_request(message.text, rules.not_a_request_phrases):
+        return None
+    return await _open_from_message(
+        session=session,
+        workspace=workspace,
+        channel=channel,
+        message=message,
+        rules=rules,
+        source=TicketSource.MESSAGE,
+        now=now,
+    )
+
+
+async def receive_reaction(
+    *,
+    session: AsyncSession,
+    workspace: Workspace,
+    reactor_user_id: str,
+    reaction: str,
+    channel_id: str,
+    item_ts: str,
+    item_user_id: str | None,
+    rules: IntakeRules,
+    now: datetime,
+) -> Ticket | None:
+    """`:ticket:` opens a ticket from any message (once); `:white_check_mark:` by an agent on the
+    message that opened a ticket resolves it."""
+    if reaction == rules.ticket_reaction:
+        existing = await find_ticket_by_root(
+            session=session, workspace_id=workspace.id, channel_id=channel_id, root_ts=item_ts
+        )
+        if existing is not None:
+            return existing
+        channel = await get_watched_channel(
+            session=session, workspace_id=workspace.id, channel_id=channel_id
+        )
+        placeholder = IncomingMessage(
+            channel_id=channel_id, ts=item_ts, user_id=item_user_id, text=""
+        )
+        ticket = await _open_from_message(
+            session=session,
+            workspace=workspace,
+            channel=channel,
+            message=placeholder,
+            rules=rules,
+            source=TicketSource.REACTION,
+            now=now,
+            opened_by=reactor_user_id,
+        )
+        await fetch_source_message(session=session, ticket=ticket, now=now)
+        return ticket
+    if reaction == rules.resolve_reaction:
+        role = await get_role(session=session, workspace_id=workspace.id, user_id=reactor_user_id)
+        if role is None:
+            return None
+        ticket = await session.scalar(
+            select(Ticket).where(
+                Ticket.workspace_id == workspace.id,
+                Ticket.channel_id == channel_id,
+                Ticket.root_ts == item_ts,
+            )
+        )
+        if ticket is None or ticket.status not in OPEN_STATUSES:
+            return ticket
+        await resolve(
+            session=session, ticket=ticket, actor=Actor.user(reactor_user_id, role), now=now
+        )
+        return ticket
+    return None
+
+
+async def receive_edit(
+    *,
+    session: AsyncSession,
+    workspace: Workspace,
+    channel_id: str,
+    ts: str,
+    new_text: str,
+    editor_user_id: str | None,
+    now: datetime,
+) -> Ticket | None:
+    stored = await _stored_message(
+        session=session, workspace_id=workspace.id, channel_id=channel_id, ts=ts
+    )
+    if stored is None:
+        return None
+    message, ticket = stored
+    if message.text == new_text:
+        return ticket
+    previous = message.text
+    message.text = new_text
+    message.edited_at = now
+    actor = Actor.user(editor_user_id, None) if editor_user_id else Actor.system()
+    await record_ticket_event(
+        session=session,
+        ticket=ticket,
+        kind="message_edited",
+        actor=actor,
+        now=now,
+        ts=ts,
+        previous_text=previous,
+    )
+    if ticket.root_ts == ts and ticket.channel_id == channel_id:
+        ticket.subject = subject_from(new_text)
+        await refresh_triage_card(session=session, ticket=ticket, now=now)
+    if not message.is_internal:
+        await post_in_triage_thread(
+            session=session,
+            ticket=ticket,
+            text=f":pencil2: {_who(message.author_user_id)} edited a message:\n{_quote(new_text)}",
+            now=now,
+        )
+    return ticket
+
+
+async def receive_deletion(
+    *, session: AsyncSession, workspace: Workspace, channel_id: str, ts: str, now: datetime
+) -> Ticket | None:
+    stored = await _stored_message(
+        session=session, workspace_id=workspace.id, channel_id=channel_id, ts=ts
+    )
+    if stored is None:
+        return None
+    message, ticket = stored
+    if message.deleted_at is not None:
+        return ticket
+    message.deleted_at = now
+    await record_ticket_event(
+        session=session,
+        ticket=ticket,
+        kind="message_deleted",
+        actor=Actor.system(),
+        now=now,
+        ts=ts,
+    )
+    if not message.is_internal:
+        await post_in_triage_thread(
+            session=session,
+            ticket=ticket,
+            text=f":wastebasket: {_who(message.author_user_id)} deleted a message.",
+            now=now,
+        )
+    return ticket
+
+
+# -- internals -----------------------------------------------------------------------------
+
+
+async def _open_from_message(
+    *,
+    session: AsyncSession,
+    workspace: Workspace,
+    channel: WatchedChannel | None,
+    message: IncomingMessage,
+    rules: IntakeRules,
+    source: TicketSource,
+    now: datetime,
+    opened_by: str | None = None,
+) -> Ticket:
+    requester_team = message.user_team_id
+    is_external = bool(requester_team and requester_team != workspace.slack_team_id)
+    account = (
+        await team_name(session=session, team_id=requester_team)
+        if is_external and requester_team
+        else None
+    )
+    triage_channel = (
+        (channel.triage_channel_id if channel and channel.triage_channel_id else None)
+        or workspace.triage_channel_id
+        or rules.default_triage_channel_id
+    )
+    ticket, created = await open_ticket(
+        session=session,
+        workspace_id=workspace.id,
+        source=source,
+        subject=subject_from(message.text) if message.text else "(fetching the message…)",
+        requester_user_id=message.user_id,
+        requester_team_id=requester_team,
+        is_external=is_external,
+        account_name=account,
+        channel_id=message.channel_id,
+        root_ts=message.ts,
+        priority=channel.default_priority if channel else Priority.NORMAL,
+        triage_channel_id=triage_channel,
+        permalink=permalink(workspace.domain, message.channel_id, message.ts),
+        now=now,
+        actor=Actor.user(opened_by, None) if opened_by else Actor.system(),
+    )
+    if not created:
+        return ticket
+    if message.text:
+        await add_message(
+            session=session,
+            ticket=ticket,
+            channel_id=message.channel_id,
+            ts=message.ts,
+            author_user_id=message.user_id,
+            author_kind=AuthorKind.CUSTOMER,
+            text=message.text,
+            now=now,
+        )
+    await post_triage_card(session=session, ticket=ticket, now=now)
+    if channel is None or channel.auto_reply_enabled:
+        template = (channel.auto_reply_text if channel else None) or rules.auto_reply_text
+        await post_in_customer_thread(
+            session=session,
+            ticket=ticket,
+            text=template.replace("{ticket}", ticket.display_number),
+            now=now,
+        )
+    if is_external and requester_team and account is None:
+        await request_team_info(
+            session=session, workspace_id=workspace.id, team_id=requester_team, now=now
+        )
+    return ticket
+
+
+async def _receive_thread_reply(
+    *, session: AsyncSession, workspace: Workspace, message: IncomingMessage, now: datetime
+) -> Ticket | None:
+    assert message.thread_ts is not None
+    ticket = await find_ticket_by_root(
+        session=session,
+        workspace_id=workspace.id,
+        channel_id=message.channel_id,
+        root_ts=message.thread_ts,
+    )
+    if ticket is not None:
+        role = await get_role(
+            session=session, workspace_id=workspace.id, user_id=message.user_id or ""
+        )
+        if role is None:
+            await _add_customer_message(session=session, ticket=ticket, message=message, now=now)
+        else:
+            await _add_agent_message(
+                session=session, ticket=ticket, message=message, role=role, now=now
+            )
+        return ticket
+    ticket = await find_ticket_by_triage_thread(
+        session=session,
+        workspace_id=workspace.id,
+        channel_id=message.channel_id,
+        thread_ts=message.thread_ts,
+    )
+    if ticket is None:
+        return None
+    stored = await add_message(
+        session=session,
+        ticket=ticket,
+        channel_id=message.channel_id,
+        ts=message.ts,
+        author_user_id=message.user_id,
+        author_kind=AuthorKind.AGENT,
+        text=message.text,
+        now=now,
+        is_internal=True,
+    )
+    if stored is not None:
+        ticket.updated_at = now
+    return ticket
+
+
+async def _add_customer_message(
+    *, session: AsyncSession, ticket: Ticket, message: IncomingMessage, now: datetime
+) -> None:
+    stored = await add_message(
+        session=session,
+        ticket=ticket,
+        channel_id=message.channel_id,
+        ts=message.ts,
+        author_user_id=message.user_id,
+        author_kind=AuthorKind.CUSTOMER,
+        text=message.text,
+        now=now,
+    )
+    if stored is None:
+        return
+    await record_customer_reply(
+        session=session, ticket=ticket, customer_user_id=message.user_id, now=now
+    )
+    await post_in_triage_thread(
+        session=session,
+        ticket=ticket,
+        text=f":speech_balloon: {_who(message.user_id)} (customer):\n{_quote(message.text)}",
+        now=now,
+    )
+
+
+async def _add_agent_message(
+    *, session: AsyncSession, ticket: Ticket, message: IncomingMessage, role: Role, now: datetime
+) -> None:
+    stored = await add_message(
+        session=session,
+        ticket=ticket,
+        channel_id=message.channel_id,
+        ts=message.ts,
+        author_user_id=message.user_id,
+        author_kind=AuthorKind.AGENT,
+        text=message.text,
+        now=now,
+    )
+    if stored is None:
+        return
+    if ticket.status in OPEN_STATUSES or ticket.status is TicketStatus.RESOLVED:
+        await record_agent_reply(
+            session=session, ticket=ticket, agent_user_id=message.user_id or "", now=now
+        )
+    await post_in_triage_thread(
+        session=session,
+        ticket=ticket,
+        text=f":headphones: {_who(message.user_id)} replied:\n{_quote(message.text)}",
+        now=now,
+    )
+
+
+async def _recent_open_ticket(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    channel_id: str,
+    requester_user_id: str,
+    since: datetime,
+) -> Ticket | None:
+    return await session.scalar(
+        select(Ticket)
+        .where(
+            Ticket.workspace_id == workspace_id,
+            Ticket.requester_user_id == requester_user_id,
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.channel_id == channel_id,
+            Ticket.last_customer_message_at >= since,
+        )
+        .order_by(Ticket.last_customer_message_at.desc())
+        .limit(1)
+    )
+
+
+async def _stored_message(
+    *, session: AsyncSession, workspace_id: int, channel_id: str, ts: str
+) -> tuple[TicketMessage, Ticket] | None:
+    row = (
+        await session.execute(
+            select(TicketMessage, Ticket)
+            .join(Ticket, Ticket.id == TicketMessage.ticket_id)
+            .where(
+                Ticket.workspace_id == workspace_id,
+                TicketMessage.channel_id == channel_id,
+                TicketMessage.ts == ts,
+            )
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _who(user_id: str | None) -> str:
+    # A mention renders as the person's name; mirrored into the internal triage thread only.
+    return f"<@{user_id}>" if user_id else "someone"
+
+
+def _quote(text: str) -> str:
+    clipped = text if len(text) <= MIRROR_MAX_LENGTH else text[:MIRROR_MAX_LENGTH] + "…"
+    return "\n".join(f"> {line}" for line in clipped.splitlines() or [""])

@@ -1,0 +1,68 @@
+"""What the tickets domain does with Slack's answers (run in the delivery's transaction)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.outbox.handlers import DeliveryHandlers
+from app.team.service import get_role
+from app.tickets.enums import AuthorKind
+from app.tickets.intake import subject_from
+from app.tickets.models import Ticket
+from app.tickets.notifications import (
+    SOURCE_MESSAGE_FETCHED,
+    TRIAGE_CARD_POSTED,
+    refresh_triage_card,
+)
+from app.tickets.service import add_message
+
+
+async def triage_card_posted(
+    session: AsyncSession, args: dict[str, Any], result: dict[str, Any], now: datetime
+) -> None:
+    """Remember the card's ts, so every later change edits it instead of posting anew."""
+    ticket = await session.get(Ticket, args["ticket_id"])
+    if ticket is None:
+        return
+    ticket.triage_card_ts = result.get("ts")
+    ticket.triage_channel_id = result.get("channel") or ticket.triage_channel_id
+
+
+async def source_message_fetched(
+    session: AsyncSession, args: dict[str, Any], result: dict[str, Any], now: datetime
+) -> None:
+    """A reaction opened this ticket; now we know what the message said and who wrote it."""
+    ticket = await session.get(Ticket, args["ticket_id"])
+    messages = [m for m in result.get("messages", []) if m.get("ts") == args.get("ts")]
+    if ticket is None or not messages:
+        return
+    message = messages[0]
+    text = message.get("text") or ""
+    author = message.get("user")
+    ticket.subject = subject_from(text)
+    ticket.requester_user_id = ticket.requester_user_id or author
+    role = (
+        await get_role(session=session, workspace_id=ticket.workspace_id, user_id=author)
+        if author
+        else None
+    )
+    ticket.updated_at = now
+    await add_message(
+        session=session,
+        ticket=ticket,
+        channel_id=ticket.channel_id or "",
+        ts=message["ts"],
+        author_user_id=author,
+        author_kind=AuthorKind.AGENT if role else AuthorKind.CUSTOMER,
+        text=text,
+        now=now,
+    )
+    await refresh_triage_card(session=session, ticket=ticket, now=now)
+
+
+def register_ticket_handlers(handlers: DeliveryHandlers) -> None:
+    handlers.register(TRIAGE_CARD_POSTED, triage_card_posted)
+    handlers.register(SOURCE_MESSAGE_FETCHED, source_message_fetched)

@@ -1,0 +1,133 @@
+"""What ticket changes owe Slack, written to the outbox in the same transaction as the change.
+
+Block Kit is not built here (services never import the Slack adapter): the triage card is
+queued as a render spec, `{"$render": {"view": "triage_card", "ticket_id": ...}}`, and the
+adapter renders the ticket's state at the moment of sending. One pending card update therefore
+carries every change made before it goes out, so updates are coalesced per ticket.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.outbox.models import OutboxMessage
+from app.outbox.service import enqueue_slack_call
+from app.tickets.models import Ticket
+
+TRIAGE_CARD_VIEW = "triage_card"
+TRIAGE_CARD_POSTED = "ticket.triage_card_posted"
+SOURCE_MESSAGE_FETCHED = "ticket.source_message_fetched"
+
+
+def _card_spec(ticket: Ticket) -> dict[str, object]:
+    return {"$render": {"view": TRIAGE_CARD_VIEW, "ticket_id": ticket.id}}
+
+
+async def post_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """Post the ticket's card to its triage channel; its ts comes back to the ticket."""
+    if not ticket.triage_channel_id:
+        return
+    row = await enqueue_slack_call(
+        session=session,
+        method="chat.postMessage",
+        payload={"channel": ticket.triage_channel_id, **_card_spec(ticket)},
+        now=now,
+        workspace_id=ticket.workspace_id,
+        on_delivered=TRIAGE_CARD_POSTED,
+        on_delivered_args={"ticket_id": ticket.id},
+    )
+    ticket.triage_card_outbox_id = row.id
+
+
+async def refresh_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """Edit the card in place to show the ticket as it is when the update is sent."""
+    options: dict[str, object] = {}
+    payload: dict[str, object] = {"channel": ticket.triage_channel_id, **_card_spec(ticket)}
+    if ticket.triage_card_ts:
+        payload["ts"] = ticket.triage_card_ts
+    elif ticket.triage_card_outbox_id:
+        card_post = await session.get(OutboxMessage, ticket.triage_card_outbox_id)
+        if card_post is None:
+            return
+        options = {"depends_on": card_post, "payload_from_dependency": {"ts": "ts"}}
+    else:
+        return
+    await enqueue_slack_call(
+        session=session,
+        method="chat.update",
+        payload=payload,
+        now=now,
+        workspace_id=ticket.workspace_id,
+        coalesce_key=f"triage_card:{ticket.id}",
+        **options,
+    )
+
+
+async def post_in_triage_thread(
+    *, session: AsyncSession, ticket: Ticket, text: str, now: datetime
+) -> None:
+    """Post under the triage card (the team's view of the conversation)."""
+    if not ticket.triage_channel_id:
+        return
+    payload: dict[str, object] = {
+        "channel": ticket.triage_channel_id,
+        "text": text,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+    options: dict[str, object] = {}
+    if ticket.triage_card_ts:
+        payload["thread_ts"] = ticket.triage_card_ts
+    elif ticket.triage_card_outbox_id:
+        card_post = await session.get(OutboxMessage, ticket.triage_card_outbox_id)
+        if card_post is None:
+            return
+        options = {"depends_on": card_post, "payload_from_dependency": {"thread_ts": "ts"}}
+    else:
+        return
+    await enqueue_slack_call(
+        session=session,
+        method="chat.postMessage",
+        payload=payload,
+        now=now,
+        workspace_id=ticket.workspace_id,
+        **options,
+    )
+
+
+async def post_in_customer_thread(
+    *, session: AsyncSession, ticket: Ticket, text: str, now: datetime
+) -> None:
+    """Reply to the customer, in the thread of the message that opened the ticket."""
+    if not (ticket.channel_id and ticket.root_ts):
+        return
+    await enqueue_slack_call(
+        session=session,
+        method="chat.postMessage",
+        payload={"channel": ticket.channel_id, "thread_ts": ticket.root_ts, "text": text},
+        now=now,
+        workspace_id=ticket.workspace_id,
+    )
+
+
+async def fetch_source_message(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """Read the message a reaction turned into a ticket (reaction events carry no text)."""
+    if not (ticket.channel_id and ticket.root_ts):
+        return
+    await enqueue_slack_call(
+        session=session,
+        method="conversations.history",
+        payload={
+            "channel": ticket.channel_id,
+            "latest": ticket.root_ts,
+            "oldest": ticket.root_ts,
+            "inclusive": True,
+            "limit": 1,
+        },
+        now=now,
+        workspace_id=ticket.workspace_id,
+        on_delivered=SOURCE_MESSAGE_FETCHED,
+        on_delivered_args={"ticket_id": ticket.id, "ts": ticket.root_ts},
+    )
