@@ -23,9 +23,7 @@ AGENT = "UAGENT"
 
 def card_in_triage(emulator, channel: str = "CTRIAGE"):
     """The first top-level message (a parent with replies carries its own ts as thread_ts)."""
-    posted = [
-        m for m in emulator.messages(channel) if m.get("thread_ts") in (None, m["ts"])
-    ]
+    posted = [m for m in emulator.messages(channel) if m.get("thread_ts") in (None, m["ts"])]
     return posted[0] if posted else None
 
 
@@ -54,7 +52,11 @@ async def test_customer_message_opens_a_ticket_with_card_and_auto_reply(
         "Exports fail since this morning",
         TicketStatus.NEW,
     )
-    assert (ticket.requester_user_id, ticket.channel_id, ticket.root_ts) == (CUSTOMER, "CSUPPORT", ts)
+    assert (ticket.requester_user_id, ticket.channel_id, ticket.root_ts) == (
+        CUSTOMER,
+        "CSUPPORT",
+        ts,
+    )
     assert ticket.source is TicketSource.MESSAGE
     assert ticket.permalink.endswith(f"/archives/CSUPPORT/p{ts.replace('.', '')}")
     card = await wait_until(lambda: card_in_triage(emulator), message="triage card")
@@ -185,7 +187,10 @@ async def test_triage_thread_messages_are_internal_notes(running_app, sender, em
 
     await sender.send_event(
         message_event(
-            "CTRIAGE", AGENT, "They're on the legacy plan", ts=next_ts(),
+            "CTRIAGE",
+            AGENT,
+            "They're on the legacy plan",
+            ts=next_ts(),
             thread_ts=ticket.triage_card_ts,
         )
     )
@@ -231,9 +236,7 @@ async def test_slack_connect_customer_gets_their_account(running_app, sender, em
 
     [ticket] = await tickets(running_app)
     assert ticket.is_external and ticket.requester_team_id == "TEXT"
-    named = await wait_until(
-        lambda: _named(running_app), message="account name from team.info"
-    )
+    named = await wait_until(lambda: _named(running_app), message="account name from team.info")
     assert named.account_name == "Globex Corp"
     await wait_until(
         lambda: "Globex Corp" in str((card_in_triage(emulator) or {}).get("blocks")),
