@@ -28,8 +28,9 @@ async def enqueue(
     on_delivered: str | None = None,
     on_delivered_args: dict[str, Any] | None = None,
     coalesce_key: str | None = None,
+    flush: bool = True,
 ) -> OutboxMessage:
-    """Add one delivery to the outbox and flush it, so its id can be depended upon.
+    """Add one delivery to the outbox; flushed (so its id can be depended upon) unless told not.
 
     `depends_on` holds this row back until that row is delivered; `payload_from_dependency` maps
     a field of this payload to a field of that row's result, e.g. `{"ts": "ts"}` for a
@@ -71,7 +72,8 @@ async def enqueue(
         coalesce_key=coalesce_key,
     )
     session.add(message)
-    await session.flush()
+    if flush:
+        await session.flush()
     session.info[OUTBOX_WRITTEN] = True
     return message
 

@@ -288,6 +288,7 @@ async def _open_from_message(
             author_kind=AuthorKind.CUSTOMER,
             text=message.text,
             now=now,
+            known_new=True,
         )
     await post_triage_card(session=session, ticket=ticket, now=now)
     if channel is None or channel.auto_reply_enabled:

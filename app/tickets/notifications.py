@@ -109,6 +109,7 @@ async def post_in_customer_thread(
         payload={"channel": ticket.channel_id, "thread_ts": ticket.root_ts, "text": text},
         now=now,
         workspace_id=ticket.workspace_id,
+        flush=False,
     )
 
 

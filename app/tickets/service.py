@@ -168,17 +168,22 @@ async def add_message(
     text: str,
     now: datetime,
     is_internal: bool = False,
+    known_new: bool = False,
 ) -> TicketMessage | None:
-    """Store one message of the conversation; None if it is already stored (a retry)."""
-    existing = await session.scalar(
-        select(TicketMessage.id).where(
-            TicketMessage.ticket_id == ticket.id,
-            TicketMessage.channel_id == channel_id,
-            TicketMessage.ts == ts,
+    """Store one message of the conversation; None if it is already stored (a retry).
+
+    `known_new` skips the lookup for the message that opened the ticket in this transaction.
+    """
+    if not known_new:
+        existing = await session.scalar(
+            select(TicketMessage.id).where(
+                TicketMessage.ticket_id == ticket.id,
+                TicketMessage.channel_id == channel_id,
+                TicketMessage.ts == ts,
+            )
         )
-    )
-    if existing is not None:
-        return None
+        if existing is not None:
+            return None
     message = TicketMessage(
         ticket_id=ticket.id,
         channel_id=channel_id,
@@ -190,7 +195,6 @@ async def add_message(
         created_at=now,
     )
     session.add(message)
-    await session.flush()
     await record_ticket_event(
         session=session,
         ticket=ticket,
