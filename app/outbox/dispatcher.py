@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -33,6 +34,9 @@ from app.outbox.service import OUTBOX_WRITTEN
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 2000
+RECORD_ATTEMPTS = 5
+# PostgreSQL's deadlock_detected and serialization_failure.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ class OutboxDispatcher:
             )
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(self._settings.batch_size)
-            .with_for_update(skip_locked=True, of=OutboxMessage)
+            .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
         )
         async with self._session_factory() as session, session.begin():
             rows = list((await session.scalars(ready)).all())
@@ -187,9 +191,21 @@ class OutboxDispatcher:
         await self._record(delivery, outcome)
 
     async def _record(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> None:
+        """Record the outcome; retried if PostgreSQL picks this transaction as a deadlock victim,
+        because a delivery left unrecorded would be sent again when its lease runs out."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                await self._record_once(delivery, outcome)
+                return
+            except DBAPIError as exc:
+                if attempt == RECORD_ATTEMPTS or not _is_transient(exc):
+                    raise
+                logger.warning("recording outbox row %s failed (%s); retrying", delivery.id, exc)
+
+    async def _record_once(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> None:
         now = self._clock.now()
         async with self._session_factory() as session, session.begin():
-            row = await session.get(OutboxMessage, delivery.id, with_for_update=True)
+            row = await session.get(OutboxMessage, delivery.id, with_for_update={"key_share": True})
             if row is None or row.status != OutboxStatus.PENDING:
                 return
             if row.claimed_by != self._identity:
@@ -269,3 +285,8 @@ def _fill_from_dependency(
             if result_field in result:
                 payload[field_name] = result[result_field]
     return payload
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in TRANSIENT_SQLSTATES or "deadlock" in str(exc).lower()

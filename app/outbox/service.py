@@ -28,6 +28,7 @@ async def enqueue(
     on_delivered: str | None = None,
     on_delivered_args: dict[str, Any] | None = None,
     coalesce_key: str | None = None,
+    coalesce: bool = True,
     flush: bool = True,
 ) -> OutboxMessage:
     """Add one delivery to the outbox; flushed (so its id can be depended upon) unless told not.
@@ -38,11 +39,12 @@ async def enqueue(
 
     With a `coalesce_key`, a row with the same key that is still waiting (pending and not being
     sent) is returned instead of adding another. Only for rows rendered at send time from the
-    current state, where one delivery carries every change made before it.
+    current state, where one delivery carries every change made before it. `coalesce=False`
+    only tags a row with the key (so it can be found later) without looking for another.
     """
     if payload_from_dependency and depends_on is None:
         raise ValueError("payload_from_dependency needs depends_on")
-    if coalesce_key is not None:
+    if coalesce_key is not None and coalesce:
         waiting = await session.scalar(
             select(OutboxMessage)
             .where(
@@ -52,7 +54,8 @@ async def enqueue(
             )
             .limit(1)
             # Locked so no dispatcher claims (and renders) it before this transaction commits.
-            .with_for_update()
+            # NO KEY UPDATE: rows referencing it (depends_on) may still be inserted meanwhile.
+            .with_for_update(key_share=True)
         )
         if waiting is not None:
             return waiting

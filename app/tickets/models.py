@@ -65,8 +65,6 @@ class Ticket(Base):
     permalink: Mapped[str | None] = mapped_column(Text)
     triage_channel_id: Mapped[str | None] = mapped_column(String(32))
     triage_card_ts: Mapped[str | None] = mapped_column(String(32))
-    # The outbox row posting the card, so updates queued before it is delivered can wait for it.
-    triage_card_outbox_id: Mapped[int | None] = mapped_column(BigIntegerId)
 
     external_source: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(255))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
 from app.tickets.models import Ticket
@@ -25,11 +27,40 @@ def _card_spec(ticket: Ticket) -> dict[str, object]:
     return {"$render": {"view": TRIAGE_CARD_VIEW, "ticket_id": ticket.id}}
 
 
+def _card_post_key(ticket: Ticket) -> str:
+    return f"triage_card_post:{ticket.id}"
+
+
+async def _card_ts_or_pending_post(
+    session: AsyncSession, ticket: Ticket
+) -> tuple[str | None, OutboxMessage | None]:
+    """The card's ts if it is posted, else its chat.postMessage still on its way.
+
+    The ticket row is re-read under lock first: the transaction recording the card's delivery
+    may be committing right now, and reading the ticket before it and the outbox after it would
+    find neither the ts nor a pending post.
+    """
+    if ticket.triage_card_ts:
+        return ticket.triage_card_ts, None
+    await session.flush()  # the post may have been queued in this very transaction
+    await session.refresh(
+        ticket, attribute_names=["triage_card_ts"], with_for_update={"key_share": True}
+    )
+    if ticket.triage_card_ts:
+        return ticket.triage_card_ts, None
+    return None, await session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.coalesce_key == _card_post_key(ticket),
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+    )
+
+
 async def post_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
     """Post the ticket's card to its triage channel; its ts comes back to the ticket."""
     if not ticket.triage_channel_id:
         return
-    row = await enqueue_slack_call(
+    await enqueue_slack_call(
         session=session,
         method="chat.postMessage",
         payload={"channel": ticket.triage_channel_id, **_card_spec(ticket)},
@@ -37,20 +68,20 @@ async def post_triage_card(*, session: AsyncSession, ticket: Ticket, now: dateti
         workspace_id=ticket.workspace_id,
         on_delivered=TRIAGE_CARD_POSTED,
         on_delivered_args={"ticket_id": ticket.id},
+        coalesce_key=_card_post_key(ticket),
+        coalesce=False,
+        flush=False,
     )
-    ticket.triage_card_outbox_id = row.id
 
 
 async def refresh_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
     """Edit the card in place to show the ticket as it is when the update is sent."""
     options: dict[str, object] = {}
     payload: dict[str, object] = {"channel": ticket.triage_channel_id, **_card_spec(ticket)}
-    if ticket.triage_card_ts:
-        payload["ts"] = ticket.triage_card_ts
-    elif ticket.triage_card_outbox_id:
-        card_post = await session.get(OutboxMessage, ticket.triage_card_outbox_id)
-        if card_post is None:
-            return
+    card_ts, card_post = await _card_ts_or_pending_post(session, ticket)
+    if card_ts:
+        payload["ts"] = card_ts
+    elif card_post is not None:
         options = {"depends_on": card_post, "payload_from_dependency": {"ts": "ts"}}
     else:
         return
@@ -78,12 +109,10 @@ async def post_in_triage_thread(
         "unfurl_media": False,
     }
     options: dict[str, object] = {}
-    if ticket.triage_card_ts:
-        payload["thread_ts"] = ticket.triage_card_ts
-    elif ticket.triage_card_outbox_id:
-        card_post = await session.get(OutboxMessage, ticket.triage_card_outbox_id)
-        if card_post is None:
-            return
+    card_ts, card_post = await _card_ts_or_pending_post(session, ticket)
+    if card_ts:
+        payload["thread_ts"] = card_ts
+    elif card_post is not None:
         options = {"depends_on": card_post, "payload_from_dependency": {"thread_ts": "ts"}}
     else:
         return

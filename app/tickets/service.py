@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidTransition, NotAllowed, NotFound
@@ -27,7 +27,8 @@ from app.workspaces.models import Workspace
 
 
 async def get_ticket(*, session: AsyncSession, ticket_id: int, for_update: bool = False) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id, with_for_update=for_update or None)
+    lock = {"key_share": True} if for_update else None  # FOR NO KEY UPDATE, like an UPDATE
+    ticket = await session.get(Ticket, ticket_id, with_for_update=lock)
     if ticket is None:
         raise NotFound(f"Ticket {ticket_id} does not exist.")
     return ticket
@@ -36,26 +37,25 @@ async def get_ticket(*, session: AsyncSession, ticket_id: int, for_update: bool 
 async def find_ticket_by_root(
     *, session: AsyncSession, workspace_id: int, channel_id: str, root_ts: str
 ) -> Ticket | None:
-    """The ticket a customer-channel thread belongs to: opened by its root, or grouped into it."""
-    ticket = await session.scalar(
-        select(Ticket).where(
-            Ticket.workspace_id == workspace_id,
-            Ticket.channel_id == channel_id,
-            Ticket.root_ts == root_ts,
-        )
+    """The ticket a customer-channel message belongs to: the one it opened, or the one it was
+    grouped into (so a reply in that message's thread joins the same ticket)."""
+    opened = select(Ticket.id).where(
+        Ticket.workspace_id == workspace_id,
+        Ticket.channel_id == channel_id,
+        Ticket.root_ts == root_ts,
     )
-    if ticket is not None:
-        return ticket
-    return await session.scalar(
-        select(Ticket)
-        .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
+    grouped = (
+        select(TicketMessage.ticket_id)
+        .join(Ticket, Ticket.id == TicketMessage.ticket_id)
         .where(
             Ticket.workspace_id == workspace_id,
             TicketMessage.channel_id == channel_id,
             TicketMessage.ts == root_ts,
             TicketMessage.is_internal.is_(False),
         )
-        .limit(1)
+    )
+    return await session.scalar(
+        select(Ticket).where(Ticket.id.in_(opened.union(grouped))).order_by(Ticket.id).limit(1)
     )
 
 
@@ -91,23 +91,30 @@ async def open_ticket(
 ) -> tuple[Ticket, bool]:
     """Open a ticket, or return the one this message already opened. (ticket, created)
 
-    The workspace row is locked first: it allocates the number (T-<n>) and serialises ticket
-    creation in a workspace, so the "already opened?" check below cannot race with another
-    transaction opening the same message (e.g. a retried event with a new event_id).
+    The workspace row allocates the number (T-<n>); a retried event with a new event_id finds
+    the ticket its first delivery opened.
     """
-    workspace = await session.scalar(
-        select(Workspace).where(Workspace.id == workspace_id).with_for_update()
+    # Allocating the number locks the workspace row until commit: ticket creation in a
+    # workspace is serialised, so the "already opened?" check below cannot race.
+    number = await session.scalar(
+        update(Workspace)
+        .where(Workspace.id == workspace_id)
+        .values(next_ticket_number=Workspace.next_ticket_number + 1)
+        .returning(Workspace.next_ticket_number - 1)
     )
-    if workspace is None:
+    if number is None:
         raise NotFound(f"Workspace {workspace_id} does not exist.")
     if channel_id and root_ts:
         existing = await find_ticket_by_root(
             session=session, workspace_id=workspace_id, channel_id=channel_id, root_ts=root_ts
         )
         if existing is not None:
+            await session.execute(  # give the number back; we still hold the row lock
+                update(Workspace)
+                .where(Workspace.id == workspace_id)
+                .values(next_ticket_number=Workspace.next_ticket_number - 1)
+            )
             return existing, False
-    number = workspace.next_ticket_number
-    workspace.next_ticket_number = number + 1
     ticket = Ticket(
         workspace_id=workspace_id,
         number=number,

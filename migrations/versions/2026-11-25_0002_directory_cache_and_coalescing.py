@@ -1,4 +1,4 @@
-"""Cache Slack users and teams, remember the triage card's outbox row, coalesce pending rows.
+"""Cache Slack users and teams; coalesce pending outbox rows; find tickets by triage card.
 
 Revision ID: 0002
 Revises: 0001
@@ -46,13 +46,6 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "triage_card_outbox_id",
-                sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                nullable=True,
-            )
-        )
         batch_op.create_index(
             "ix_tickets_triage_card", ["triage_channel_id", "triage_card_ts"], unique=False
         )
@@ -61,7 +54,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_triage_card")
-        batch_op.drop_column("triage_card_outbox_id")
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(
