@@ -7,18 +7,21 @@ database, so replicas running the same job at once do the work once.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.inbox.service import prune_events
 from app.outbox.housekeeping import prune_delivered
 from app.runtime import Runtime
+from app.slack.usergroups import sync_support_agents
 
 logger = logging.getLogger(__name__)
 
 SLACK_EVENT_RETENTION = timedelta(days=7)
 DELIVERED_OUTBOX_RETENTION = timedelta(days=30)
+USERGROUP_SYNC_INTERVAL = timedelta(minutes=10)
+USERGROUP_SYNC_FIRST_DELAY = timedelta(seconds=30)
 
 
 def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
@@ -33,6 +36,19 @@ def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
         coalesce=True,
         max_instances=1,
     )
+    if runtime.settings.support_agents_usergroup_id:
+        scheduler.add_job(
+            sync_usergroup,
+            "interval",
+            seconds=USERGROUP_SYNC_INTERVAL.total_seconds(),
+            # Scheduling runs on the wall clock, not the app's (injected) clock.
+            next_run_time=datetime.now(UTC) + USERGROUP_SYNC_FIRST_DELAY,
+            args=[runtime],
+            id="team.sync_usergroup",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
     return scheduler
 
 
@@ -45,3 +61,17 @@ async def prune_history(runtime: Runtime) -> None:
         )
     if events or deliveries:
         logger.info("pruned %d old Slack events and %d delivered outbox rows", events, deliveries)
+
+
+async def sync_usergroup(runtime: Runtime) -> None:
+    """Make the SUPPORT_AGENTS_USERGROUP_ID members agents (a read of Slack, then one commit)."""
+    usergroup_id = runtime.settings.support_agents_usergroup_id
+    if not usergroup_id:
+        return
+    await sync_support_agents(
+        client=runtime.slack_handler.app.client,
+        session_factory=runtime.session_factory,
+        identity=runtime.identity,
+        usergroup_id=usergroup_id,
+        default_triage_channel_id=runtime.settings.triage_channel_id,
+    )

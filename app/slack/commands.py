@@ -1,7 +1,8 @@
 """The `/ticket` command grammar: text in, a command or a usage error out. No I/O.
 
 Slack sends the text with escaping on, so mentions arrive as `<@U123|name>` and channels as
-`<#C123|name>`; the helpers below read those forms.
+`<#C123|name>` (or `<#C123>`, `<#C123|>` when Slack has no name to give); the helpers below read
+those forms. Subcommands and keywords are case-insensitive.
 """
 
 from __future__ import annotations
@@ -9,15 +10,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.team.enums import Role
+
 USAGE = "\n".join(
     [
         "*Usage:* `/ticket <subcommand>`",
         "• `/ticket help`: show this message",
+        "• `/ticket team`: list the support team",
+        "• `/ticket team add @someone agent|lead`: add someone to the team, or change their role",
+        "• `/ticket team remove @someone`: take someone off the team",
+        "• `/ticket watch [#triage-channel]`: turn messages in this channel into tickets; their"
+        " triage cards go to #triage-channel, or to the default triage channel",
+        "• `/ticket unwatch`: stop making tickets from this channel",
+        "• `/ticket channels`: list the watched channels and their triage channels",
+        "• `/ticket autoreply on|off`: turn the automatic reply to new tickets here on or off",
     ]
 )
 
 _USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+# A word, or a whole `<...>` escape even if the name inside it has spaces.
+_TOKEN = re.compile(r"<[^>]*>|[^\s<]+|<")
+_ROLES = {role.value: role for role in Role}
+_SWITCH = {"on": True, "off": False}
+_ECHO_LIMIT = 40
 
 
 @dataclass(frozen=True)
@@ -25,7 +41,45 @@ class Help:
     pass
 
 
-Command = Help
+@dataclass(frozen=True)
+class TeamList:
+    pass
+
+
+@dataclass(frozen=True)
+class TeamAdd:
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class TeamRemove:
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Watch the channel the command was run in; None means the workspace's triage channel."""
+
+    triage_channel_id: str | None
+
+
+@dataclass(frozen=True)
+class Unwatch:
+    pass
+
+
+@dataclass(frozen=True)
+class ChannelList:
+    pass
+
+
+@dataclass(frozen=True)
+class AutoReply:
+    enabled: bool
+
+
+Command = Help | TeamList | TeamAdd | TeamRemove | Watch | Unwatch | ChannelList | AutoReply
 
 
 @dataclass(frozen=True)
@@ -40,19 +94,102 @@ class UsageError:
 
 
 def parse(text: str) -> Command | UsageError:
-    words = text.split()
-    if not words or words[0].lower() == "help":
+    words = _TOKEN.findall(text)
+    if not words:
         return Help()
-    return UsageError(f"Unknown subcommand `{words[0][:40]}`.")
+    subcommand, args = words[0].lower(), words[1:]
+    if subcommand == "help":
+        return Help()
+    if subcommand == "team":
+        return _parse_team(args)
+    if subcommand == "watch":
+        return _parse_watch(args)
+    if subcommand == "unwatch":
+        return _no_arguments(args, "unwatch", Unwatch())
+    if subcommand == "channels":
+        return _no_arguments(args, "channels", ChannelList())
+    if subcommand == "autoreply":
+        return _parse_autoreply(args)
+    return UsageError(f"Unknown subcommand `{_echo(words[0])}`.")
 
 
 def parse_user_mention(token: str) -> str | None:
-    """`<@U123|ann>` -> `U123`; anything else -> None."""
+    """`<@U123|ann>` or `<@U123>` -> `U123`; anything else -> None."""
     match = _USER_MENTION.match(token)
     return match.group(1) if match else None
 
 
 def parse_channel_mention(token: str) -> str | None:
-    """`<#C123|support>` -> `C123`; anything else -> None."""
+    """`<#C123|support>` or `<#C123>` -> `C123`; anything else -> None."""
     match = _CHANNEL_MENTION.match(token)
     return match.group(1) if match else None
+
+
+def _parse_team(args: list[str]) -> Command | UsageError:
+    if not args or (len(args) == 1 and args[0].lower() == "list"):
+        return TeamList()
+    action, rest = args[0].lower(), args[1:]
+    if action == "add":
+        if not rest:
+            return UsageError("Say who to add and as what: `/ticket team add @someone agent`.")
+        user_id = _user(rest[0])
+        if isinstance(user_id, UsageError):
+            return user_id
+        if len(rest) == 1:
+            return UsageError("Say which role to give them: `agent` or `lead`.")
+        role = _ROLES.get(rest[1].lower())
+        if role is None:
+            return UsageError(f"`{_echo(rest[1])}` is not a role: use `agent` or `lead`.")
+        if len(rest) > 2:
+            return UsageError("`/ticket team add` takes one person and one role.")
+        return TeamAdd(user_id=user_id, role=role)
+    if action == "remove":
+        if not rest:
+            return UsageError("Say who to remove: `/ticket team remove @someone`.")
+        if len(rest) > 1:
+            return UsageError("`/ticket team remove` takes one person at a time.")
+        user_id = _user(rest[0])
+        if isinstance(user_id, UsageError):
+            return user_id
+        return TeamRemove(user_id=user_id)
+    return UsageError(f"Unknown `/ticket team` action `{_echo(args[0])}`: use `add` or `remove`.")
+
+
+def _parse_watch(args: list[str]) -> Watch | UsageError:
+    if not args:
+        return Watch(triage_channel_id=None)
+    if len(args) > 1:
+        return UsageError("`/ticket watch` takes at most one triage channel.")
+    channel_id = parse_channel_mention(args[0])
+    if channel_id is None:
+        return UsageError(
+            f"`{_echo(args[0])}` is not a channel: pick the triage channel from the `#` list."
+        )
+    return Watch(triage_channel_id=channel_id)
+
+
+def _parse_autoreply(args: list[str]) -> AutoReply | UsageError:
+    if len(args) != 1 or args[0].lower() not in _SWITCH:
+        return UsageError("Say `on` or `off`: `/ticket autoreply on`.")
+    return AutoReply(enabled=_SWITCH[args[0].lower()])
+
+
+def _no_arguments(
+    args: list[str], subcommand: str, command: Unwatch | ChannelList
+) -> Unwatch | ChannelList | UsageError:
+    if args:
+        return UsageError(f"`/ticket {subcommand}` takes no arguments.")
+    return command
+
+
+def _user(token: str) -> str | UsageError:
+    user_id = parse_user_mention(token)
+    if user_id is None:
+        return UsageError(f"`{_echo(token)}` is not a person: pick them from the `@` list.")
+    return user_id
+
+
+def _echo(token: str) -> str:
+    """The user's own word, safe to quote back inside backticks."""
+    cleaned = token.replace("`", "'")
+    return cleaned if len(cleaned) <= _ECHO_LIMIT else cleaned[:_ECHO_LIMIT] + "…"

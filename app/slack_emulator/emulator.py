@@ -7,6 +7,7 @@ import copy
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -15,10 +16,11 @@ from typing import Any
 from app.slack_emulator.faults import Fault, FaultQueue
 from app.slack_emulator.methods import METHODS
 from app.slack_emulator.models import Channel, Message, Team, User, domain_for
+from app.slack_emulator.payloads import rich_text_blocks
 from app.slack_emulator.records import RESPONSE_URL_METHOD, CallLog, RecordedCall
 from app.slack_emulator.routes import RESPONSE_URL_PREFIX, create_app
 from app.slack_emulator.server import ServerRunner
-from app.slack_emulator.ts import TsGenerator, default_ts_generator
+from app.slack_emulator.ts import TsGenerator, default_ts_generator, is_ts, ts_micros
 from app.slack_emulator.workspace import ApiError, BotIdentity, Workspace
 
 logger = logging.getLogger(__name__)
@@ -142,13 +144,30 @@ class SlackEmulator:
             await recorded.wait()
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
-        """Current messages the bot posted in ``channel`` (after updates/deletes), by ts."""
+        """Current messages in ``channel`` (after updates/deletes), oldest first, replies
+        included: the bot's posts and those seeded with :meth:`add_message`.
+
+        Each is Slack's message object (thread parents carry ``reply_count`` and friends)
+        plus ``channel``; ``blocks`` and ``thread_ts`` are always present, None when unset.
+        """
         with self._workspace.lock:
-            stored = sorted(self._workspace.messages.get(channel, {}).values(), key=_ts_key)
-            return [
-                {"channel": channel, "blocks": None, "thread_ts": None, **copy.deepcopy(m.to_api())}
-                for m in stored
-            ]
+            return [self._entry(m) for m in self._workspace.channel_messages(channel)]
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The thread of ``thread_ts`` as it stands: the parent, then the replies oldest first.
+
+        Same entries as :meth:`messages`. The parent is missing when the emulator never held
+        it (a user's message only sent as an event: seed it with :meth:`add_message`); an
+        unknown thread gives ``[]``.
+        """
+        with self._workspace.lock:
+            parent = self._workspace.find_message(channel, thread_ts)
+            replies = self._workspace.replies_to(channel, thread_ts)
+            return [self._entry(m) for m in ([parent] if parent else []) + replies]
+
+    def _entry(self, message: Message) -> dict[str, Any]:
+        api = copy.deepcopy(self._workspace.render(message))
+        return {"channel": message.channel, "blocks": None, "thread_ts": None, **api}
 
     def reactions(self, channel: str, ts: str) -> dict[str, list[str]]:
         """Reaction name -> user ids on any message, including ones the bot did not post."""
@@ -240,6 +259,58 @@ class SlackEmulator:
         with self._workspace.lock:
             self._workspace.channels[channel_id] = channel
 
+    def add_message(
+        self,
+        channel: str,
+        *,
+        user: str,
+        text: str,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        team: str | None = None,
+    ) -> dict[str, Any]:
+        """Seed a message a person posted, as a Slack client would store it.
+
+        Users' messages otherwise exist only as events sent to the app; seeded ones show in
+        :meth:`messages`, ``conversations.history``/``replies`` and ``chat.getPermalink``,
+        and ``chat.update``/``chat.delete`` refuse them as Slack refuses a bot token. Use the
+        returned ``ts`` to build the matching event (``message_event(..., ts=msg["ts"])``).
+
+        ``ts`` defaults to a fresh one; ``thread_ts`` must name a top-level message already
+        in ``channel``. Returns the same entry as :meth:`messages`.
+        """
+        ws = self._workspace
+        with ws.lock:
+            if ts is None:
+                ts = ws.ts.next()
+            elif not is_ts(ts):
+                raise ValueError(f"ts must look like '1732512345.000100', not {ts!r}")
+            if ws.find_message(channel, ts) is not None:
+                raise ValueError(f"{channel} already has a message with ts {ts}")
+            if thread_ts is not None and thread_ts != ts:
+                parent = ws.find_message(channel, thread_ts)
+                if parent is None or parent.parent_ts is not None:
+                    raise ValueError(
+                        f"thread_ts {thread_ts} is not a top-level message of {channel}: "
+                        "seed the parent first"
+                    )
+                if ts_micros(ts) <= ts_micros(thread_ts):
+                    raise ValueError(f"a reply ({ts}) must be newer than its parent ({thread_ts})")
+            # Messages posted from now on sort after this one, even with a seeded future ts.
+            ws.ts.observe(ts)
+            message = Message(
+                channel=channel,
+                ts=ts,
+                text=text,
+                user=user,
+                team=team or ws.team.id,
+                client_msg_id=str(uuid.uuid4()),
+                blocks=rich_text_blocks(text),
+                thread_ts=thread_ts,
+            )
+            ws.store(message)
+            return self._entry(message)
+
     def add_usergroup(self, usergroup_id: str, user_ids: list[str]) -> None:
         with self._workspace.lock:
             self._workspace.usergroups[usergroup_id] = list(user_ids)
@@ -317,8 +388,3 @@ class SlackEmulator:
             logger.exception("slack emulator failed on %s", method)
             return Answer(500, {"ok": False, "error": "internal_error"})
         return Answer(200, {"ok": True, **result})
-
-
-def _ts_key(message: Message) -> tuple[int, int]:
-    seconds, _, micros = message.ts.partition(".")
-    return int(seconds), int(micros or 0)

@@ -7,12 +7,15 @@ synchronous: they run under the workspace lock and never await.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.slack_emulator.models import Message, View
-from app.slack_emulator.ts import ts_to_permalink_id
+from app.slack_emulator.ts import ts_micros, ts_to_permalink_id
 from app.slack_emulator.workspace import ApiError, Workspace
 
 Args = dict[str, Any]
@@ -58,6 +61,105 @@ def _check_content(args: Args) -> None:
         raise ApiError("no_text")
 
 
+def _flag(args: Args, name: str) -> bool:
+    """A boolean argument: slack-sdk sends ``"1"``/``"0"``, JSON bodies send true/false."""
+    return str(args.get(name, "")).strip().lower() in ("1", "true")
+
+
+def _limit(args: Args, *, default: int, maximum: int) -> int:
+    value = args.get("limit")
+    if value is None or value == "":
+        return default
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise ApiError("invalid_limit") from None
+    if limit < 0:
+        raise ApiError("invalid_limit")
+    return min(limit or default, maximum)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The ``oldest``/``latest``/``inclusive`` arguments of the history methods."""
+
+    oldest: int | None
+    latest: int | None
+    inclusive: bool
+
+    @classmethod
+    def from_args(cls, args: Args) -> _Window:
+        return cls(
+            oldest=_bound(args, "oldest", "invalid_ts_oldest"),
+            latest=_bound(args, "latest", "invalid_ts_latest"),
+            inclusive=_flag(args, "inclusive"),
+        )
+
+    def __contains__(self, message: Message) -> bool:
+        at = ts_micros(message.ts)
+        if self.oldest is not None and (
+            at < self.oldest or (at == self.oldest and not self.inclusive)
+        ):
+            return False
+        return self.latest is None or at < self.latest or (at == self.latest and self.inclusive)
+
+
+def _bound(args: Args, name: str, error: str) -> int | None:
+    value = _arg(args, name)
+    if value is None:
+        # Unbounded. Slack's default latest is "now", but a pinned test clock lags the ts
+        # of what was just posted, so "now" would hide it.
+        return None
+    try:
+        return ts_micros(value)
+    except ValueError:
+        raise ApiError(error) from None
+
+
+# Slack's cursors for message lists are base64 of "next_ts:<ts without the dot>", naming the
+# first message of the next page.
+_CURSOR_PREFIX = "next_ts:"
+
+
+def _encode_cursor(ts: str) -> str:
+    return base64.b64encode(f"{_CURSOR_PREFIX}{ts.replace('.', '')}".encode()).decode()
+
+
+def _decode_cursor(args: Args) -> int | None:
+    cursor = _arg(args, "cursor")
+    if cursor is None:
+        return None
+    try:
+        decoded = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ApiError("invalid_cursor") from None
+    prefix, _, digits = decoded.partition(":")
+    if f"{prefix}:" != _CURSOR_PREFIX or not digits.isascii() or not digits.isdigit():
+        raise ApiError("invalid_cursor")
+    return int(digits)
+
+
+def _page(
+    messages: list[Message], limit: int, *, starting_at: int | None, newest_first: bool
+) -> tuple[list[Message], dict[str, Any]]:
+    """Cut one page out of ``messages`` (already in answer order), resuming at a cursor.
+
+    Returns the page and the ``has_more``/``response_metadata`` fields of the answer.
+    """
+    if starting_at is not None:
+        if newest_first:
+            messages = [m for m in messages if ts_micros(m.ts) <= starting_at]
+        else:
+            messages = [m for m in messages if ts_micros(m.ts) >= starting_at]
+    page, rest = messages[:limit], messages[limit:]
+    if not rest:
+        return page, {"has_more": False}
+    return page, {
+        "has_more": True,
+        "response_metadata": {"next_cursor": _encode_cursor(rest[0].ts)},
+    }
+
+
 @method("auth.test")
 def auth_test(ws: Workspace, args: Args) -> dict[str, Any]:
     return {
@@ -86,15 +188,20 @@ def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
         blocks=args.get("blocks"),
         attachments=args.get("attachments"),
         metadata=args.get("metadata"),
+        # A reply to a message the emulator does not know (e.g. a user's message sent only
+        # as an event) is kept too; its thread gains a parent once the test seeds it.
         thread_ts=_arg(args, "thread_ts"),
     )
-    ws.messages.setdefault(channel, {})[message.ts] = message
-    return {"channel": channel, "ts": message.ts, "message": message.to_api()}
+    ws.store(message)
+    return {"channel": channel, "ts": message.ts, "message": ws.render(message)}
 
 
 @method("chat.update")
 def chat_update(ws: Workspace, args: Args) -> dict[str, Any]:
     message = _existing_message(ws, args)
+    # A bot token may only edit the bot's own messages.
+    if message.user != ws.bot.user_id:
+        raise ApiError("cant_update_message")
     if "text" in args:
         message.text = _arg(args, "text") or ""
     for name in ("blocks", "attachments", "metadata"):
@@ -105,14 +212,16 @@ def chat_update(ws: Workspace, args: Args) -> dict[str, Any]:
         "channel": message.channel,
         "ts": message.ts,
         "text": message.text,
-        "message": message.to_api(),
+        "message": ws.render(message),
     }
 
 
 @method("chat.delete")
 def chat_delete(ws: Workspace, args: Args) -> dict[str, Any]:
     message = _existing_message(ws, args)
-    del ws.messages[message.channel][message.ts]
+    if message.user != ws.bot.user_id:
+        raise ApiError("cant_delete_message")
+    ws.remove(message)
     return {"channel": message.channel, "ts": message.ts}
 
 
@@ -129,10 +238,10 @@ def chat_get_permalink(ws: Workspace, args: Args) -> dict[str, Any]:
     channel = _required(args, "channel", "channel_not_found")
     ts = _required(args, "message_ts", "message_not_found")
     permalink = f"https://{ws.team.domain}.slack.com/archives/{channel}/{ts_to_permalink_id(ts)}"
-    # Only messages the emulator posted are known; for those, replies link into their thread.
+    # Only messages the emulator holds are known; for those, replies link into their thread.
     message = ws.find_message(channel, ts)
-    if message is not None and message.thread_ts and message.thread_ts != ts:
-        permalink += f"?thread_ts={message.thread_ts}&cid={channel}"
+    if message is not None and message.parent_ts is not None:
+        permalink += f"?thread_ts={message.parent_ts}&cid={channel}"
     return {"channel": channel, "permalink": permalink}
 
 
@@ -165,6 +274,52 @@ def reactions_remove(ws: Workspace, args: Args) -> dict[str, Any]:
     if not users:
         del reactions[name]
     return {}
+
+
+@method("conversations.history")
+def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
+    """Top-level messages (thread parents included, replies not), newest first.
+
+    Pages walk back in time from ``latest``; the cursor names the next (older) message.
+    """
+    channel = ws.check_channel(_arg(args, "channel"))
+    window = _Window.from_args(args)
+    limit = _limit(args, default=100, maximum=999)
+    starting_at = _decode_cursor(args)
+    top_level = [
+        m for m in reversed(ws.channel_messages(channel)) if m.parent_ts is None and m in window
+    ]
+    page, paging = _page(top_level, limit, starting_at=starting_at, newest_first=True)
+    return {
+        "messages": [ws.render(m) for m in page],
+        **paging,
+        "pin_count": 0,
+        "channel_actions_ts": None,
+        "channel_actions_count": 0,
+    }
+
+
+@method("conversations.replies")
+def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
+    """A thread: the parent first, then its replies oldest first.
+
+    Every page starts with the parent, whatever the window, as Slack's does; ``limit`` counts
+    replies only. The ts of a reply answers that reply alone, and of a message without
+    replies that message alone.
+    """
+    channel = ws.check_channel(_arg(args, "channel"))
+    ts = _required(args, "ts", "thread_not_found")
+    window = _Window.from_args(args)
+    limit = _limit(args, default=1000, maximum=1000)
+    starting_at = _decode_cursor(args)
+    parent = ws.find_message(channel, ts)
+    if parent is None:
+        raise ApiError("thread_not_found")
+    if parent.parent_ts is not None:
+        return {"messages": [ws.render(parent)], "has_more": False}
+    replies = [m for m in ws.replies_to(channel, ts) if m in window]
+    page, paging = _page(replies, limit, starting_at=starting_at, newest_first=False)
+    return {"messages": [ws.render(m) for m in [parent, *page]], **paging}
 
 
 @method("users.info")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -154,15 +155,20 @@ class Channel:
 
 @dataclass
 class Message:
-    """A message the bot posted (what ``chat.*`` methods act upon)."""
+    """A message in a channel: posted by the bot (``chat.*``) or seeded by the test.
+
+    Thread state is not stored on the parent: ``reply_count`` and friends are derived from
+    the replies present when the message is rendered, so deletes and late seeds stay exact.
+    """
 
     channel: str
     ts: str
     text: str
     user: str
-    bot_id: str
-    app_id: str
     team: str
+    bot_id: str | None = None
+    app_id: str | None = None
+    client_msg_id: str | None = None
     blocks: list[dict[str, Any]] | None = None
     attachments: list[dict[str, Any]] | None = None
     metadata: dict[str, Any] | None = None
@@ -170,12 +176,22 @@ class Message:
     edited: dict[str, str] | None = None
     reactions: dict[str, list[str]] = field(default_factory=dict)
 
-    def to_api(self) -> dict[str, Any]:
+    @property
+    def parent_ts(self) -> str | None:
+        """The thread's ts when this is a reply; None for top-level messages (parents too)."""
+        return self.thread_ts if self.thread_ts != self.ts else None
+
+    def to_api(
+        self, *, replies: Sequence[Message] = (), parent: Message | None = None
+    ) -> dict[str, Any]:
+        """Slack's message object; ``replies`` (oldest first) when this is a thread parent,
+        ``parent`` when this is a reply whose parent is known."""
         message: dict[str, Any] = {
             "type": "message",
             "user": self.user,
             "bot_id": self.bot_id,
             "app_id": self.app_id,
+            "client_msg_id": self.client_msg_id,
             "team": self.team,
             "text": self.text,
             "ts": self.ts,
@@ -185,9 +201,24 @@ class Message:
             "attachments": self.attachments,
             "metadata": self.metadata,
             "thread_ts": self.thread_ts,
+            "parent_user_id": parent.user if parent is not None and self.parent_ts else None,
             "edited": self.edited,
         }
-        message.update({k: v for k, v in optional.items() if v is not None})
+        message.update(optional)
+        if replies and self.parent_ts is None:
+            reply_users = list(dict.fromkeys(reply.user for reply in replies))
+            message.update(
+                {
+                    "thread_ts": self.ts,
+                    "reply_count": len(replies),
+                    "reply_users_count": len(reply_users),
+                    "latest_reply": replies[-1].ts,
+                    "reply_users": reply_users,
+                    "is_locked": False,
+                    "subscribed": False,
+                }
+            )
+        message = {k: v for k, v in message.items() if v is not None}
         if self.reactions:
             message["reactions"] = [
                 {"name": name, "users": list(users), "count": len(users)}

@@ -4,6 +4,9 @@ Control API, for driving an emulator that runs in another process:
 
 * ``GET  /_emulator/calls?method=chat.postMessage`` -> ``{"calls": [RecordedCall as dict]}``
 * ``GET  /_emulator/messages?channel=C1`` -> ``{"messages": [...]}``
+* ``POST /_emulator/messages`` with JSON ``{"channel", "user", "text", "ts", "thread_ts", "team"}``
+  seeds a user's message -> ``{"ok": true, "message": {...}}``
+* ``GET  /_emulator/thread?channel=C1&ts=...`` -> ``{"messages": [parent, *replies]}``
 * ``POST /_emulator/fail`` with JSON ``{"method", "status", "times", "retry_after", "error"}``
 * ``POST /_emulator/slow`` with JSON ``{"method", "seconds", "times"}``
 * ``POST /_emulator/reset`` forgets recorded calls and pending faults
@@ -103,6 +106,26 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
     @app.get("/_emulator/messages")
     async def control_messages(channel: str) -> dict[str, Any]:
         return {"messages": emulator.messages(channel)}
+
+    @app.post("/_emulator/messages")
+    async def control_add_message(request: Request) -> JSONResponse:
+        try:
+            spec = await request.json()
+            message = emulator.add_message(
+                str(spec["channel"]),
+                user=str(spec["user"]),
+                text=str(spec["text"]),
+                ts=spec.get("ts"),
+                thread_ts=spec.get("thread_ts"),
+                team=spec.get("team"),
+            )
+        except (AttributeError, KeyError, ValueError, TypeError) as exc:
+            return _json(400, {"ok": False, "error": str(exc)})
+        return _json(200, {"ok": True, "message": message})
+
+    @app.get("/_emulator/thread")
+    async def control_thread(channel: str, ts: str) -> dict[str, Any]:
+        return {"messages": emulator.thread(channel, ts)}
 
     @app.post("/_emulator/fail")
     async def control_fail(request: Request) -> JSONResponse:

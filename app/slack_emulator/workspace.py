@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.slack_emulator.models import Channel, Message, Team, User, View
-from app.slack_emulator.ts import TsGenerator
+from app.slack_emulator.ts import TsGenerator, ts_micros
 
 DEFAULT_APP_ID = "A0001"
 BOT_USER_NAME = "ticketbot"
@@ -47,7 +48,10 @@ class Workspace:
     users: dict[str, User] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    # channel -> ts -> message, replies included. Change it through store() and remove(),
+    # which also keep ``replies``: (channel, thread ts) -> ts -> reply.
     messages: dict[str, dict[str, Message]] = field(default_factory=dict)
+    replies: dict[tuple[str, str], dict[str, Message]] = field(default_factory=dict)
     # Reactions on messages the emulator did not post (e.g. users' messages sent as events).
     foreign_reactions: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
     views: dict[str, View] = field(default_factory=dict)
@@ -66,6 +70,36 @@ class Workspace:
 
     def find_message(self, channel: str, ts: str) -> Message | None:
         return self.messages.get(channel, {}).get(ts)
+
+    def store(self, message: Message) -> None:
+        self.messages.setdefault(message.channel, {})[message.ts] = message
+        if message.parent_ts is not None:
+            self.replies.setdefault((message.channel, message.parent_ts), {})[message.ts] = message
+        # Reactions added while the emulator knew the message only by its ts.
+        message.reactions.update(self.foreign_reactions.pop((message.channel, message.ts), {}))
+
+    def remove(self, message: Message) -> None:
+        del self.messages[message.channel][message.ts]
+        if message.parent_ts is not None:
+            key = (message.channel, message.parent_ts)
+            del self.replies[key][message.ts]
+            if not self.replies[key]:
+                del self.replies[key]
+
+    def channel_messages(self, channel: str) -> list[Message]:
+        """Every message in ``channel``, replies included, oldest first."""
+        return sorted(self.messages.get(channel, {}).values(), key=lambda m: ts_micros(m.ts))
+
+    def replies_to(self, channel: str, thread_ts: str) -> list[Message]:
+        """The replies in the thread of ``thread_ts``, oldest first (the parent excluded)."""
+        replies = self.replies.get((channel, thread_ts), {}).values()
+        return sorted(replies, key=lambda m: ts_micros(m.ts))
+
+    def render(self, message: Message) -> dict[str, Any]:
+        """Slack's JSON for ``message``, with its current thread state."""
+        if message.parent_ts is not None:
+            return message.to_api(parent=self.find_message(message.channel, message.parent_ts))
+        return message.to_api(replies=self.replies_to(message.channel, message.ts))
 
     def check_channel(self, channel: str | None) -> str:
         if not channel:

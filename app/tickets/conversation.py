@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.directory.service import request_team_info, team_name
 from app.team.enums import Role
+from app.team.models import TeamMember
 from app.team.service import get_role
 from app.tickets.actors import Actor
 from app.tickets.enums import OPEN_STATUSES, AuthorKind, Priority, TicketSource, TicketStatus
@@ -70,12 +71,15 @@ async def receive_message(
         return await _receive_thread_reply(
             session=session, workspace=workspace, message=message, now=now
         )
-    channel = await get_watched_channel(
-        session=session, workspace_id=workspace.id, channel_id=message.channel_id
+    watched = await _watched_channel_and_role(
+        session=session,
+        workspace_id=workspace.id,
+        channel_id=message.channel_id,
+        user_id=message.user_id,
     )
-    if channel is None:
+    if watched is None:
         return None
-    role = await get_role(session=session, workspace_id=workspace.id, user_id=message.user_id)
+    channel, role = watched
     if role is not None:
         return None  # the team's own top-level posts (announcements, answers) are not requests
     grouped = await _recent_open_ticket(
@@ -402,6 +406,29 @@ async def _add_agent_message(
         text=f":headphones: {_who(message.user_id)} replied:\n{_quote(message.text)}",
         now=now,
     )
+
+
+async def _watched_channel_and_role(
+    *, session: AsyncSession, workspace_id: int, channel_id: str, user_id: str
+) -> tuple[WatchedChannel, Role | None] | None:
+    """The channel's watch settings and the writer's role, in one round trip (the hot path)."""
+    role = (
+        select(TeamMember.role)
+        .where(TeamMember.workspace_id == workspace_id, TeamMember.slack_user_id == user_id)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(WatchedChannel, role).where(
+                WatchedChannel.workspace_id == workspace_id,
+                WatchedChannel.slack_channel_id == channel_id,
+                WatchedChannel.unwatched_at.is_(None),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return row[0], (Role(row[1]) if row[1] is not None else None)
 
 
 async def _recent_open_ticket(
