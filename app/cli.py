@@ -1,4 +1,4 @@
-"""The `ticketbot` command: serve, migrate.
+"""The `ticketbot` command: serve, migrate, dev, demo.
 
 Errors a person can fix (a missing setting, an unreachable database, a refused token) end the
 command with one line naming the problem, not a traceback.
@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(handler=_dev)
 
+    demo = commands.add_parser(
+        "demo",
+        help="play one ticket from question to resolution against the bundled Slack emulator"
+        " and print what everyone saw (no Slack app, no setup)",
+    )
+    demo.set_defaults(handler=_demo)
+
     migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest")
     migrate.set_defaults(handler=_migrate)
     return parser
@@ -100,6 +107,12 @@ def _dev(args: argparse.Namespace) -> int:
         database_url=args.database_url,
     )
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.demo import demo
+
+    return demo()
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -1,0 +1,35 @@
+"""Answering slash commands, and the one place where domain errors become words for the user."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncAck
+
+from app.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+async def ack_ephemeral(ack: AsyncAck, text: str) -> None:
+    """Acknowledge with a reply only the person who ran the command sees."""
+    await ack(response_type="ephemeral", text=text)
+
+
+async def answer_command(ack: AsyncAck, work: Callable[[], Awaitable[str]]) -> None:
+    """Run a command's work (its own transaction) and acknowledge with the reply it returns.
+
+    A domain error means the work's transaction rolled back and nothing changed: the user is
+    told why. Any other error propagates, and Bolt answers Slack with an error.
+    """
+    try:
+        text = await work()
+    except DomainError as exc:
+        logger.info("command refused: %s", type(exc).__name__)
+        text = explain(exc)
+    await ack_ephemeral(ack, text)
+
+
+def explain(error: DomainError) -> str:
+    return str(error) or "Sorry, that can't be done."
