@@ -1,9 +1,9 @@
-# ticketbot developer commands. `make dev` runs it, `make test` tests it; see README.md.
+# ticketbot developer commands. `make demo` runs it, `make test` tests it; see README.md.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install dev run test lint migrate bench clean
+.PHONY: install demo dev run test lint migrate bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,9 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+demo: install  ## play one ticket from question to resolution against the bundled emulator
+	$(BIN)/ticketbot demo
 
 dev: install  ## run ticketbot against the bundled Slack emulator (no Slack app needed)
 	$(BIN)/ticketbot dev

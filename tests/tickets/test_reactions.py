@@ -1,4 +1,4 @@
-"""Emoji: :ticket: turns any message into a ticket (once); :white_check_mark: by an agent resolves."""
+"""Emoji: :ticket: makes any message a ticket (once); an agent's :white_check_mark: resolves it."""
 
 from __future__ import annotations
 
