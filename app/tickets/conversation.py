@@ -327,9 +327,7 @@ async def _receive_thread_reply(
         if role is None:
             await _add_customer_message(session=session, ticket=ticket, message=message, now=now)
         else:
-            await _add_agent_message(
-                session=session, ticket=ticket, message=message, role=role, now=now
-            )
+            await _add_agent_message(session=session, ticket=ticket, message=message, now=now)
         return ticket
     ticket = await find_ticket_by_triage_thread(
         session=session,
@@ -358,53 +356,53 @@ async def _receive_thread_reply(
 async def _add_customer_message(
     *, session: AsyncSession, ticket: Ticket, message: IncomingMessage, now: datetime
 ) -> None:
-    stored = await add_message(
-        session=session,
-        ticket=ticket,
-        channel_id=message.channel_id,
-        ts=message.ts,
-        author_user_id=message.user_id,
-        author_kind=AuthorKind.CUSTOMER,
-        text=message.text,
-        now=now,
-    )
-    if stored is None:
-        return
-    await record_customer_reply(
-        session=session, ticket=ticket, customer_user_id=message.user_id, now=now
-    )
-    await post_in_triage_thread(
-        session=session,
-        ticket=ticket,
-        text=f":speech_balloon: {_who(message.user_id)} (customer):\n{_quote(message.text)}",
-        now=now,
+    await _add_thread_message(
+        session=session, ticket=ticket, message=message, kind=AuthorKind.CUSTOMER, now=now
     )
 
 
 async def _add_agent_message(
-    *, session: AsyncSession, ticket: Ticket, message: IncomingMessage, role: Role, now: datetime
+    *, session: AsyncSession, ticket: Ticket, message: IncomingMessage, now: datetime
 ) -> None:
+    await _add_thread_message(
+        session=session, ticket=ticket, message=message, kind=AuthorKind.AGENT, now=now
+    )
+
+
+async def _add_thread_message(
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    message: IncomingMessage,
+    kind: AuthorKind,
+    now: datetime,
+) -> None:
+    """Store a message of the customer's thread, apply what it means, mirror it for the team."""
     stored = await add_message(
         session=session,
         ticket=ticket,
         channel_id=message.channel_id,
         ts=message.ts,
         author_user_id=message.user_id,
-        author_kind=AuthorKind.AGENT,
+        author_kind=kind,
         text=message.text,
         now=now,
     )
     if stored is None:
-        return
-    if ticket.status in OPEN_STATUSES or ticket.status is TicketStatus.RESOLVED:
-        await record_agent_reply(
-            session=session, ticket=ticket, agent_user_id=message.user_id or "", now=now
+        return  # a retry of something already stored
+    if kind is AuthorKind.CUSTOMER:
+        await record_customer_reply(
+            session=session, ticket=ticket, customer_user_id=message.user_id, now=now
         )
+        heading = f":speech_balloon: {_who(message.user_id)} (customer):"
+    else:
+        if ticket.status in OPEN_STATUSES or ticket.status is TicketStatus.RESOLVED:
+            await record_agent_reply(
+                session=session, ticket=ticket, agent_user_id=message.user_id or "", now=now
+            )
+        heading = f":headphones: {_who(message.user_id)} replied:"
     await post_in_triage_thread(
-        session=session,
-        ticket=ticket,
-        text=f":headphones: {_who(message.user_id)} replied:\n{_quote(message.text)}",
-        now=now,
+        session=session, ticket=ticket, text=f"{heading}\n{_quote(message.text)}", now=now
     )
 
 
