@@ -247,3 +247,20 @@ async def test_slack_connect_customer_gets_their_account(running_app, sender, em
 async def _named(app):
     found = [t for t in await tickets(app) if t.account_name]
     return found[0] if found else None
+
+
+async def test_auto_reply_follows_the_channel_settings(running_app, sender, emulator):
+    await watch(running_app, "CQUIET", auto_reply_enabled=False)
+    await watch(running_app, "CCUSTOM", auto_reply_text="Got it, {ticket} is with the team.")
+    quiet, custom = next_ts(), next_ts()
+
+    await sender.send_event(message_event("CQUIET", CUSTOMER, "Question one", ts=quiet))
+    await sender.send_event(message_event("CCUSTOM", CUSTOMER, "Question two", ts=custom))
+
+    replies = await wait_until(
+        lambda: [m for m in emulator.messages("CCUSTOM") if m.get("thread_ts") == custom],
+        message="custom auto-reply",
+    )
+    assert replies[0]["text"] == "Got it, T-2 is with the team."
+    await wait_until(lambda: len(emulator.delivered("chat.postMessage")) >= 3, message="both cards")
+    assert not [m for m in emulator.messages("CQUIET") if m.get("thread_ts") == quiet]
