@@ -20,8 +20,12 @@ async def test_ticket_reaction_opens_one_ticket_from_any_message(running_app, se
 
     answers = await asyncio.gather(
         sender.send_event(reaction),
-        sender.send_event(reaction_added_event("UOTHER", "ticket", "CGENERAL", message["ts"])),
-        sender.send_event(reaction_added_event("UTHIRD", "ticket", "CGENERAL", message["ts"])),
+        sender.send_event(
+            reaction_added_event("UOTHER", "ticket", "CGENERAL", message["ts"], CUSTOMER)
+        ),
+        sender.send_event(
+            reaction_added_event("UTHIRD", "ticket", "CGENERAL", message["ts"], CUSTOMER)
+        ),
     )
 
     assert {answer.status_code for answer in answers} == {200}
