@@ -4,6 +4,7 @@ from app.db import Base
 from app.directory.models import SlackTeam, SlackUser
 from app.inbox.models import SlackEvent
 from app.outbox.models import OutboxMessage
+from app.sla.models import BusinessHours, SlaPolicy
 from app.team.models import TeamMember
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
 from app.timers.models import Timer
@@ -11,7 +12,9 @@ from app.workspaces.models import WatchedChannel, Workspace
 
 __all__ = [
     "Base",
+    "BusinessHours",
     "OutboxMessage",
+    "SlaPolicy",
     "SlackEvent",
     "SlackTeam",
     "SlackUser",

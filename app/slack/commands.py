@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
+from app.sla.durations import parse_duration
 from app.team.enums import Role
+from app.tickets.enums import Priority
 
 USAGE = "\n".join(
     [
@@ -24,6 +27,9 @@ USAGE = "\n".join(
         "• `/ticket unwatch`: stop making tickets from this channel",
         "• `/ticket channels`: list the watched channels and their triage channels",
         "• `/ticket autoreply on|off`: turn the automatic reply to new tickets here on or off",
+        "• `/ticket sla`: show the response and resolution targets",
+        "• `/ticket sla set <low|normal|high|urgent> [first_response=4h] [next_response=8h]"
+        " [resolution=2d] [business_hours=on|off]`: change the targets of one priority",
     ]
 )
 
@@ -33,6 +39,7 @@ _CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _TOKEN = re.compile(r"<[^>]*>|[^\s<]+|<")
 _ROLES = {role.value: role for role in Role}
 _SWITCH = {"on": True, "off": False}
+_PRIORITIES = {priority.value: priority for priority in Priority}
 _ECHO_LIMIT = 40
 
 
@@ -79,7 +86,32 @@ class AutoReply:
     enabled: bool
 
 
-Command = Help | TeamList | TeamAdd | TeamRemove | Watch | Unwatch | ChannelList | AutoReply
+@dataclass(frozen=True)
+class SlaShow:
+    pass
+
+
+@dataclass(frozen=True)
+class SlaSet:
+    priority: Priority
+    first_response: timedelta | None = None
+    next_response: timedelta | None = None
+    resolution: timedelta | None = None
+    business_hours: bool | None = None
+
+
+Command = (
+    Help
+    | TeamList
+    | TeamAdd
+    | TeamRemove
+    | Watch
+    | Unwatch
+    | ChannelList
+    | AutoReply
+    | SlaShow
+    | SlaSet
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +142,8 @@ def parse(text: str) -> Command | UsageError:
         return _no_arguments(args, "channels", ChannelList())
     if subcommand == "autoreply":
         return _parse_autoreply(args)
+    if subcommand == "sla":
+        return _parse_sla(args)
     return UsageError(f"Unknown subcommand `{_echo(words[0])}`.")
 
 
@@ -123,6 +157,32 @@ def parse_channel_mention(token: str) -> str | None:
     """`<#C123|support>` or `<#C123>` -> `C123`; anything else -> None."""
     match = _CHANNEL_MENTION.match(token)
     return match.group(1) if match else None
+
+
+def _parse_sla(args: list[str]) -> SlaShow | SlaSet | UsageError:
+    if not args:
+        return SlaShow()
+    if args[0].lower() != "set":
+        return UsageError(f"`/ticket sla` takes `set`, not `{_echo(args[0])}`.")
+    if len(args) < 3:
+        return UsageError("Say which priority and at least one target, e.g. `first_response=2h`.")
+    priority = _PRIORITIES.get(args[1].lower())
+    if priority is None:
+        return UsageError(f"`{_echo(args[1])}` is not a priority (low, normal, high, urgent).")
+    changes: dict[str, object] = {}
+    for arg in args[2:]:
+        name, _, value = arg.partition("=")
+        name = name.lower()
+        if name == "business_hours" and value.lower() in _SWITCH:
+            changes[name] = _SWITCH[value.lower()]
+        elif name in {"first_response", "next_response", "resolution"} and value:
+            try:
+                changes[name] = parse_duration(value)
+            except ValueError as exc:
+                return UsageError(f"{name}: {exc}.")
+        else:
+            return UsageError(f"`{_echo(arg)}` is not a target setting.")
+    return SlaSet(priority=priority, **changes)  # type: ignore[arg-type]
 
 
 def _parse_team(args: list[str]) -> Command | UsageError:

@@ -1,0 +1,51 @@
+"""SLA policies (targets per priority, per workspace or per channel) and business hours."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, JSONDocument, UTCDateTime
+from app.tickets.enums import Priority
+from app.types import enum_column_type
+
+WORKSPACE_SCOPE = ""
+"""`scope` of a workspace-wide policy; a channel override's scope is the channel id."""
+
+
+class SlaPolicy(Base):
+    __tablename__ = "sla_policies"
+    __table_args__ = (UniqueConstraint("workspace_id", "scope", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(32), default=WORKSPACE_SCOPE)
+    priority: Mapped[Priority] = mapped_column(enum_column_type(Priority))
+    # Seconds; NULL means no target of that kind.
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    next_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer)
+    warn_fraction: Mapped[float] = mapped_column(Float, default=0.75)
+    business_hours: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BusinessHours(Base):
+    """A workspace's working week: `weekly_hours` is {"mon": [["09:00", "17:00"]], ...}."""
+
+    __tablename__ = "business_hours"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    weekly_hours: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    holiday_country: Mapped[str | None] = mapped_column(String(8))
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(16))
+    closed_dates: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    updated_by: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

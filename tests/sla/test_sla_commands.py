@@ -1,0 +1,66 @@
+"""`/ticket sla` and `/ticket sla set` through signed slash commands, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.sla.models import SlaPolicy
+from app.sla.policies import DEFAULT_TARGETS, targets_for
+from app.slack.commands import SlaSet, UsageError, parse
+from app.team.enums import Role
+from app.tickets.enums import Priority
+from app.workspaces.models import Workspace
+from tests.tickets.helpers import add_member
+
+LEAD = "ULEAD1"  # from SUPPORT_LEADS in the test settings
+
+
+def test_grammar():
+    assert parse("sla set high first_response=30m business_hours=off") == SlaSet(
+        priority=Priority.HIGH, first_response=timedelta(minutes=30), business_hours=False
+    )
+    for bad in ("sla set", "sla set huge first_response=1h", "sla set low soon=1h", "sla nope"):
+        assert isinstance(parse(bad), UsageError), bad
+    problem = parse("sla set low resolution=forever")
+    assert isinstance(problem, UsageError) and "resolution" in problem.problem
+
+
+async def test_lead_changes_a_target_and_the_team_sees_it(running_app, sender):
+    changed = await sender.send_command(
+        "sla set normal first_response=2h resolution=2d", user_id=LEAD, channel_id="C1"
+    )
+    await add_member(running_app, "UAGENT", Role.AGENT)
+    shown = await sender.send_command("sla", user_id="UAGENT", channel_id="C1")
+
+    assert changed.json()["response_type"] == "ephemeral"
+    assert "*normal*: 2h · 8h · 2d" in changed.json()["text"]
+    assert "*normal*: 2h · 8h · 2d (business hours, warn at 75%)" in shown.json()["text"]
+    assert "*urgent*: 30m · 1h · 4h (around the clock" in shown.json()["text"]
+    async with running_app.runtime.session_factory() as session:
+        workspace = await session.scalar(select(Workspace))
+        targets = await targets_for(
+            session=session, workspace_id=workspace.id, priority=Priority.NORMAL
+        )
+        high = await targets_for(session=session, workspace_id=workspace.id, priority=Priority.HIGH)
+    assert targets.first_response == timedelta(hours=2)
+    assert targets.resolution == timedelta(days=2)
+    assert high == DEFAULT_TARGETS[Priority.HIGH]
+
+
+async def test_others_are_refused_and_nothing_changes(running_app, sender):
+    await add_member(running_app, "UAGENT", Role.AGENT)
+    by_agent = await sender.send_command(
+        "sla set low first_response=1m", user_id="UAGENT", channel_id="C1"
+    )
+    by_customer = await sender.send_command("sla", user_id="UCUSTOMER", channel_id="C1")
+    malformed = await sender.send_command(
+        "sla set low first_response=soon", user_id=LEAD, channel_id="C1"
+    )
+
+    assert "only support leads can change SLA targets" in by_agent.json()["text"]
+    assert "only the support team" in by_customer.json()["text"]
+    assert "first_response" in malformed.json()["text"] and "Usage" in malformed.json()["text"]
+    async with running_app.runtime.session_factory() as session:
+        assert (await session.scalars(select(SlaPolicy))).all() == []
