@@ -4,7 +4,7 @@ from app.db import Base
 from app.directory.models import SlackTeam, SlackUser
 from app.inbox.models import SlackEvent
 from app.outbox.models import OutboxMessage
-from app.sla.models import BusinessHours, SlaPolicy
+from app.sla.models import BusinessHours, SlaLedgerEntry, SlaPolicy
 from app.team.models import TeamMember
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
 from app.timers.models import Timer
@@ -14,6 +14,7 @@ __all__ = [
     "Base",
     "BusinessHours",
     "OutboxMessage",
+    "SlaLedgerEntry",
     "SlaPolicy",
     "SlackEvent",
     "SlackTeam",

@@ -26,6 +26,7 @@ from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from app.outbox.enums import OutboxKind
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.service import OUTBOX_WRITTEN
+from app.sla.alerts import register_sla_handlers
 from app.slack.app import build_bolt_app
 from app.slack.authorize import BotIdentity
 from app.slack.client import build_interactive_client, build_outbox_client
@@ -34,6 +35,8 @@ from app.slack.delivery import SlackApiSender
 from app.slack.rendering import Renderer
 from app.team.service import bootstrap_leads
 from app.tickets.delivery_handlers import register_ticket_handlers
+from app.timers.handlers import TimerHandlers
+from app.timers.sweeper import TimerSweeper, TimerSweeperSettings
 from app.workspaces.cache import WorkspaceIds
 from app.workspaces.service import ensure_workspace
 
@@ -60,7 +63,9 @@ class Runtime:
     identity: BotIdentity
     slack_handler: AsyncSlackRequestHandler
     dispatcher: OutboxDispatcher
+    timer_sweeper: TimerSweeper
     delivery_handlers: DeliveryHandlers = field(default_factory=DeliveryHandlers)
+    timer_handlers: TimerHandlers = field(default_factory=TimerHandlers)
 
     async def close(self) -> None:
         await self.dispatcher.stop()
@@ -105,6 +110,16 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         ),
     )
     dispatcher_ref.append(dispatcher)
+    timer_handlers = TimerHandlers()
+    register_sla_handlers(timer_handlers)
+    timer_sweeper = TimerSweeper(
+        session_factory=session_factory,
+        clock=clock,
+        handlers=timer_handlers,
+        settings=TimerSweeperSettings.for_interval(
+            timedelta(seconds=settings.scheduler_interval_seconds)
+        ),
+    )
     ctx = SlackContext(
         settings=settings,
         session_factory=session_factory,
@@ -125,7 +140,9 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         identity=identity,
         slack_handler=AsyncSlackRequestHandler(bolt_app),
         dispatcher=dispatcher,
+        timer_sweeper=timer_sweeper,
         delivery_handlers=handlers,
+        timer_handlers=timer_handlers,
     )
     try:
         await _learn_identity(runtime)

@@ -36,6 +36,18 @@ def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
         coalesce=True,
         max_instances=1,
     )
+    scheduler.add_job(
+        sweep_timers,
+        "interval",
+        seconds=runtime.settings.scheduler_interval_seconds,
+        args=[runtime],
+        id="timers.sweep",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        # Run however late the event loop gets to it (the default skips runs missed by 1 s).
+        misfire_grace_time=None,
+    )
     if runtime.settings.support_agents_usergroup_id:
         scheduler.add_job(
             sync_usergroup,
@@ -61,6 +73,11 @@ async def prune_history(runtime: Runtime) -> None:
         )
     if events or deliveries:
         logger.info("pruned %d old Slack events and %d delivered outbox rows", events, deliveries)
+
+
+async def sweep_timers(runtime: Runtime) -> None:
+    """Fire the timers that are due. Every replica runs this; each timer is claimed by one."""
+    await runtime.timer_sweeper.sweep_until_idle()
 
 
 async def sync_usergroup(runtime: Runtime) -> None:

@@ -115,5 +115,6 @@ def test_the_card_reads_as_text():
         "  Priority:  High",
         "  Assignee:  Unassigned",
         "  Opened:    2025-01-02 03:04 UTC",
+        "  SLA:       On track",
         "  [Assign to me]  [Priority: High v]  [Resolve]  [Not a request]",
     ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, JSONDocument, UTCDateTime
+from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
 from app.tickets.enums import Priority
 from app.types import enum_column_type
 
@@ -49,3 +49,20 @@ class BusinessHours(Base):
     closed_dates: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     updated_by: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SlaLedgerEntry(Base):
+    """The SLA ledger: every clock start, pause, resume, met target and breach, with its reason."""
+
+    __tablename__ = "sla_ledger"
+    __table_args__ = (Index("ix_sla_ledger_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(32))  # first_response | next_response | resolution
+    kind: Mapped[str] = mapped_column(String(32))  # started | warned | met | breached | ...
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # For `started`: when the clock started (a re-plan after a priority change counts from it).
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.directory.service import request_team_info, team_name
+from app.sla.tracking import start_ticket_clocks
 from app.team.enums import Role
 from app.team.models import TeamMember
 from app.team.service import get_role
@@ -282,6 +283,7 @@ async def _open_from_message(
     )
     if not created:
         return ticket
+    await start_ticket_clocks(session=session, ticket=ticket, now=now)
     if message.text:
         await add_message(
             session=session,

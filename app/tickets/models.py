@@ -66,6 +66,14 @@ class Ticket(Base):
     triage_channel_id: Mapped[str | None] = mapped_column(String(32))
     triage_card_ts: Mapped[str | None] = mapped_column(String(32))
 
+    # SLA: when the running targets fall due, and how the ticket stands against them.
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sla_state: Mapped[str] = mapped_column(
+        String(16), default="on_track", server_default="on_track"
+    )
+
     external_source: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(255))
 

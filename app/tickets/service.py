@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidTransition, NotAllowed, NotFound
+from app.sla import tracking as sla
 from app.tickets.actors import Actor
 from app.tickets.enums import (
     OPEN_STATUSES,
@@ -224,8 +225,18 @@ async def record_agent_reply(
     *, session: AsyncSession, ticket: Ticket, agent_user_id: str, now: datetime
 ) -> None:
     """An agent answered in the thread: the first answer stops the first-response clock."""
+    await sla.target_met(
+        session=session, ticket=ticket, target=sla.NEXT_RESPONSE, now=now, reason="agent replied"
+    )
     if ticket.first_response_at is None:
         ticket.first_response_at = now
+        await sla.target_met(
+            session=session,
+            ticket=ticket,
+            target=sla.FIRST_RESPONSE,
+            now=now,
+            reason="agent replied",
+        )
         await record_ticket_event(
             session=session,
             ticket=ticket,
@@ -253,6 +264,7 @@ async def record_customer_reply(
     actor = Actor.user(customer_user_id, None) if customer_user_id else Actor.system()
     if ticket.status is TicketStatus.RESOLVED:
         ticket.resolved_at = None
+        await sla.restart_resolution(session=session, ticket=ticket, now=now)
         await _change_status(
             session=session,
             ticket=ticket,
@@ -265,6 +277,7 @@ async def record_customer_reply(
         await _change_status(
             session=session, ticket=ticket, status=TicketStatus.OPEN, actor=actor, now=now
         )
+    await sla.start_next_response(session=session, ticket=ticket, now=now)
 
 
 async def assign(
@@ -305,6 +318,12 @@ async def set_priority(
     previous = ticket.priority
     ticket.priority = priority
     ticket.updated_at = now
+    await sla.replan(
+        session=session,
+        ticket=ticket,
+        now=now,
+        reason=f"priority {previous.value} -> {priority.value}",
+    )
     await record_ticket_event(
         session=session,
         ticket=ticket,
@@ -324,6 +343,7 @@ async def resolve(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
         return ticket
     _require_active(ticket, "resolve")
     ticket.resolved_at = now
+    await sla.stop_all(session=session, ticket=ticket, now=now, reason="resolved")
     await _change_status(
         session=session,
         ticket=ticket,
@@ -340,6 +360,7 @@ async def discard(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
     _require_triage(actor)
     if ticket.status is TicketStatus.DISCARDED:
         return ticket
+    await sla.stop_all(session=session, ticket=ticket, now=now, reason="not a request")
     await _change_status(
         session=session,
         ticket=ticket,

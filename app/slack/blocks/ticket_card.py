@@ -41,6 +41,8 @@ class TicketCard:
     permalink: str | None
     assignee_user_id: str | None
     created_at: datetime
+    sla_state: str = "on_track"
+    next_due: tuple[str, datetime] | None = None  # (target, due time) of the nearest clock
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketCard:
@@ -57,6 +59,8 @@ class TicketCard:
             permalink=ticket.permalink,
             assignee_user_id=ticket.assignee_user_id,
             created_at=ticket.created_at,
+            sla_state=ticket.sla_state,
+            next_due=_nearest_due(ticket),
         )
 
 
@@ -85,6 +89,7 @@ def ticket_card(card: TicketCard) -> dict[str, Any]:
                 _field("Priority", PRIORITY_LABELS[card.priority]),
                 _field("Assignee", assignee),
                 _field("Opened", age),
+                _field("SLA", _sla(card)),
             ],
         },
     ]
@@ -148,6 +153,39 @@ def _actions(card: TicketCard) -> dict[str, Any]:
             },
         ],
     }
+
+
+SLA_LABELS = {
+    "on_track": ":large_green_circle: On track",
+    "at_risk": ":large_yellow_circle: At risk",
+    "breached": ":red_circle: Breached",
+}
+TARGET_LABELS = {
+    "first_response_due_at": "first response",
+    "next_response_due_at": "next response",
+    "resolution_due_at": "resolution",
+}
+
+
+def _nearest_due(ticket: Ticket) -> tuple[str, datetime] | None:
+    running = [
+        (getattr(ticket, column), label)
+        for column, label in TARGET_LABELS.items()
+        if getattr(ticket, column) is not None
+    ]
+    if not running:
+        return None
+    due, label = min(running)
+    return label, due
+
+
+def _sla(card: TicketCard) -> str:
+    label = SLA_LABELS.get(card.sla_state, card.sla_state)
+    if card.next_due is None or card.status not in OPEN_STATUSES:
+        return label
+    target, due = card.next_due
+    when = f"<!date^{int(due.timestamp())}^{{date_short_pretty}} {{time}}|{due:%Y-%m-%d %H:%M} UTC>"
+    return f"{label} · {target} due {when}"
 
 
 def _field(label: str, value: str) -> dict[str, str]:

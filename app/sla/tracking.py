@@ -1,0 +1,200 @@
+"""SLA clocks of a ticket: started, met, re-planned; each arms a warning and a breach timer.
+
+Called by the ticket services inside the transaction of the change that moves a clock, so the
+ticket, its ledger and its timers always agree. A due time is computed once, from the moment its
+clock started and the policy at that time; a policy change never back-dates a breach.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.sla.calendar import BusinessCalendar
+from app.sla.models import SlaLedgerEntry
+from app.sla.policies import Targets, calendar_for, calendar_or_always_open, targets_for
+from app.tickets.models import Ticket
+from app.timers.service import cancel_timers, schedule_timer
+
+FIRST_RESPONSE = "first_response"
+NEXT_RESPONSE = "next_response"
+RESOLUTION = "resolution"
+TARGETS = (FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION)
+
+SLA_WARNING = "sla.warning"
+SLA_BREACH = "sla.breach"
+
+ON_TRACK, AT_RISK, BREACHED = "on_track", "at_risk", "breached"
+
+
+def timer_key(ticket: Ticket, target: str, kind: str) -> str:
+    return f"sla:{ticket.id}:{target}:{kind.removeprefix('sla.')}"
+
+
+async def start_ticket_clocks(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """A new ticket: the first-response and resolution clocks start at its creation."""
+    targets, calendar = await _policy(session, ticket, now)
+    for target, duration in (
+        (FIRST_RESPONSE, targets.first_response),
+        (RESOLUTION, targets.resolution),
+    ):
+        if duration is not None:
+            await _arm(
+                session,
+                ticket,
+                target,
+                ticket.created_at,
+                duration,
+                targets,
+                calendar,
+                now,
+                "ticket opened",
+            )
+
+
+async def start_next_response(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """A customer message awaits an answer. Already running: the oldest unanswered one counts."""
+    if ticket.next_response_due_at is not None or ticket.first_response_at is None:
+        return  # before the first response, the first-response clock covers it
+    targets, calendar = await _policy(session, ticket, now)
+    if targets.next_response is not None:
+        await _arm(
+            session,
+            ticket,
+            NEXT_RESPONSE,
+            now,
+            targets.next_response,
+            targets,
+            calendar,
+            now,
+            "customer wrote",
+        )
+
+
+async def restart_resolution(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """A resolved ticket reopened: a fresh resolution clock from now."""
+    targets, calendar = await _policy(session, ticket, now)
+    if targets.resolution is not None:
+        await _arm(
+            session, ticket, RESOLUTION, now, targets.resolution, targets, calendar, now, "reopened"
+        )
+
+
+async def target_met(
+    *, session: AsyncSession, ticket: Ticket, target: str, now: datetime, reason: str
+) -> None:
+    due = getattr(ticket, f"{target}_due_at")
+    if due is None:
+        return
+    for kind in (SLA_WARNING, SLA_BREACH):
+        await cancel_timers(session=session, now=now, key=timer_key(ticket, target, kind))
+    setattr(ticket, f"{target}_due_at", None)
+    kind = "met" if now <= due else "met_late"
+    _ledger(session, ticket, target, kind, due, reason, now)
+    ticket.sla_state = _state_after(ticket, now)
+
+
+async def stop_all(*, session: AsyncSession, ticket: Ticket, now: datetime, reason: str) -> None:
+    """Resolved or discarded: every running clock stops (resolution counts as met)."""
+    for target in TARGETS:
+        await target_met(session=session, ticket=ticket, target=target, now=now, reason=reason)
+
+
+async def replan(*, session: AsyncSession, ticket: Ticket, now: datetime, reason: str) -> None:
+    """The priority changed: running clocks get the new targets, counted from when they started.
+
+    A due time that falls in the past is not back-dated: its breach fires at the next sweep.
+    """
+    targets, calendar = await _policy(session, ticket, now)
+    for target in TARGETS:
+        if getattr(ticket, f"{target}_due_at") is None:
+            continue
+        started = await _started_at(session, ticket, target) or ticket.created_at
+        duration = getattr(targets, target)
+        if duration is None:
+            await target_met(session=session, ticket=ticket, target=target, now=now, reason=reason)
+            continue
+        await _arm(session, ticket, target, started, duration, targets, calendar, now, reason)
+
+
+async def _arm(
+    session: AsyncSession,
+    ticket: Ticket,
+    target: str,
+    started: datetime,
+    duration: timedelta,
+    targets: Targets,
+    calendar: BusinessCalendar,
+    now: datetime,
+    reason: str,
+) -> None:
+    due = calendar.add(started, duration)
+    warn_at = calendar.add(started, duration * targets.warn_fraction)
+    setattr(ticket, f"{target}_due_at", due)
+    payload = {"target": target, "due_at": due.isoformat(), "started_at": started.isoformat()}
+    for kind, at in ((SLA_WARNING, warn_at), (SLA_BREACH, due)):
+        await schedule_timer(
+            session=session,
+            kind=kind,
+            key=timer_key(ticket, target, kind),
+            workspace_id=ticket.workspace_id,
+            ticket_id=ticket.id,
+            due_at=at,
+            now=now,
+            payload=payload,
+        )
+    _ledger(session, ticket, target, "started", due, reason, now, started=started)
+
+
+async def _policy(
+    session: AsyncSession, ticket: Ticket, now: datetime
+) -> tuple[Targets, BusinessCalendar]:
+    targets = await targets_for(
+        session=session,
+        workspace_id=ticket.workspace_id,
+        priority=ticket.priority,
+        channel_id=ticket.channel_id,
+    )
+    calendar = await calendar_for(
+        session=session, workspace_id=ticket.workspace_id, years=range(now.year, now.year + 2)
+    )
+    return targets, calendar_or_always_open(calendar, targets)
+
+
+async def _started_at(session: AsyncSession, ticket: Ticket, target: str) -> datetime | None:
+    return await session.scalar(
+        select(SlaLedgerEntry.started_at)
+        .where(
+            SlaLedgerEntry.ticket_id == ticket.id,
+            SlaLedgerEntry.target == target,
+            SlaLedgerEntry.kind == "started",
+        )
+        .order_by(SlaLedgerEntry.id.desc())
+        .limit(1)
+    )
+
+
+def _ledger(
+    session: AsyncSession,
+    ticket: Ticket,
+    target: str,
+    kind: str,
+    due: datetime | None,
+    reason: str,
+    now: datetime,
+    *,
+    started: datetime | None = None,
+) -> None:
+    text = f"{reason} @{started.isoformat()}" if started is not None else reason
+    session.add(
+        SlaLedgerEntry(
+            ticket_id=ticket.id, target=target, kind=kind, due_at=due, reason=text, at=now
+        )
+    )
+
+
+def _state_after(ticket: Ticket, now: datetime) -> str:
+    """A breach stays on the card until the ticket is done; a met target clears "at risk"."""
+    return BREACHED if ticket.sla_state == BREACHED else ON_TRACK

@@ -1,0 +1,257 @@
+"""The timer sweep: claims due timers and runs their handlers, each timer in one transaction.
+
+For each due timer, one transaction locks its row (`FOR NO KEY UPDATE SKIP LOCKED` on
+PostgreSQL, so replicas sweeping at once take different timers; on SQLite `BEGIN IMMEDIATE`
+serialises writers), runs the handler and marks the timer done. The handler's writes (outbox
+rows, ticket state) and `done_at` commit together or not at all: a crash leaves the timer due
+and nothing sent, and the next sweep (here or on another replica) does it once.
+
+A handler that raises has its transaction rolled back whole; a second short transaction counts
+the attempt and moves `due_at` out by a backoff, or after `max_attempts` cancels the timer with
+the reason in its payload. Other timers are untouched: each has its own transaction. A timer
+whose kind has no handler is cancelled.
+
+Why one transaction per timer, not one per batch with a savepoint per timer (both measured on
+this machine type, 2,000 due timers whose handler writes one outbox row): per batch sweeps
+faster (SQLite 760/s against 430/s; PostgreSQL 620/s against 330/s), but holds every claimed
+timer, and every row its handlers touched, until the whole batch commits. On SQLite it also
+holds the process's one connection: a small write transaction running alongside waited
+p50 106 ms / max 208 ms behind batches of 100, against p50 1.8 ms / max 13 ms per timer. A
+savepoint on the happy path (to record a failure under the same lock) cost another 20-30 %,
+so a failure is recorded in its own transaction instead, guarded against a concurrent sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.clock import Clock
+from app.timers.handlers import TimerHandlers
+from app.timers.models import Timer
+from app.timers.service import SWEEP_NOTES, first_due_at
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 1000
+IDENTITY_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class TimerSweeperSettings:
+    batch_size: int = 100
+    max_attempts: int = 8
+    # Handled more than this after first due: the handler is told it is late.
+    late_after: timedelta = timedelta(seconds=30)
+    retry_base: timedelta = timedelta(seconds=15)
+    retry_cap: timedelta = timedelta(hours=1)
+    # sweep_until_idle stops after this many full batches; the next run carries on.
+    max_rounds: int = 50
+
+    @classmethod
+    def for_interval(cls, interval: timedelta, **overrides: Any) -> TimerSweeperSettings:
+        """Defaults for a sweep every `interval`: late after two intervals, first retry at the
+        next sweep."""
+        values: dict[str, Any] = {"late_after": 2 * interval, "retry_base": interval}
+        values.update(overrides)
+        return cls(**values)
+
+
+class TimerOutcome(StrEnum):
+    DONE = "done"
+    RESCHEDULED = "rescheduled"  # the handler moved its own timer (schedule_timer, same key)
+    RETRY = "retry"
+    GAVE_UP = "gave_up"
+    UNKNOWN_KIND = "unknown_kind"
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A claimed timer as the handler found it, to recognise it when recording a failure."""
+
+    id: int
+    key: str | None
+    attempts: int
+    due_at: datetime
+    first_due: datetime
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, claim: _Claim, error: Exception) -> None:
+        super().__init__(str(error))
+        self.claim = claim
+        self.error = error
+
+
+class TimerSweeper:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        handlers: TimerHandlers,
+        settings: TimerSweeperSettings | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+        self._handlers = handlers
+        self._settings = settings or TimerSweeperSettings()
+        self._rng = rng or random.Random()
+        identity = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.identity = identity[-IDENTITY_LENGTH:]
+
+    @property
+    def settings(self) -> TimerSweeperSettings:
+        return self._settings
+
+    async def sweep_once(self) -> int:
+        """Handle up to one batch of due timers; returns how many were handled (including
+        those that failed and were put off or given up)."""
+        handled = 0
+        while handled < self._settings.batch_size:
+            if await self.handle_next() is None:
+                break
+            handled += 1
+        return handled
+
+    async def sweep_until_idle(self) -> int:
+        """Sweep batch after batch until one comes back short (what the scheduler job runs)."""
+        total = 0
+        for _ in range(self._settings.max_rounds):
+            handled = await self.sweep_once()
+            total += handled
+            if handled < self._settings.batch_size:
+                break
+        return total
+
+    async def handle_next(self) -> TimerOutcome | None:
+        """Claim the earliest due timer no one else holds and handle it, in one transaction.
+        None when nothing is due."""
+        try:
+            async with self._session_factory() as session, session.begin():
+                now = self._clock.now()
+                timer = await session.scalar(
+                    select(Timer)
+                    .where(
+                        Timer.done_at.is_(None),
+                        Timer.cancelled_at.is_(None),
+                        Timer.due_at <= now,
+                    )
+                    .order_by(Timer.due_at, Timer.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True, key_share=True)
+                )
+                if timer is None:
+                    return None
+                return await self._handle(session, timer, now)
+        except _HandlerFailed as failure:  # its transaction, and all the handler wrote, are gone
+            return await self._record_failure(failure)
+
+    async def _handle(self, session: AsyncSession, timer: Timer, now: datetime) -> TimerOutcome:
+        handler = self._handlers.get(timer.kind)
+        if handler is None:
+            reason = f"no handler for timer kind {timer.kind!r}"
+            logger.error("timer %s (%s) cancelled: %s", timer.id, timer.key, reason)
+            self._stamp(timer, now)
+            timer.cancelled_at = now
+            timer.payload = _with_notes(timer.payload, gave_up=reason)
+            return TimerOutcome.UNKNOWN_KIND
+        claim = _Claim(timer.id, timer.key, timer.attempts, timer.due_at, first_due_at(timer))
+        try:
+            await handler(session, timer, now, now - claim.first_due > self._settings.late_after)
+            await session.flush()  # what the handler wrote fails here, as the handler's failure
+        except Exception as exc:  # a handler bug must not stop the sweep
+            raise _HandlerFailed(claim, exc) from exc
+        self._stamp(timer, now)
+        if timer.due_at != claim.due_at and timer.done_at is None and timer.cancelled_at is None:
+            return TimerOutcome.RESCHEDULED
+        timer.done_at = now
+        # A handler that cancels its ticket's timers (auto-close) cancels its own too; it ran.
+        timer.cancelled_at = None
+        return TimerOutcome.DONE
+
+    async def _record_failure(self, failure: _HandlerFailed) -> TimerOutcome:
+        """Count the failed attempt and put the timer off, or give it up.
+
+        A fresh transaction: the handler's was rolled back whole (no savepoint on the happy
+        path). Between the two another sweeper may have taken the timer; if it is no longer as
+        we claimed it (done, cancelled, rescheduled, or its failure already counted), that
+        sweeper's record stands.
+        """
+        claim, exc = failure.claim, failure.error
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+        async with self._session_factory() as session, session.begin():
+            now = self._clock.now()
+            timer = await session.get(
+                Timer, claim.id, with_for_update={"key_share": True}, populate_existing=True
+            )
+            if (
+                timer is None
+                or timer.done_at is not None
+                or timer.cancelled_at is not None
+                or (timer.attempts, timer.due_at) != (claim.attempts, claim.due_at)
+            ):
+                logger.warning(
+                    "timer %s (%s) failed (%s) but changed meanwhile; not counted",
+                    claim.id,
+                    claim.key,
+                    error,
+                )
+                return TimerOutcome.RETRY
+            timer.attempts += 1
+            self._stamp(timer, now)
+            notes: dict[str, Any] = {
+                "first_due_at": claim.first_due.isoformat(),
+                "last_error": error,
+            }
+            if timer.attempts >= self._settings.max_attempts:
+                timer.cancelled_at = now
+                notes["gave_up"] = f"handler failed {timer.attempts} times"
+                timer.payload = _with_notes(timer.payload, **notes)
+                logger.error(
+                    "timer %s (%s) given up after %d failed attempt(s): %s",
+                    timer.id,
+                    timer.key,
+                    timer.attempts,
+                    error,
+                    exc_info=exc,
+                )
+                return TimerOutcome.GAVE_UP
+            timer.due_at = now + self._retry_delay(timer.attempts)
+            timer.payload = _with_notes(timer.payload, **notes)
+            logger.warning(
+                "timer %s (%s) attempt %d failed, next at %s: %s",
+                timer.id,
+                timer.key,
+                timer.attempts,
+                timer.due_at.isoformat(),
+                error,
+                exc_info=exc,
+            )
+            return TimerOutcome.RETRY
+
+    def _retry_delay(self, attempts: int) -> timedelta:
+        """Exponential from the base, capped, with jitter so failures do not return together."""
+        ceiling = min(self._settings.retry_cap, self._settings.retry_base * 2 ** (attempts - 1))
+        return ceiling * self._rng.uniform(0.75, 1.0)
+
+    def _stamp(self, timer: Timer, now: datetime) -> None:
+        timer.claimed_at = now
+        timer.claimed_by = self.identity
+
+
+def _with_notes(payload: dict[str, Any] | None, **notes: Any) -> dict[str, Any]:
+    """A new dict (the JSON column does not see in-place changes) with the sweep's notes."""
+    payload = dict(payload or {})
+    payload[SWEEP_NOTES] = {**(payload.get(SWEEP_NOTES) or {}), **notes}
+    return payload

@@ -1,0 +1,209 @@
+"""SLA clocks end to end: signed Slack events in, timers swept with a controlled clock, alerts
+out through the outbox to the emulator. The test clock starts on Monday 2026-01-05 09:00 UTC;
+default business hours are Monday to Friday, 09:00-17:00 UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from app.sla.models import SlaLedgerEntry
+from app.slack_emulator import message_event, next_ts
+from app.team.enums import Role
+from tests.support.server import RunningApp, wait_until
+from tests.tickets.helpers import add_member, tickets, watch
+from tests.tickets.test_intake import card_in_triage, triage_thread
+
+CUSTOMER, AGENT, LEAD = "UCUSTOMER", "UAGENT", "ULEAD1"
+
+
+async def open_ticket(app: RunningApp, sender, emulator, text: str = "Exports fail") -> str:
+    root = next_ts()
+    await sender.send_event(message_event("CSUPPORT", CUSTOMER, text, ts=root))
+    await wait_until(lambda: card_in_triage(emulator), message="card")
+    return root
+
+
+async def alerts(emulator) -> list[str]:
+    card = card_in_triage(emulator)
+    return [t for t in triage_thread(emulator, card["ts"]) if "target" in t]
+
+
+async def ledger(app: RunningApp) -> list[tuple[str, str]]:
+    async with app.runtime.session_factory() as session:
+        rows = await session.scalars(select(SlaLedgerEntry).order_by(SlaLedgerEntry.id))
+        return [(row.target, row.kind) for row in rows]
+
+
+async def sweep(app: RunningApp) -> int:
+    handled = await app.runtime.timer_sweeper.sweep_until_idle()
+    await app.runtime.dispatcher.dispatch_once()
+    return handled
+
+
+async def test_first_response_warning_then_breach(running_app, sender, emulator, clock):
+    await watch(running_app)
+    await open_ticket(running_app, sender, emulator)
+    [ticket] = await tickets(running_app)
+    assert ticket.first_response_due_at == datetime(2026, 1, 5, 13, tzinfo=UTC)  # 4 h
+    assert ticket.resolution_due_at == datetime(2026, 1, 7, 17, tzinfo=UTC)  # 24 business h
+
+    clock.advance(hours=2, minutes=59)
+    assert await sweep(running_app) == 0
+    clock.advance(minutes=1)  # 75% of 4 h
+    await sweep(running_app)  # (the app's own scheduler may sweep too: same outcome)
+    [warning] = await wait_until(lambda: alerts(emulator), message="warning")
+    assert "1h left to meet its first response target" in warning
+    assert f"<@{LEAD}>" in warning  # nobody assigned: the leads are told
+    assert (await tickets(running_app))[0].sla_state == "at_risk"
+
+    clock.advance(hours=1, minutes=5)
+    await sweep(running_app)
+    posted = await wait_until(
+        lambda: (lambda a: a if len(a) == 2 else None)(
+            [t for t in triage_thread(emulator, card_in_triage(emulator)["ts"]) if "target" in t]
+        ),
+        message="breach",
+    )
+    assert "breached its first response target" in posted[1] and "5m ago" in posted[1]
+    assert (await tickets(running_app))[0].sla_state == "breached"
+    await wait_until(
+        lambda: "Breached" in str(card_in_triage(emulator)["blocks"]), message="card state"
+    )
+    assert ("first_response", "warned") in await ledger(running_app)
+    assert ("first_response", "breached") in await ledger(running_app)
+
+
+async def test_answering_in_time_cancels_the_alerts(running_app, sender, emulator, clock):
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    root = await open_ticket(running_app, sender, emulator)
+    clock.advance(hours=1)
+
+    await sender.send_event(message_event("CSUPPORT", AGENT, "On it", ts=next_ts(), thread_ts=root))
+    clock.advance(hours=8)
+    await sweep(running_app)
+
+    assert await alerts(emulator) == []
+    [ticket] = await tickets(running_app)
+    assert ticket.first_response_due_at is None and ticket.sla_state == "on_track"
+    assert ("first_response", "met") in await ledger(running_app)
+
+
+async def test_business_hours_skip_the_weekend(running_app, sender, emulator, clock):
+    await watch(running_app)
+    clock.set(datetime(2026, 1, 9, 16, tzinfo=UTC))  # Friday 16:00
+
+    await open_ticket(running_app, sender, emulator)
+
+    [ticket] = await tickets(running_app)
+    assert ticket.first_response_due_at == datetime(2026, 1, 12, 12, tzinfo=UTC)  # Monday
+
+
+async def test_next_response_and_resolution(running_app, sender, emulator, clock):
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    root = await open_ticket(running_app, sender, emulator)
+    await sender.send_event(message_event("CSUPPORT", AGENT, "Hi", ts=next_ts(), thread_ts=root))
+    clock.advance(minutes=30)
+
+    await sender.send_event(
+        message_event("CSUPPORT", CUSTOMER, "Still failing", ts=next_ts(), thread_ts=root)
+    )
+    clock.advance(minutes=30)
+    await sender.send_event(
+        message_event("CSUPPORT", CUSTOMER, "Any news?", ts=next_ts(), thread_ts=root)
+    )
+    [ticket] = await tickets(running_app)
+    # Counted from the oldest unanswered message (09:30), not the latest one (10:00).
+    assert ticket.next_response_due_at == datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
+
+    await sender.send_event(message_event("CSUPPORT", AGENT, "Fixed", ts=next_ts(), thread_ts=root))
+    from app.slack_emulator import reaction_added_event
+
+    await sender.send_event(reaction_added_event(AGENT, "white_check_mark", "CSUPPORT", root))
+    [ticket] = await tickets(running_app)
+    assert ticket.next_response_due_at is None and ticket.resolution_due_at is None
+    kinds = await ledger(running_app)
+    assert ("next_response", "met") in kinds and ("resolution", "met") in kinds
+
+
+async def test_urgent_breach_mentions_assignee_and_leads(running_app, sender, emulator, clock):
+    await watch(running_app, default_priority="urgent")
+    await add_member(running_app, AGENT)
+    await open_ticket(running_app, sender, emulator)
+    async with running_app.runtime.session_factory() as session, session.begin():
+        from app.tickets.models import Ticket
+
+        ticket = (await session.scalars(select(Ticket))).one()
+        ticket.assignee_user_id = AGENT
+    assert ticket.first_response_due_at == datetime(2026, 1, 5, 9, 30, tzinfo=UTC)  # 24/7
+
+    clock.advance(minutes=31)
+    await sweep(running_app)
+
+    posted = await wait_until(
+        lambda: (lambda a: a if len(a) == 2 else None)(
+            [t for t in triage_thread(emulator, card_in_triage(emulator)["ts"]) if "target" in t]
+        ),
+        message="warning and breach",
+    )
+    assert f"<@{AGENT}>" in posted[0] and f"<@{LEAD}>" not in posted[0]
+    assert f"<@{AGENT}>" in posted[1] and f"<@{LEAD}>" in posted[1]
+
+
+async def test_priority_change_replans_from_the_start(running_app, sender, emulator, clock):
+    from tests.tickets.test_triage_card import click
+
+    await watch(running_app)
+    await add_member(running_app, AGENT, Role.AGENT)
+    await open_ticket(running_app, sender, emulator)
+    [ticket] = await tickets(running_app)
+    clock.advance(minutes=10)
+    high = {
+        "type": "static_select",
+        "selected_option": {
+            "text": {"type": "plain_text", "text": "High"},
+            "value": f"{ticket.id}:high",
+        },
+    }
+
+    await click(sender, card_in_triage(emulator), "ticket_set_priority", AGENT, **high)
+
+    [ticket] = await tickets(running_app)
+    assert ticket.first_response_due_at == datetime(2026, 1, 5, 10, tzinfo=UTC)  # 1 h from 9:00
+
+
+async def test_a_restart_posts_what_fell_due_while_down_once_and_late(settings, clock, emulator):
+    from app.slack_emulator import SlackSender
+    from tests.conftest import SIGNING_SECRET, TEAM_ID
+
+    app = await RunningApp(settings, clock).start()
+    async with SlackSender(app.url, SIGNING_SECRET, team_id=TEAM_ID) as sender:
+        await watch(app)
+        await open_ticket(app, sender, emulator)
+    await app.stop()
+
+    clock.advance(hours=6)  # warning (12:00) and breach (13:00) fall due while down
+    restarted = await RunningApp(settings, clock).start()
+    try:
+        await sweep(restarted)
+        assert await sweep(restarted) == 0  # nothing left, nothing twice
+        posted = await wait_until(
+            lambda: (lambda a: a if len(a) == 2 else None)(
+                [
+                    t
+                    for t in triage_thread(emulator, card_in_triage(emulator)["ts"])
+                    if "target" in t
+                ]
+            ),
+            message="late alerts",
+        )
+    finally:
+        await restarted.stop()
+    assert all("late" in text for text in posted)
+    assert (
+        len([t for t in triage_thread(emulator, card_in_triage(emulator)["ts"]) if "target" in t])
+        == 2
+    )
