@@ -34,6 +34,7 @@ from app.slack.context import SlackContext, intake_rules
 from app.slack.delivery import SlackApiSender
 from app.slack.rendering import Renderer
 from app.team.service import bootstrap_leads
+from app.tickets.auto_close import register_auto_close_handler
 from app.tickets.delivery_handlers import register_ticket_handlers
 from app.timers.handlers import TimerHandlers
 from app.timers.sweeper import TimerSweeper, TimerSweeperSettings
@@ -112,6 +113,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     dispatcher_ref.append(dispatcher)
     timer_handlers = TimerHandlers()
     register_sla_handlers(timer_handlers)
+    register_auto_close_handler(timer_handlers)
     timer_sweeper = TimerSweeper(
         session_factory=session_factory,
         clock=clock,

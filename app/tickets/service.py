@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import InvalidTransition, NotAllowed, NotFound
 from app.sla import tracking as sla
 from app.tickets.actors import Actor
+from app.tickets.auto_close import arm_auto_close, disarm_auto_close
 from app.tickets.enums import (
     OPEN_STATUSES,
     AuthorKind,
@@ -265,6 +266,7 @@ async def record_customer_reply(
     if ticket.status is TicketStatus.RESOLVED:
         ticket.resolved_at = None
         await sla.restart_resolution(session=session, ticket=ticket, now=now)
+        await disarm_auto_close(session=session, ticket=ticket, now=now)
         await _change_status(
             session=session,
             ticket=ticket,
@@ -344,6 +346,7 @@ async def resolve(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
     _require_active(ticket, "resolve")
     ticket.resolved_at = now
     await sla.stop_all(session=session, ticket=ticket, now=now, reason="resolved")
+    await arm_auto_close(session=session, ticket=ticket, now=now)
     await _change_status(
         session=session,
         ticket=ticket,

@@ -18,9 +18,11 @@ from tests.tickets.test_intake import card_in_triage, triage_thread
 CUSTOMER, AGENT, LEAD = "UCUSTOMER", "UAGENT", "ULEAD1"
 
 
-async def open_ticket(app: RunningApp, sender, emulator, text: str = "Exports fail") -> str:
+async def open_ticket(
+    app: RunningApp, sender, emulator, text: str = "Exports fail", user: str = CUSTOMER
+) -> str:
     root = next_ts()
-    await sender.send_event(message_event("CSUPPORT", CUSTOMER, text, ts=root))
+    await sender.send_event(message_event("CSUPPORT", user, text, ts=root))
     await wait_until(lambda: card_in_triage(emulator), message="card")
     return root
 
@@ -207,3 +209,25 @@ async def test_a_restart_posts_what_fell_due_while_down_once_and_late(settings, 
         len([t for t in triage_thread(emulator, card_in_triage(emulator)["ts"]) if "target" in t])
         == 2
     )
+
+
+async def test_resolved_tickets_close_after_three_quiet_days(running_app, sender, emulator, clock):
+    from app.slack_emulator import reaction_added_event
+    from app.tickets.enums import TicketStatus
+
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    quiet = await open_ticket(running_app, sender, emulator, "Quiet one")
+    talkative = await open_ticket(running_app, sender, emulator, "Talkative one", "UOTHER")
+    for root in (quiet, talkative):
+        await sender.send_event(reaction_added_event(AGENT, "white_check_mark", "CSUPPORT", root))
+    clock.advance(days=1)
+    await sender.send_event(
+        message_event("CSUPPORT", "UOTHER", "Actually no", ts=next_ts(), thread_ts=talkative)
+    )
+
+    clock.advance(days=2, minutes=1)
+    await sweep(running_app)
+
+    statuses = {t.subject: t.status for t in await tickets(running_app)}
+    assert statuses == {"Quiet one": TicketStatus.CLOSED, "Talkative one": TicketStatus.OPEN}
