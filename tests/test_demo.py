@@ -116,5 +116,5 @@ def test_the_card_reads_as_text():
         "  Assignee:  Unassigned",
         "  Opened:    2025-01-02 03:04 UTC",
         "  SLA:       On track",
-        "  [Assign to me]  [Priority: High v]  [Resolve]  [Not a request]",
+        "  [Assign to me]  [Priority: High v]  [Waiting on customer]  [Resolve]  [Not a request]",
     ]

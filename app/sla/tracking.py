@@ -51,6 +51,7 @@ async def start_ticket_clocks(*, session: AsyncSession, ticket: Ticket, now: dat
                 calendar,
                 now,
                 "ticket opened",
+                new_ticket=True,
             )
 
 
@@ -129,12 +130,30 @@ async def _arm(
     calendar: BusinessCalendar,
     now: datetime,
     reason: str,
+    *,
+    new_ticket: bool = False,
 ) -> None:
-    due = calendar.add(started, duration)
-    warn_at = calendar.add(started, duration * targets.warn_fraction)
+    # A ticket opened in this transaction has no pauses to look up (the hot path).
+    paused = [] if new_ticket else await _pauses(session, ticket, target, now)
+    due = calendar.add(started, duration, paused=paused)
+    warn_at = calendar.add(started, duration * targets.warn_fraction, paused=paused)
+    await _schedule(session, ticket, target, due, warn_at, started, now)
+    _ledger(session, ticket, target, "started", due, reason, now, started=started)
+
+
+async def _schedule(
+    session: AsyncSession,
+    ticket: Ticket,
+    target: str,
+    due: datetime,
+    warn_at: datetime | None,
+    started: datetime,
+    now: datetime,
+) -> None:
     setattr(ticket, f"{target}_due_at", due)
     payload = {"target": target, "due_at": due.isoformat(), "started_at": started.isoformat()}
-    for kind, at in ((SLA_WARNING, warn_at), (SLA_BREACH, due)):
+    alarms = [(SLA_BREACH, due)] + ([(SLA_WARNING, warn_at)] if warn_at is not None else [])
+    for kind, at in alarms:
         await schedule_timer(
             session=session,
             kind=kind,
@@ -145,7 +164,68 @@ async def _arm(
             now=now,
             payload=payload,
         )
-    _ledger(session, ticket, target, "started", due, reason, now, started=started)
+
+
+async def pause_resolution(
+    *, session: AsyncSession, ticket: Ticket, now: datetime, reason: str
+) -> None:
+    """Waiting on the customer: the resolution clock stops; what was left is kept."""
+    due = ticket.resolution_due_at
+    if due is None or due <= now:
+        return  # nothing running, or already overdue: a breach is not paused away
+    for kind in (SLA_WARNING, SLA_BREACH):
+        await cancel_timers(session=session, now=now, key=timer_key(ticket, RESOLUTION, kind))
+    ticket.resolution_due_at = None
+    _ledger(session, ticket, RESOLUTION, "paused", due, reason, now)
+
+
+async def resume_resolution(
+    *, session: AsyncSession, ticket: Ticket, now: datetime, reason: str
+) -> None:
+    """The customer answered: the resolution clock runs on with the time it had left."""
+    last = await session.scalar(
+        select(SlaLedgerEntry)
+        .where(SlaLedgerEntry.ticket_id == ticket.id, SlaLedgerEntry.target == RESOLUTION)
+        .order_by(SlaLedgerEntry.id.desc())
+        .limit(1)
+    )
+    if last is None or last.kind != "paused" or last.due_at is None:
+        return
+    targets, calendar = await _policy(session, ticket, now)
+    remaining = calendar.between(last.at, last.due_at)
+    due = calendar.add(now, remaining)
+    warn_at = None
+    if targets.resolution is not None:
+        before_warning = remaining - targets.resolution * (1 - targets.warn_fraction)
+        warn_at = calendar.add(now, before_warning) if before_warning > timedelta(0) else None
+    started = await _started_at(session, ticket, RESOLUTION) or ticket.created_at
+    await _schedule(session, ticket, RESOLUTION, due, warn_at, started, now)
+    _ledger(session, ticket, RESOLUTION, "resumed", due, reason, now)
+
+
+async def _pauses(
+    session: AsyncSession, ticket: Ticket, target: str, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The target's paused intervals so far (an open pause runs until now)."""
+    rows = await session.scalars(
+        select(SlaLedgerEntry)
+        .where(
+            SlaLedgerEntry.ticket_id == ticket.id,
+            SlaLedgerEntry.target == target,
+            SlaLedgerEntry.kind.in_(("paused", "resumed")),
+        )
+        .order_by(SlaLedgerEntry.id)
+    )
+    intervals, paused_at = [], None
+    for row in rows:
+        if row.kind == "paused":
+            paused_at = row.at
+        elif paused_at is not None:
+            intervals.append((paused_at, row.at))
+            paused_at = None
+    if paused_at is not None:
+        intervals.append((paused_at, now))
+    return intervals
 
 
 async def _policy(

@@ -276,6 +276,9 @@ async def record_customer_reply(
             kind="reopened",
         )
     elif ticket.status is TicketStatus.WAITING_ON_CUSTOMER:
+        await sla.resume_resolution(
+            session=session, ticket=ticket, now=now, reason="customer replied"
+        )
         await _change_status(
             session=session, ticket=ticket, status=TicketStatus.OPEN, actor=actor, now=now
         )
@@ -354,6 +357,27 @@ async def resolve(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
         actor=actor,
         now=now,
         kind="resolved",
+    )
+    return ticket
+
+
+async def wait_on_customer(
+    *, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime
+) -> Ticket:
+    """The team asked the customer something: the resolution clock pauses until they answer."""
+    _require_triage(actor)
+    if ticket.status is TicketStatus.WAITING_ON_CUSTOMER:
+        return ticket
+    _require_active(ticket, "set waiting on customer for")
+    await sla.pause_resolution(
+        session=session, ticket=ticket, now=now, reason="waiting on customer"
+    )
+    await _change_status(
+        session=session,
+        ticket=ticket,
+        status=TicketStatus.WAITING_ON_CUSTOMER,
+        actor=actor,
+        now=now,
     )
     return ticket
 

@@ -231,3 +231,34 @@ async def test_resolved_tickets_close_after_three_quiet_days(running_app, sender
 
     statuses = {t.subject: t.status for t in await tickets(running_app)}
     assert statuses == {"Quiet one": TicketStatus.CLOSED, "Talkative one": TicketStatus.OPEN}
+
+
+async def test_waiting_on_customer_pauses_the_resolution_clock(
+    running_app, sender, emulator, clock
+):
+    from tests.tickets.test_triage_card import click
+
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    root = await open_ticket(running_app, sender, emulator)
+    [ticket] = await tickets(running_app)
+    assert ticket.resolution_due_at == datetime(2026, 1, 7, 17, tzinfo=UTC)
+    clock.advance(hours=1)  # Monday 10:00
+
+    await click(sender, card_in_triage(emulator), "ticket_wait_on_customer", AGENT)
+    [paused] = await tickets(running_app)
+    assert paused.status.value == "waiting_on_customer" and paused.resolution_due_at is None
+    clock.advance(days=2)  # Wednesday 10:00: the old due time passes while paused
+    await sweep(running_app)
+    assert [t for t in await alerts(emulator) if "resolution" in t] == []
+
+    await sender.send_event(
+        message_event("CSUPPORT", CUSTOMER, "Here are the logs", ts=next_ts(), thread_ts=root)
+    )
+
+    [resumed] = await tickets(running_app)
+    assert resumed.status.value == "open"
+    # 23 business hours were left at the pause: Wed 10-17, Thu 9-17, Fri 9-17.
+    assert resumed.resolution_due_at == datetime(2026, 1, 9, 17, tzinfo=UTC)
+    kinds = [kind for target, kind in await ledger(running_app) if target == "resolution"]
+    assert kinds == ["started", "paused", "resumed"]

@@ -127,6 +127,18 @@ def _actions(card: TicketCard) -> dict[str, Any]:
                 ],
                 "initial_option": {**current, "value": f"{card.ticket_id}:{current['value']}"},
             },
+            *(
+                []
+                if card.status is TicketStatus.WAITING_ON_CUSTOMER
+                else [
+                    {
+                        "type": "button",
+                        "action_id": ActionId.WAIT_ON_CUSTOMER,
+                        "text": {"type": "plain_text", "text": "Waiting on customer"},
+                        "value": value,
+                    }
+                ]
+            ),
             {
                 "type": "button",
                 "action_id": ActionId.RESOLVE,

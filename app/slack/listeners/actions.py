@@ -25,7 +25,14 @@ from app.team.service import get_role
 from app.tickets.actors import Actor
 from app.tickets.enums import Priority
 from app.tickets.models import Ticket
-from app.tickets.service import assign, discard, get_ticket, resolve, set_priority
+from app.tickets.service import (
+    assign,
+    discard,
+    get_ticket,
+    resolve,
+    set_priority,
+    wait_on_customer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +57,13 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     ) -> None:
         await discard(session=session, ticket=ticket, actor=actor, now=now)
 
+    async def wait_for_customer(
+        session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime
+    ) -> None:
+        await wait_on_customer(session=session, ticket=ticket, actor=actor, now=now)
+
     buttons: dict[ActionId, TicketAction] = {
+        ActionId.WAIT_ON_CUSTOMER: wait_for_customer,
         ActionId.ASSIGN_TO_ME: assign_to_me,
         ActionId.RESOLVE: resolve_ticket,
         ActionId.DISCARD: discard_ticket,
