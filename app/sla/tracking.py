@@ -267,10 +267,15 @@ def _ledger(
     *,
     started: datetime | None = None,
 ) -> None:
-    text = f"{reason} @{started.isoformat()}" if started is not None else reason
     session.add(
         SlaLedgerEntry(
-            ticket_id=ticket.id, target=target, kind=kind, due_at=due, reason=text, at=now
+            ticket_id=ticket.id,
+            target=target,
+            kind=kind,
+            due_at=due,
+            started_at=started,
+            reason=reason,
+            at=now,
         )
     )
 

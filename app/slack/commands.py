@@ -27,6 +27,7 @@ USAGE = "\n".join(
         "• `/ticket unwatch`: stop making tickets from this channel",
         "• `/ticket channels`: list the watched channels and their triage channels",
         "• `/ticket autoreply on|off`: turn the automatic reply to new tickets here on or off",
+        "• `/ticket show T-42`: a ticket's status and its SLA ledger",
         "• `/ticket sla`: show the response and resolution targets",
         "• `/ticket sla set <low|normal|high|urgent> [first_response=4h] [next_response=8h]"
         " [resolution=2d] [business_hours=on|off]`: change the targets of one priority",
@@ -100,8 +101,14 @@ class SlaSet:
     business_hours: bool | None = None
 
 
+@dataclass(frozen=True)
+class Show:
+    number: int
+
+
 Command = (
-    Help
+    Show
+    | Help
     | TeamList
     | TeamAdd
     | TeamRemove
@@ -144,6 +151,8 @@ def parse(text: str) -> Command | UsageError:
         return _parse_autoreply(args)
     if subcommand == "sla":
         return _parse_sla(args)
+    if subcommand == "show":
+        return _parse_show(args)
     return UsageError(f"Unknown subcommand `{_echo(words[0])}`.")
 
 
@@ -157,6 +166,15 @@ def parse_channel_mention(token: str) -> str | None:
     """`<#C123|support>` or `<#C123>` -> `C123`; anything else -> None."""
     match = _CHANNEL_MENTION.match(token)
     return match.group(1) if match else None
+
+
+def _parse_show(args: list[str]) -> Show | UsageError:
+    if len(args) != 1:
+        return UsageError("Say which ticket, e.g. `/ticket show T-42`.")
+    number = args[0].upper().removeprefix("T-").removeprefix("#")
+    if not number.isdigit() or int(number) < 1:
+        return UsageError(f"`{_echo(args[0])}` is not a ticket number like T-42.")
+    return Show(int(number))
 
 
 def _parse_sla(args: list[str]) -> SlaShow | SlaSet | UsageError:

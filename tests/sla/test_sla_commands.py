@@ -64,3 +64,24 @@ async def test_others_are_refused_and_nothing_changes(running_app, sender):
     assert "first_response" in malformed.json()["text"] and "Usage" in malformed.json()["text"]
     async with running_app.runtime.session_factory() as session:
         assert (await session.scalars(select(SlaPolicy))).all() == []
+
+
+async def test_show_prints_the_ticket_and_its_sla_ledger(running_app, sender, emulator):
+    from app.slack_emulator import message_event
+    from tests.tickets.helpers import watch
+
+    await watch(running_app)
+    await sender.send_event(message_event("CSUPPORT", "UCUSTOMER", "Exports fail"))
+
+    shown = await sender.send_command("show T-1", user_id=LEAD, channel_id="C1")
+    missing = await sender.send_command("show T-99", user_id=LEAD, channel_id="C1")
+    refused = await sender.send_command("show T-1", user_id="UCUSTOMER", channel_id="C1")
+    malformed = await sender.send_command("show ticket", user_id=LEAD, channel_id="C1")
+
+    text = shown.json()["text"]
+    assert "*T-1* · Exports fail" in text
+    assert "first response started, due 2026-01-05 13:00 UTC (ticket opened)" in text
+    assert "resolution started, due 2026-01-07 17:00 UTC" in text
+    assert "There is no T-99" in missing.json()["text"]
+    assert "only the support team" in refused.json()["text"]
+    assert "not a ticket number" in malformed.json()["text"]

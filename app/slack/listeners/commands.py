@@ -20,6 +20,7 @@ from app.slack.commands import (
     ChannelList,
     Command,
     Help,
+    Show,
     SlaSet,
     SlaShow,
     TeamAdd,
@@ -31,7 +32,7 @@ from app.slack.commands import (
     parse,
 )
 from app.slack.context import SlackContext
-from app.slack.listeners.sla_commands import run_sla_command
+from app.slack.listeners.sla_commands import run_sla_command, show_ticket
 from app.slack.replies import ack_ephemeral, answer_command
 from app.team import service as team
 from app.team.enums import Role
@@ -141,6 +142,10 @@ async def _run(ctx: SlackContext, session: AsyncSession, who: Invocation, parsed
                     "new tickets get an automatic reply in their thread."
                 )
             return f"Auto-reply is off in <#{who.channel_id}>."
+        case Show(number=number):
+            return await show_ticket(
+                session=session, workspace_id=who.workspace_id, user_id=who.user_id, number=number
+            )
         case SlaShow() | SlaSet():
             return await run_sla_command(
                 session=session,
