@@ -418,8 +418,10 @@ async def test_two_sweepers_fire_each_timer_once(
     assert len(per_timer) == count and set(per_timer.values()) == {1}
     timers = await all_timers(session_factory)
     assert all(t.done_at is not None for t in timers)
-    assert {t.claimed_by for t in timers} == {s.identity for s in sweepers}
-    assert sorted(handled_by["first"] + handled_by["second"]) == [t.id for t in timers]
+    handled_ids = handled_by.get("first", []) + handled_by.get("second", [])
+    assert sorted(handled_ids) == [t.id for t in timers]
+    if is_postgres:  # both took part (SQLite's busy wait promises no fairness between writers)
+        assert {t.claimed_by for t in timers} == {s.identity for s in sweepers}
 
 
 async def insert_due_timers(session_factory, workspace_id: int, now: datetime, *, count: int):
