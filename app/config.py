@@ -40,6 +40,11 @@ DEFAULT_AUTO_REPLY_TEXT = (
     "Someone from the team will reply in this thread; add any details here."
 )
 
+DEFAULT_OFF_HOURS_REPLY_TEXT = (
+    "Our support team is away right now and back {back}. "
+    "Your message is in the queue and will be answered then."
+)
+
 
 class SettingsError(Exception):
     """A setting is missing or malformed. The message names the variable and fits on one line."""
@@ -74,6 +79,7 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_NOT_A_REQUEST_PHRASES)
     )
     auto_reply_text: str = DEFAULT_AUTO_REPLY_TEXT
+    off_hours_reply_text: str = DEFAULT_OFF_HOURS_REPLY_TEXT
 
     outbox_max_attempts: int = Field(default=24, ge=1)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)

@@ -27,6 +27,8 @@ USAGE = "\n".join(
         "• `/ticket unwatch`: stop making tickets from this channel",
         "• `/ticket channels`: list the watched channels and their triage channels",
         "• `/ticket autoreply on|off`: turn the automatic reply to new tickets here on or off",
+        "• `/ticket offhours on|off`: tell customers who write here after hours when the team is"
+        " back",
         "• `/ticket show T-42`: a ticket's status and its SLA ledger",
         "• `/ticket sla`: show the response and resolution targets",
         "• `/ticket sla set <low|normal|high|urgent> [first_response=4h] [next_response=8h]"
@@ -102,12 +104,18 @@ class SlaSet:
 
 
 @dataclass(frozen=True)
+class OffHoursReply:
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class Show:
     number: int
 
 
 Command = (
-    Show
+    OffHoursReply
+    | Show
     | Help
     | TeamList
     | TeamAdd
@@ -153,6 +161,10 @@ def parse(text: str) -> Command | UsageError:
         return _parse_sla(args)
     if subcommand == "show":
         return _parse_show(args)
+    if subcommand == "offhours":
+        if len(args) != 1 or args[0].lower() not in _SWITCH:
+            return UsageError("Say `/ticket offhours on` or `/ticket offhours off`.")
+        return OffHoursReply(_SWITCH[args[0].lower()])
     return UsageError(f"Unknown subcommand `{_echo(words[0])}`.")
 
 

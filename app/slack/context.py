@@ -31,6 +31,7 @@ def intake_rules(settings: Settings) -> IntakeRules:
         grouping_window=timedelta(seconds=settings.ticket_grouping_window_seconds),
         not_a_request_phrases=tuple(settings.not_a_request_phrases),
         auto_reply_text=settings.auto_reply_text,
+        off_hours_reply_text=settings.off_hours_reply_text,
         ticket_reaction=settings.ticket_reaction,
         resolve_reaction=settings.resolve_reaction,
         default_triage_channel_id=settings.triage_channel_id,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.directory.service import request_team_info, team_name
+from app.sla.policies import calendar_for
 from app.sla.tracking import start_ticket_clocks
 from app.team.enums import Role
 from app.team.models import TeamMember
@@ -55,6 +56,7 @@ class IntakeRules:
     ticket_reaction: str
     resolve_reaction: str
     default_triage_channel_id: str | None
+    off_hours_reply_text: str = ""
 
 
 async def receive_message(
@@ -305,11 +307,37 @@ async def _open_from_message(
             text=template.replace("{ticket}", ticket.display_number),
             now=now,
         )
+    if channel is not None and channel.off_hours_reply_enabled:
+        await _reply_if_off_hours(
+            session=session, ticket=ticket, channel=channel, rules=rules, now=now
+        )
     if is_external and requester_team and account is None:
         await request_team_info(
             session=session, workspace_id=workspace.id, team_id=requester_team, now=now
         )
     return ticket
+
+
+async def _reply_if_off_hours(
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    channel: WatchedChannel,
+    rules: IntakeRules,
+    now: datetime,
+) -> None:
+    """Outside business hours, tell the customer when the team is back."""
+    calendar = await calendar_for(
+        session=session, workspace_id=ticket.workspace_id, years=range(now.year, now.year + 2)
+    )
+    if calendar.is_open(now):
+        return
+    back, _ = next(calendar.open_intervals(now))
+    when = f"<!date^{int(back.timestamp())}^{{date_short_pretty}} at {{time}}|{back:%A %H:%M} UTC>"
+    template = channel.off_hours_reply_text or rules.off_hours_reply_text
+    await post_in_customer_thread(
+        session=session, ticket=ticket, text=template.replace("{back}", when), now=now
+    )
 
 
 async def _receive_thread_reply(

@@ -175,20 +175,57 @@ async def set_auto_reply(
     *, session: AsyncSession, workspace_id: int, channel_id: str, enabled: bool, actor_id: str
 ) -> WatchedChannel:
     """Turn a watched channel's automatic reply to new tickets on or off. Leads only."""
+    return await _set_switch(
+        session=session,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        enabled=enabled,
+        actor_id=actor_id,
+        column="auto_reply_enabled",
+        what="auto-replies",
+    )
+
+
+async def set_off_hours_reply(
+    *, session: AsyncSession, workspace_id: int, channel_id: str, enabled: bool, actor_id: str
+) -> WatchedChannel:
+    """Turn a watched channel's "we are away, back at ..." reply on or off. Leads only."""
+    return await _set_switch(
+        session=session,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        enabled=enabled,
+        actor_id=actor_id,
+        column="off_hours_reply_enabled",
+        what="the off-hours reply",
+    )
+
+
+async def _set_switch(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    channel_id: str,
+    enabled: bool,
+    actor_id: str,
+    column: str,
+    what: str,
+) -> WatchedChannel:
     await require_lead(
-        session=session, workspace_id=workspace_id, user_id=actor_id, to="change auto-replies"
+        session=session, workspace_id=workspace_id, user_id=actor_id, to=f"change {what}"
     )
     channel = await get_watched_channel(
         session=session, workspace_id=workspace_id, channel_id=channel_id
     )
     if channel is None:
         raise NotFound(_NOT_WATCHED)
-    if channel.auto_reply_enabled != enabled:
-        channel.auto_reply_enabled = enabled
+    if getattr(channel, column) != enabled:
+        setattr(channel, column, enabled)
         await session.flush()
         audit.info(
-            "channels: %s turned auto-reply %s in %s (#%s) in workspace %s",
+            "channels: %s switched %s %s in %s (#%s) in workspace %s",
             actor_id,
+            what,
             "on" if enabled else "off",
             channel_id,
             channel.name,

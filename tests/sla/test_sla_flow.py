@@ -262,3 +262,25 @@ async def test_waiting_on_customer_pauses_the_resolution_clock(
     assert resumed.resolution_due_at == datetime(2026, 1, 9, 17, tzinfo=UTC)
     kinds = [kind for target, kind in await ledger(running_app) if target == "resolution"]
     assert kinds == ["started", "paused", "resumed"]
+
+
+async def test_off_hours_reply_tells_when_the_team_is_back(running_app, sender, emulator, clock):
+    await sender.send_command("offhours on", user_id=LEAD, channel_id="CSUPPORT")  # not watched
+    await watch(running_app)
+    answer = await sender.send_command("offhours on", user_id=LEAD, channel_id="CSUPPORT")
+    assert "off-hours reply is on" in answer.json()["text"]
+    clock.set(datetime(2026, 1, 10, 11, tzinfo=UTC))  # Saturday
+    weekend = await open_ticket(running_app, sender, emulator, "Weekend question")
+    clock.set(datetime(2026, 1, 12, 11, tzinfo=UTC))  # Monday, open
+    weekday = await open_ticket(running_app, sender, emulator, "Weekday question", "UOTHER")
+
+    def replies(root: str) -> list[str]:
+        return [m["text"] for m in emulator.messages("CSUPPORT") if m.get("thread_ts") == root]
+
+    texts = await wait_until(
+        lambda: (lambda t: t if len(t) == 2 else None)(replies(weekend)), message="two replies"
+    )
+    monday_9 = int(datetime(2026, 1, 12, 9, tzinfo=UTC).timestamp())
+    assert any(f"back <!date^{monday_9}^" in text for text in texts)
+    await wait_until(lambda: replies(weekday), message="auto-reply")
+    assert not any("away" in text for text in replies(weekday))

@@ -20,6 +20,7 @@ from app.slack.commands import (
     ChannelList,
     Command,
     Help,
+    OffHoursReply,
     Show,
     SlaSet,
     SlaShow,
@@ -142,6 +143,16 @@ async def _run(ctx: SlackContext, session: AsyncSession, who: Invocation, parsed
                     "new tickets get an automatic reply in their thread."
                 )
             return f"Auto-reply is off in <#{who.channel_id}>."
+        case OffHoursReply(enabled=enabled):
+            await channels.set_off_hours_reply(
+                session=session,
+                workspace_id=who.workspace_id,
+                channel_id=who.channel_id,
+                enabled=enabled,
+                actor_id=who.user_id,
+            )
+            state = "on" if enabled else "off"
+            return f"The off-hours reply is {state} in <#{who.channel_id}>."
         case Show(number=number):
             return await show_ticket(
                 session=session, workspace_id=who.workspace_id, user_id=who.user_id, number=number
