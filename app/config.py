@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     )
     auto_reply_text: str = DEFAULT_AUTO_REPLY_TEXT
     off_hours_reply_text: str = DEFAULT_OFF_HOURS_REPLY_TEXT
+    # Hour (0-23, workspace time zone) of the daily digest in each triage channel; -1: none.
+    digest_hour: int = Field(default=9, ge=-1, le=23)
 
     outbox_max_attempts: int = Field(default=24, ge=1)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)

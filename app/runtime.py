@@ -27,6 +27,7 @@ from app.outbox.enums import OutboxKind
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.service import OUTBOX_WRITTEN
 from app.sla.alerts import register_sla_handlers
+from app.sla.digest import ensure_daily_digest, register_digest_handler
 from app.slack.app import build_bolt_app
 from app.slack.authorize import BotIdentity
 from app.slack.client import build_interactive_client, build_outbox_client
@@ -114,6 +115,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     timer_handlers = TimerHandlers()
     register_sla_handlers(timer_handlers)
     register_auto_close_handler(timer_handlers)
+    register_digest_handler(timer_handlers)
     timer_sweeper = TimerSweeper(
         session_factory=session_factory,
         clock=clock,
@@ -189,6 +191,13 @@ async def _learn_identity(runtime: Runtime) -> None:
                 workspace_id=workspace.id,
                 lead_user_ids=runtime.settings.support_leads,
             )
+            if runtime.settings.digest_hour >= 0:
+                await ensure_daily_digest(
+                    session=session,
+                    workspace_id=workspace.id,
+                    hour=runtime.settings.digest_hour,
+                    now=runtime.clock.now(),
+                )
     except (SQLAlchemyError, OSError) as exc:
         # Serve anyway: /readyz reports the database problem, and events are refused with a
         # 500 (so Slack retries them) until it is fixed.

@@ -284,3 +284,31 @@ async def test_off_hours_reply_tells_when_the_team_is_back(running_app, sender, 
     assert any(f"back <!date^{monday_9}^" in text for text in texts)
     await wait_until(lambda: replies(weekday), message="auto-reply")
     assert not any("away" in text for text in replies(weekday))
+
+
+async def test_daily_digest_goes_to_the_triage_channel_every_morning(
+    running_app, sender, emulator, clock
+):
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    root = await open_ticket(running_app, sender, emulator, "Answered one")
+    clock.advance(minutes=45)
+    await sender.send_event(message_event("CSUPPORT", AGENT, "Hi", ts=next_ts(), thread_ts=root))
+    await open_ticket(running_app, sender, emulator, "Ignored one", "UOTHER")
+    clock.advance(hours=23, minutes=15)  # Tuesday 09:00: the digest is due
+
+    await sweep(running_app)
+
+    def digest_posts() -> list[str]:
+        return [m["text"] for m in emulator.messages("CTRIAGE") if "Daily digest" in m["text"]]
+
+    [digest] = await wait_until(digest_posts, message="digest")
+    assert "2 open tickets (1 new · 1 open · 0 waiting on customer)" in digest
+    assert ":red_circle: Breached (1): *T-2* Ignored one" in digest
+    assert "Yesterday's median first response: 45m" in digest
+    clock.advance(hours=1)
+    await sweep(running_app)
+    assert len(digest_posts()) == 1  # once a day, not once a sweep
+    clock.advance(days=1)
+    await sweep(running_app)
+    await wait_until(lambda: len(digest_posts()) == 2, message="the next morning's digest")

@@ -146,9 +146,12 @@ async def test_a_failing_handler_rolls_back_only_its_own_work(
 
 
 async def test_a_failure_does_not_undo_a_reschedule_made_meanwhile(
-    database_url, is_postgres, session_factory, clock, workspace_id, caplog
+    database_url, is_postgres, session_factory, clock, workspace_id
 ):
-    """The ticket changed while the handler failed: its new due time wins over the backoff."""
+    """The ticket changed while the handler failed: its new due time wins over the backoff.
+
+    Usually the reschedule commits first and the failure is not counted; if the failure is
+    recorded first, the reschedule then replaces it. Either way the end is the same."""
     if not is_postgres:
         pytest.skip("SQLite has one writer: nothing can reschedule while the sweep holds it")
     engine = create_engine(database_url)
@@ -178,13 +181,10 @@ async def test_a_failure_does_not_undo_a_reschedule_made_meanwhile(
         session_factory, key="t1", workspace_id=workspace_id, due_at=clock.now(), now=clock.now()
     )
     try:
-        with caplog.at_level(logging.WARNING, logger="app.timers.sweeper"):
-            assert await sweeper_for(session_factory, clock, handlers).sweep_once() == 1
+        assert await sweeper_for(session_factory, clock, handlers).sweep_once() == 1
         await asyncio.gather(*reschedules)
     finally:
         await engine.dispose()
-
-    assert "changed meanwhile; not counted" in caplog.text
 
     stored = await load_timer(session_factory, timer.id)
     assert stored.due_at == later and stored.attempts == 0
