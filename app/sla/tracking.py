@@ -16,6 +16,7 @@ from app.sla.calendar import BusinessCalendar
 from app.sla.models import SlaLedgerEntry
 from app.sla.policies import Targets, calendar_for, calendar_or_always_open, targets_for
 from app.tickets.models import Ticket
+from app.timers.models import Timer
 from app.timers.service import cancel_timers, schedule_timer
 
 FIRST_RESPONSE = "first_response"
@@ -137,7 +138,7 @@ async def _arm(
     paused = [] if new_ticket else await _pauses(session, ticket, target, now)
     due = calendar.add(started, duration, paused=paused)
     warn_at = calendar.add(started, duration * targets.warn_fraction, paused=paused)
-    await _schedule(session, ticket, target, due, warn_at, started, now)
+    await _schedule(session, ticket, target, due, warn_at, started, now, new_ticket=new_ticket)
     _ledger(session, ticket, target, "started", due, reason, now, started=started)
 
 
@@ -149,10 +150,29 @@ async def _schedule(
     warn_at: datetime | None,
     started: datetime,
     now: datetime,
+    *,
+    new_ticket: bool = False,
 ) -> None:
     setattr(ticket, f"{target}_due_at", due)
     payload = {"target": target, "due_at": due.isoformat(), "started_at": started.isoformat()}
     alarms = [(SLA_BREACH, due)] + ([(SLA_WARNING, warn_at)] if warn_at is not None else [])
+    if new_ticket:
+        # Keys of a ticket created in this transaction cannot exist yet: plain inserts, which
+        # the flush sends as one statement, instead of one upsert round trip per timer.
+        session.add_all(
+            Timer(
+                kind=kind,
+                key=timer_key(ticket, target, kind),
+                workspace_id=ticket.workspace_id,
+                ticket_id=ticket.id,
+                due_at=at,
+                payload=payload,
+                attempts=0,
+                created_at=now,
+            )
+            for kind, at in alarms
+        )
+        return
     for kind, at in alarms:
         await schedule_timer(
             session=session,
