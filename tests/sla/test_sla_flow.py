@@ -312,3 +312,17 @@ async def test_daily_digest_goes_to_the_triage_channel_every_morning(
     clock.advance(days=1)
     await sweep(running_app)
     await wait_until(lambda: len(digest_posts()) == 2, message="the next morning's digest")
+
+
+async def test_a_policy_change_never_back_dates_a_breach(running_app, sender, emulator, clock):
+    await watch(running_app)
+    await open_ticket(running_app, sender, emulator)
+    clock.advance(hours=2)
+
+    await sender.send_command("sla set normal first_response=1h", user_id=LEAD, channel_id="C1")
+    await sweep(running_app)
+
+    [ticket] = await tickets(running_app)
+    assert ticket.first_response_due_at == datetime(2026, 1, 5, 13, tzinfo=UTC)  # unchanged
+    assert ticket.sla_state == "on_track"
+    assert await alerts(emulator) == []
