@@ -30,7 +30,13 @@ TARGET_NAMES = {
 
 
 async def on_sla_timer(session: AsyncSession, timer: Timer, now: datetime, late: bool) -> None:
-    ticket = await session.get(Ticket, timer.ticket_id) if timer.ticket_id else None
+    # NOWAIT: a command holding the ticket (and about to touch its timers) must not deadlock
+    # with this sweep; the timer is simply retried at the next sweep.
+    ticket = (
+        await session.get(Ticket, timer.ticket_id, with_for_update={"nowait": True})
+        if timer.ticket_id
+        else None
+    )
     target = str(timer.payload.get("target", ""))
     if ticket is None or ticket.status not in OPEN_STATUSES:
         return

@@ -30,8 +30,16 @@ SLA_BREACH = "sla.breach"
 ON_TRACK, AT_RISK, BREACHED = "on_track", "at_risk", "breached"
 
 
-def timer_key(ticket: Ticket, target: str, kind: str) -> str:
-    return f"sla:{ticket.id}:{target}:{kind.removeprefix('sla.')}"
+def timer_key(ticket: Ticket, target: str, started: datetime, kind: str) -> str:
+    """One key per clock run: a later run of the same target (the next customer message, a
+    reopen) gets timers of its own, while a re-plan or a resume of this run moves these."""
+    return f"sla:{ticket.id}:{target}:{int(started.timestamp())}:{kind.removeprefix('sla.')}"
+
+
+async def _cancel_run(session: AsyncSession, ticket: Ticket, target: str, now: datetime) -> None:
+    started = await _started_at(session, ticket, target) or ticket.created_at
+    for kind in (SLA_WARNING, SLA_BREACH):
+        await cancel_timers(session=session, now=now, key=timer_key(ticket, target, started, kind))
 
 
 async def start_ticket_clocks(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
@@ -90,8 +98,7 @@ async def target_met(
     due = getattr(ticket, f"{target}_due_at")
     if due is None:
         return
-    for kind in (SLA_WARNING, SLA_BREACH):
-        await cancel_timers(session=session, now=now, key=timer_key(ticket, target, kind))
+    await _cancel_run(session, ticket, target, now)
     setattr(ticket, f"{target}_due_at", None)
     kind = "met" if now <= due else "met_late"
     _ledger(session, ticket, target, kind, due, reason, now)
@@ -162,7 +169,7 @@ async def _schedule(
         session.add_all(
             Timer(
                 kind=kind,
-                key=timer_key(ticket, target, kind),
+                key=timer_key(ticket, target, started, kind),
                 workspace_id=ticket.workspace_id,
                 ticket_id=ticket.id,
                 due_at=at,
@@ -177,7 +184,7 @@ async def _schedule(
         await schedule_timer(
             session=session,
             kind=kind,
-            key=timer_key(ticket, target, kind),
+            key=timer_key(ticket, target, started, kind),
             workspace_id=ticket.workspace_id,
             ticket_id=ticket.id,
             due_at=at,
@@ -193,8 +200,7 @@ async def pause_resolution(
     due = ticket.resolution_due_at
     if due is None or due <= now:
         return  # nothing running, or already overdue: a breach is not paused away
-    for kind in (SLA_WARNING, SLA_BREACH):
-        await cancel_timers(session=session, now=now, key=timer_key(ticket, RESOLUTION, kind))
+    await _cancel_run(session, ticket, RESOLUTION, now)
     ticket.resolution_due_at = None
     _ledger(session, ticket, RESOLUTION, "paused", due, reason, now)
 
@@ -264,6 +270,7 @@ async def _policy(
 
 
 async def _started_at(session: AsyncSession, ticket: Ticket, target: str) -> datetime | None:
+    await session.flush()  # a run started in this very transaction counts
     return await session.scalar(
         select(SlaLedgerEntry.started_at)
         .where(

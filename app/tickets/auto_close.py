@@ -47,7 +47,11 @@ async def disarm_auto_close(*, session: AsyncSession, ticket: Ticket, now: datet
 async def on_auto_close(session: AsyncSession, timer: Timer, now: datetime, late: bool) -> None:
     from app.tickets.service import record_ticket_event
 
-    ticket = await session.get(Ticket, timer.ticket_id) if timer.ticket_id else None
+    ticket = (  # NOWAIT: see app/sla/alerts.py
+        await session.get(Ticket, timer.ticket_id, with_for_update={"nowait": True})
+        if timer.ticket_id
+        else None
+    )
     if ticket is None or ticket.status is not TicketStatus.RESOLVED:
         return
     ticket.status = TicketStatus.CLOSED

@@ -326,3 +326,28 @@ async def test_a_policy_change_never_back_dates_a_breach(running_app, sender, em
     assert ticket.first_response_due_at == datetime(2026, 1, 5, 13, tzinfo=UTC)  # unchanged
     assert ticket.sla_state == "on_track"
     assert await alerts(emulator) == []
+
+
+async def test_every_next_response_run_gets_its_own_alerts(running_app, sender, emulator, clock):
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    root = await open_ticket(running_app, sender, emulator)
+    await sender.send_event(message_event("CSUPPORT", AGENT, "Hi", ts=next_ts(), thread_ts=root))
+
+    for question in ("First follow-up", "Second follow-up"):
+        await sender.send_event(
+            message_event("CSUPPORT", CUSTOMER, question, ts=next_ts(), thread_ts=root)
+        )
+        clock.advance(days=2)  # 8 business hours pass: warning and breach
+        await sweep(running_app)
+        await sender.send_event(
+            message_event("CSUPPORT", AGENT, "Answer", ts=next_ts(), thread_ts=root)
+        )
+
+    def breaches() -> list[str]:
+        card = card_in_triage(emulator)
+        return [t for t in triage_thread(emulator, card["ts"]) if "breached its next" in t]
+
+    await wait_until(lambda: len(breaches()) == 2, message="a breach for each run")
+    kinds = [kind for target, kind in await ledger(running_app) if target == "next_response"]
+    assert kinds.count("started") == 2 and kinds.count("breached") == 2
