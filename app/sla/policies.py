@@ -191,3 +191,47 @@ def _delta(seconds: int | None) -> timedelta | None:
 
 def _seconds(delta: timedelta | None) -> int | None:
     return int(delta.total_seconds()) if delta is not None else None
+
+
+async def set_business_hours(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    time_zone: str,
+    weekly_hours: dict[str, list[list[str]]],
+    holiday_country: str | None,
+    actor_id: str | None,
+    now: datetime,
+) -> BusinessCalendar:
+    """Replace the workspace's working week; it applies to clocks started from now on."""
+    calendar = calendar_from(time_zone=time_zone, weekly_hours=weekly_hours)
+    if holiday_country:
+        try:
+            public_holidays(holiday_country, [now.year])
+        except NotImplementedError:
+            raise InvalidInput(
+                f"No public holidays known for country {holiday_country!r}."
+            ) from None
+    row = await session.get(BusinessHours, workspace_id)
+    if row is None:
+        row = BusinessHours(workspace_id=workspace_id, closed_dates=[])
+        session.add(row)
+    row.time_zone = time_zone
+    row.weekly_hours = weekly_hours
+    row.holiday_country = holiday_country
+    row.updated_by = actor_id
+    row.updated_at = now
+    await session.flush()
+    return calendar
+
+
+async def describe_business_hours(*, session: AsyncSession, workspace_id: int) -> str:
+    row = await session.get(BusinessHours, workspace_id)
+    if row is None:
+        return "Mon-Fri 09:00-17:00 UTC (the default)"
+    days = ", ".join(
+        f"{day} " + " ".join(f"{opens}-{closes}" for opens, closes in spans)
+        for day, spans in row.weekly_hours.items()
+    )
+    holidays = f"; public holidays of {row.holiday_country}" if row.holiday_country else ""
+    return f"{days} ({row.time_zone}){holidays}"

@@ -29,6 +29,8 @@ USAGE = "\n".join(
         "• `/ticket autoreply on|off`: turn the automatic reply to new tickets here on or off",
         "• `/ticket offhours on|off`: tell customers who write here after hours when the team is"
         " back",
+        "• `/ticket hours`: show business hours; `/ticket hours set Europe/Berlin 09:00-17:00"
+        " [days=mon-fri] [holidays=DE]`: change them",
         "• `/ticket show T-42`: a ticket's status and its SLA ledger",
         "• `/ticket sla`: show the response and resolution targets",
         "• `/ticket sla set <low|normal|high|urgent> [first_response=4h] [next_response=8h]"
@@ -109,12 +111,28 @@ class OffHoursReply:
 
 
 @dataclass(frozen=True)
+class HoursShow:
+    pass
+
+
+@dataclass(frozen=True)
+class HoursSet:
+    time_zone: str
+    opens: str
+    closes: str
+    days: tuple[str, ...]
+    holiday_country: str | None = None
+
+
+@dataclass(frozen=True)
 class Show:
     number: int
 
 
 Command = (
-    OffHoursReply
+    HoursShow
+    | HoursSet
+    | OffHoursReply
     | Show
     | Help
     | TeamList
@@ -161,6 +179,8 @@ def parse(text: str) -> Command | UsageError:
         return _parse_sla(args)
     if subcommand == "show":
         return _parse_show(args)
+    if subcommand == "hours":
+        return _parse_hours(args)
     if subcommand == "offhours":
         if len(args) != 1 or args[0].lower() not in _SWITCH:
             return UsageError("Say `/ticket offhours on` or `/ticket offhours off`.")
@@ -178,6 +198,35 @@ def parse_channel_mention(token: str) -> str | None:
     """`<#C123|support>` or `<#C123>` -> `C123`; anything else -> None."""
     match = _CHANNEL_MENTION.match(token)
     return match.group(1) if match else None
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})$")
+
+
+def _parse_hours(args: list[str]) -> HoursShow | HoursSet | UsageError:
+    if not args:
+        return HoursShow()
+    if args[0].lower() != "set" or len(args) < 3:
+        return UsageError("Say e.g. `/ticket hours set Europe/Berlin 09:00-17:00 days=mon-fri`.")
+    match = _HOURS.match(args[2])
+    if not match:
+        return UsageError(f"`{_echo(args[2])}` is not opening hours like 09:00-17:00.")
+    days, country = _DAY_NAMES[:5], None
+    for option in args[3:]:
+        name, _, value = option.lower().partition("=")
+        if name == "days":
+            first, _, last = value.partition("-")
+            if first not in _DAY_NAMES or (last or first) not in _DAY_NAMES:
+                return UsageError(f"`{_echo(option)}`: days are like mon-fri or sat.")
+            days = _DAY_NAMES[_DAY_NAMES.index(first) : _DAY_NAMES.index(last or first) + 1]
+        elif name == "holidays" and value.isalpha() and len(value) == 2:
+            country = value.upper()
+        else:
+            return UsageError(f"`{_echo(option)}` is not `days=...` or `holidays=XX`.")
+    if not days:
+        return UsageError("The days run from the first to the last, e.g. mon-fri.")
+    return HoursSet(args[1], match.group(1), match.group(2), tuple(days), country)
 
 
 def _parse_show(args: list[str]) -> Show | UsageError:

@@ -85,3 +85,38 @@ async def test_show_prints_the_ticket_and_its_sla_ledger(running_app, sender, em
     assert "There is no T-99" in missing.json()["text"]
     assert "only the support team" in refused.json()["text"]
     assert "not a ticket number" in malformed.json()["text"]
+
+
+async def test_lead_sets_business_hours_and_new_clocks_count_them(running_app, sender, emulator):
+    from datetime import UTC, datetime
+
+    from app.slack_emulator import message_event
+    from app.tickets.models import Ticket
+    from tests.tickets.helpers import watch
+
+    changed = await sender.send_command(
+        "hours set Europe/Berlin 10:00-12:00 days=mon-thu holidays=DE",
+        user_id=LEAD,
+        channel_id="C1",
+    )
+    shown = await sender.send_command("hours", user_id=LEAD, channel_id="C1")
+    bad_zone = await sender.send_command(
+        "hours set Mars/Base 09:00-17:00", user_id=LEAD, channel_id="C1"
+    )
+    bad_days = await sender.send_command(
+        "hours set UTC 09:00-17:00 days=someday", user_id=LEAD, channel_id="C1"
+    )
+    by_customer = await sender.send_command("hours", user_id="UCUSTOMER", channel_id="C1")
+
+    assert "Business hours are now mon 10:00-12:00" in changed.json()["text"]
+    assert "(Europe/Berlin); public holidays of DE" in shown.json()["text"]
+    assert "unknown time zone" in bad_zone.json()["text"]
+    assert "days are like mon-fri" in bad_days.json()["text"]
+    assert "only the support team" in by_customer.json()["text"]
+
+    await watch(running_app)
+    await sender.send_event(message_event("CSUPPORT", "UCUSTOMER", "Help"))  # Mon 10:00 Berlin
+    async with running_app.runtime.session_factory() as session:
+        ticket = (await session.scalars(select(Ticket))).one()
+    # 4 business hours: Monday 10-12 and Tuesday 10-12 Berlin time.
+    assert ticket.first_response_due_at == datetime(2026, 1, 6, 11, tzinfo=UTC)

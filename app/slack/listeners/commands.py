@@ -20,6 +20,8 @@ from app.slack.commands import (
     ChannelList,
     Command,
     Help,
+    HoursSet,
+    HoursShow,
     OffHoursReply,
     Show,
     SlaSet,
@@ -33,7 +35,7 @@ from app.slack.commands import (
     parse,
 )
 from app.slack.context import SlackContext
-from app.slack.listeners.sla_commands import run_sla_command, show_ticket
+from app.slack.listeners.sla_commands import run_hours_command, run_sla_command, show_ticket
 from app.slack.replies import ack_ephemeral, answer_command
 from app.team import service as team
 from app.team.enums import Role
@@ -143,6 +145,14 @@ async def _run(ctx: SlackContext, session: AsyncSession, who: Invocation, parsed
                     "new tickets get an automatic reply in their thread."
                 )
             return f"Auto-reply is off in <#{who.channel_id}>."
+        case HoursShow() | HoursSet():
+            return await run_hours_command(
+                session=session,
+                workspace_id=who.workspace_id,
+                user_id=who.user_id,
+                command=parsed,
+                now=ctx.clock.now(),
+            )
         case OffHoursReply(enabled=enabled):
             await channels.set_off_hours_reply(
                 session=session,

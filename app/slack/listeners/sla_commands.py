@@ -11,8 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import NotAllowed, NotFound
 from app.sla.durations import format_duration
 from app.sla.models import SlaLedgerEntry
-from app.sla.policies import Targets, all_targets, set_targets
-from app.slack.commands import SlaSet, SlaShow
+from app.sla.policies import (
+    Targets,
+    all_targets,
+    describe_business_hours,
+    set_business_hours,
+    set_targets,
+)
+from app.slack.commands import HoursSet, HoursShow, SlaSet, SlaShow
 from app.team.service import get_role, require_lead
 from app.tickets.models import Ticket
 
@@ -99,3 +105,32 @@ async def show_ticket(
             f"{entry.kind.replace('_', ' ')}{due}{why}"
         )
     return "\n".join(lines)
+
+
+async def run_hours_command(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    user_id: str,
+    command: HoursShow | HoursSet,
+    now: datetime,
+) -> str:
+    if isinstance(command, HoursShow):
+        if await get_role(session=session, workspace_id=workspace_id, user_id=user_id) is None:
+            raise NotAllowed("Sorry, only the support team can see the business hours.")
+        hours = await describe_business_hours(session=session, workspace_id=workspace_id)
+        return f"*Business hours*: {hours}"
+    await require_lead(
+        session=session, workspace_id=workspace_id, user_id=user_id, to="change business hours"
+    )
+    await set_business_hours(
+        session=session,
+        workspace_id=workspace_id,
+        time_zone=command.time_zone,
+        weekly_hours={day: [[command.opens, command.closes]] for day in command.days},
+        holiday_country=command.holiday_country,
+        actor_id=user_id,
+        now=now,
+    )
+    hours = await describe_business_hours(session=session, workspace_id=workspace_id)
+    return f"Business hours are now {hours}. SLA clocks started from now on count them."
