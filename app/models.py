@@ -1,7 +1,7 @@
 """Imports every model so `Base.metadata` is complete (for alembic and tests)."""
 
 from app.db import Base
-from app.directory.models import SlackTeam, SlackUser
+from app.directory.models import SlackTeam
 from app.inbox.models import SlackEvent
 from app.outbox.models import OutboxMessage
 from app.sla.models import BusinessHours, SlaLedgerEntry, SlaPolicy
@@ -18,7 +18,6 @@ __all__ = [
     "SlaPolicy",
     "SlackEvent",
     "SlackTeam",
-    "SlackUser",
     "TeamMember",
     "Ticket",
     "TicketEvent",

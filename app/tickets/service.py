@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidTransition, NotAllowed, NotFound
 from app.sla import tracking as sla
+from app.team.enums import Role
 from app.tickets.actors import Actor
 from app.tickets.auto_close import arm_auto_close, disarm_auto_close
 from app.tickets.enums import (
@@ -217,8 +218,6 @@ async def add_message(
 
 
 def _author(user_id: str, kind: AuthorKind) -> Actor:
-    from app.team.enums import Role
-
     return Actor.user(user_id, Role.AGENT if kind is AuthorKind.AGENT else None)
 
 

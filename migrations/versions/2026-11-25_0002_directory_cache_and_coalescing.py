@@ -1,4 +1,4 @@
-"""Cache Slack users and teams; coalesce pending outbox rows; find tickets by triage card.
+"""Cache Slack teams; coalesce pending outbox rows; find tickets by triage card.
 
 Revision ID: 0002
 Revises: 0001
@@ -24,16 +24,6 @@ def upgrade() -> None:
         sa.Column("domain", sa.String(length=255), nullable=True),
         sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("team_id", name=op.f("pk_slack_teams")),
-    )
-    op.create_table(
-        "slack_users",
-        sa.Column("user_id", sa.String(length=32), nullable=False),
-        sa.Column("team_id", sa.String(length=32), nullable=True),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("real_name", sa.String(length=255), nullable=True),
-        sa.Column("is_bot", sa.Boolean(), server_default="0", nullable=False),
-        sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_slack_users")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("coalesce_key", sa.String(length=128), nullable=True))
@@ -63,5 +53,4 @@ def downgrade() -> None:
         )
         batch_op.drop_column("coalesce_key")
 
-    op.drop_table("slack_users")
     op.drop_table("slack_teams")
