@@ -1,5 +1,6 @@
 """Imports every model so `Base.metadata` is complete (for alembic and tests)."""
 
+from app.csat.models import CsatOptOut, CsatSettings, CsatSurvey
 from app.db import Base
 from app.directory.models import SlackTeam
 from app.inbox.models import SlackEvent
@@ -13,6 +14,9 @@ from app.workspaces.models import WatchedChannel, Workspace
 __all__ = [
     "Base",
     "BusinessHours",
+    "CsatOptOut",
+    "CsatSettings",
+    "CsatSurvey",
     "OutboxMessage",
     "SlaLedgerEntry",
     "SlaPolicy",

@@ -263,17 +263,7 @@ async def record_customer_reply(
     ticket.updated_at = now
     actor = Actor.user(customer_user_id, None) if customer_user_id else Actor.system()
     if ticket.status is TicketStatus.RESOLVED:
-        ticket.resolved_at = None
-        await sla.restart_resolution(session=session, ticket=ticket, now=now)
-        await disarm_auto_close(session=session, ticket=ticket, now=now)
-        await _change_status(
-            session=session,
-            ticket=ticket,
-            status=TicketStatus.OPEN,
-            actor=actor,
-            now=now,
-            kind="reopened",
-        )
+        await _reopen(session=session, ticket=ticket, actor=actor, now=now)
     elif ticket.status is TicketStatus.WAITING_ON_CUSTOMER:
         await sla.resume_resolution(
             session=session, ticket=ticket, now=now, reason="customer replied"
@@ -356,6 +346,56 @@ async def resolve(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
         actor=actor,
         now=now,
         kind="resolved",
+    )
+    return ticket
+
+
+async def reopen(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> Ticket:
+    """Open a resolved or closed ticket again: its resolution clock starts over."""
+    _require_triage(actor)
+    if ticket.status in OPEN_STATUSES:
+        return ticket
+    if ticket.status is TicketStatus.DISCARDED:
+        raise InvalidTransition(
+            f"{ticket.display_number} was marked as not a request; it cannot be reopened."
+        )
+    await _reopen(session=session, ticket=ticket, actor=actor, now=now)
+    return ticket
+
+
+async def _reopen(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> None:
+    ticket.resolved_at = None
+    ticket.closed_at = None
+    await sla.restart_resolution(session=session, ticket=ticket, now=now)
+    await disarm_auto_close(session=session, ticket=ticket, now=now)
+    await _change_status(
+        session=session,
+        ticket=ticket,
+        status=TicketStatus.OPEN,
+        actor=actor,
+        now=now,
+        kind="reopened",
+    )
+
+
+async def close(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> Ticket:
+    """Close a ticket for good (a resolved one would otherwise close itself after a few days)."""
+    _require_triage(actor)
+    if ticket.status is TicketStatus.CLOSED:
+        return ticket
+    if ticket.status is TicketStatus.DISCARDED:
+        raise InvalidTransition(f"{ticket.display_number} was marked as not a request.")
+    if ticket.status in OPEN_STATUSES:
+        await sla.stop_all(session=session, ticket=ticket, now=now, reason="closed")
+        ticket.resolved_at = ticket.resolved_at or now
+    await disarm_auto_close(session=session, ticket=ticket, now=now)
+    await _change_status(
+        session=session,
+        ticket=ticket,
+        status=TicketStatus.CLOSED,
+        actor=actor,
+        now=now,
+        kind="closed",
     )
     return ticket
 
