@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     # Hour (0-23, workspace time zone) of the daily digest in each triage channel; -1: none.
     digest_hour: int = Field(default=9, ge=-1, le=23)
 
+    # CSAT: the prompt goes out this long after a resolution (leads may change it per workspace),
+    # one reminder follows if unrated (0: none), and the survey closes after the expiry.
+    csat_delay_seconds: int = Field(default=600, ge=0)
+    csat_reminder_after_seconds: int = Field(default=24 * 3600, ge=0)
+    csat_expire_after_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
     outbox_max_attempts: int = Field(default=24, ge=1)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     outbox_batch_size: int = Field(default=20, ge=1, le=500)

@@ -190,6 +190,7 @@ def demo_settings(database_url: str, api_url: str) -> Settings:
         "slack_api_url": api_url,
         "support_leads": [LEAD],
         "triage_channel_id": None,  # the lead names the triage channel with /ticket watch
+        "csat_delay_seconds": 0,  # the rating prompt follows the resolution at the next sweep
         "log_level": "WARNING",
     }
     return Settings(_env_file=None, **{**defaults, **overrides})  # type: ignore[call-arg]
@@ -242,6 +243,7 @@ async def play(story: Story) -> None:
         _agent_answers,
         _customer_thanks,
         _agent_resolves,
+        _customer_rates,
     ]
     for step in steps:
         try:
@@ -394,6 +396,39 @@ async def _agent_resolves(story: Story) -> None:
         lambda: "Resolved" in _card_field(story, "Status"),
     )
     story.say("the ticket is resolved and the card says so", indent=3)
+
+
+async def _customer_rates(story: Story) -> None:
+    story.begin(f"{USER_NAMES[CUSTOMER]} rates the help with one tap")
+    await story.runtime.timer_sweeper.sweep_until_idle()  # what the scheduler does every 15 s
+    prompt = await _wait(story, "the rating prompt in the thread", lambda: _csat_prompt(story))
+    story.say(f"ticketbot asks in the thread: {_plain(prompt.get('text', ''))}", indent=3)
+    button = _button(prompt, "csat_rate_5")
+    if button is None:
+        raise DemoFailed("the prompt has no rating buttons")
+    answer = await story.sender.send_block_actions(
+        [button],
+        user_id=CUSTOMER,
+        channel_id=SUPPORT,
+        message=prompt,
+        user_name="gina",
+        channel_name=CHANNEL_NAMES[SUPPORT],
+        team_id=TEAM_ID,
+    )
+    _check_ack(answer.status_code, answer.text)
+    thanked = await _wait(
+        story,
+        "the prompt to thank the customer",
+        lambda: (lambda p: p if p and "5/5" in p.get("text", "") else None)(_csat_prompt(story)),
+    )
+    story.say(f"the prompt now says: {_plain(thanked['text'])}", indent=3)
+
+
+def _csat_prompt(story: Story) -> dict[str, Any] | None:
+    for message in _thread_replies(story.emulator, SUPPORT, story.question_ts):
+        if _button(message, "csat_rate_5") is not None:
+            return message
+    return None
 
 
 async def _customer_event(story: Story, event: dict[str, Any]) -> None:

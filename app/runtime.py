@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.config import Settings
+from app.csat.notifications import register_csat_delivery_handlers
+from app.csat.preferences import record_default_delay
+from app.csat.surveys import CsatTimers
 from app.db import create_engine, create_session_factory
 from app.directory.service import register_directory_handlers
 from app.metrics import Metrics
@@ -93,6 +96,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     handlers = DeliveryHandlers()
     register_ticket_handlers(handlers)
     register_directory_handlers(handlers)
+    register_csat_delivery_handlers(handlers)
     dispatcher = OutboxDispatcher(
         session_factory=session_factory,
         senders={
@@ -116,6 +120,10 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     register_sla_handlers(timer_handlers)
     register_auto_close_handler(timer_handlers)
     register_digest_handler(timer_handlers)
+    CsatTimers(
+        reminder_after=timedelta(seconds=settings.csat_reminder_after_seconds) or None,
+        expire_after=timedelta(seconds=settings.csat_expire_after_seconds),
+    ).register(timer_handlers)
     timer_sweeper = TimerSweeper(
         session_factory=session_factory,
         clock=clock,
@@ -190,6 +198,12 @@ async def _learn_identity(runtime: Runtime) -> None:
                 session=session,
                 workspace_id=workspace.id,
                 lead_user_ids=runtime.settings.support_leads,
+            )
+            await record_default_delay(
+                session=session,
+                workspace_id=workspace.id,
+                delay=timedelta(seconds=runtime.settings.csat_delay_seconds),
+                now=runtime.clock.now(),
             )
             if runtime.settings.digest_hour >= 0:
                 await ensure_daily_digest(

@@ -37,6 +37,7 @@ async def test_demo_plays_a_ticket_from_question_to_resolution(tmp_path):
         "Assignee:  @Alex Agent",
         "ticketbot: Thanks for reaching out! We've opened ticket T-1",
         "T-1 final status: resolved (assignee Alex Agent, account Globex Corp)",
+        "ticketbot: Thanks, @Gina from Globex! You rated T-1 😍 5/5.",  # the CSAT prompt, rated
     ):
         assert expected in transcript, f"{expected!r} missing from:\n{transcript}"
     assert " ".join(ANSWER.split()[:6]) in transcript
@@ -54,6 +55,9 @@ async def test_demo_plays_a_ticket_from_question_to_resolution(tmp_path):
         "status_changed",
         "message_added",
         "resolved",
+        "csat_scheduled",
+        "csat_sent",
+        "csat_rated",
     ]
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 

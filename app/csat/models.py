@@ -63,8 +63,10 @@ class CsatSettings(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # NULL: the CSAT_DELAY_SECONDS default.
+    # Set by a lead (`/ticket csat delay`); NULL: the process's CSAT_DELAY_SECONDS, which every
+    # `serve` writes to `default_delay_seconds` at start-up so services need not know the config.
     delay_seconds: Mapped[int | None] = mapped_column(Integer)
+    default_delay_seconds: Mapped[int | None] = mapped_column(Integer)
     include_internal: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_by: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

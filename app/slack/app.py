@@ -11,7 +11,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.slack.context import SlackContext
-from app.slack.listeners import actions, commands, events, interactivity
+from app.slack.listeners import actions, commands, csat, events, interactivity
 
 # Bolt copies this logger's level to each of its own. Its INFO lines include request bodies
 # (customer messages) and its start-up WARNINGs complain about SLACK_BOT_TOKEN being set while
@@ -42,6 +42,7 @@ def register_listeners(app: AsyncApp, ctx: SlackContext) -> None:
     events.register(app, ctx)
     commands.register(app, ctx)
     actions.register(app, ctx)
+    csat.register(app, ctx)
     interactivity.register(app, ctx)  # catch-alls: registered last
 
 

@@ -35,6 +35,15 @@ USAGE = "\n".join(
         "• `/ticket sla`: show the response and resolution targets",
         "• `/ticket sla set <low|normal|high|urgent> [first_response=4h] [next_response=8h]"
         " [resolution=2d] [business_hours=on|off]`: change the targets of one priority",
+        "• `/ticket csat`: show who is asked to rate resolved tickets, and when",
+        "• `/ticket csat on|off`: ask (or stop asking) for ratings in this channel",
+        "• `/ticket csat all on|off`: turn the rating prompt on or off for the whole workspace",
+        "• `/ticket csat delay 10m`: how long after a resolution the rating prompt is posted",
+        "• `/ticket csat internal on|off`: also ask requesters from our own workspace",
+        "• `/ticket csat account <name or team id> on|off`: ask (or stop asking) one customer"
+        " account",
+        "• `/ticket stats [7d|30d|90d]`: ticket volume and CSAT by period, channel, agent and"
+        " account",
     ]
 )
 
@@ -129,8 +138,50 @@ class Show:
     number: int
 
 
+@dataclass(frozen=True)
+class CsatShow:
+    pass
+
+
+@dataclass(frozen=True)
+class CsatChannel:
+    """Ask for ratings in the channel the command was run in, or not."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class CsatWorkspace:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class CsatDelay:
+    delay: timedelta
+
+
+@dataclass(frozen=True)
+class CsatInternal:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class CsatAccount:
+    account: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Stats:
+    days: int = 7
+
+
+CsatCommand = CsatShow | CsatChannel | CsatWorkspace | CsatDelay | CsatInternal | CsatAccount
+
 Command = (
-    HoursShow
+    CsatCommand
+    | Stats
+    | HoursShow
     | HoursSet
     | OffHoursReply
     | Show
@@ -181,6 +232,10 @@ def parse(text: str) -> Command | UsageError:
         return _parse_show(args)
     if subcommand == "hours":
         return _parse_hours(args)
+    if subcommand == "csat":
+        return _parse_csat(args)
+    if subcommand == "stats":
+        return _parse_stats(args)
     if subcommand == "offhours":
         if len(args) != 1 or args[0].lower() not in _SWITCH:
             return UsageError("Say `/ticket offhours on` or `/ticket offhours off`.")
@@ -227,6 +282,48 @@ def _parse_hours(args: list[str]) -> HoursShow | HoursSet | UsageError:
     if not days:
         return UsageError("The days run from the first to the last, e.g. mon-fri.")
     return HoursSet(args[1], match.group(1), match.group(2), tuple(days), country)
+
+
+STATS_PERIODS = {"7d": 7, "30d": 30, "90d": 90}
+_CSAT_HINT = (
+    "Say `/ticket csat on|off`, `/ticket csat all on|off`, `/ticket csat delay 10m`,"
+    " `/ticket csat internal on|off` or `/ticket csat account <name> on|off`."
+)
+
+
+def _parse_csat(args: list[str]) -> CsatCommand | UsageError:
+    if not args:
+        return CsatShow()
+    option, rest = args[0].lower(), args[1:]
+    if option in _SWITCH and not rest:
+        return CsatChannel(_SWITCH[option])
+    if option in ("all", "internal"):
+        if len(rest) != 1 or rest[0].lower() not in _SWITCH:
+            return UsageError(f"Say `/ticket csat {option} on` or `/ticket csat {option} off`.")
+        enabled = _SWITCH[rest[0].lower()]
+        return CsatWorkspace(enabled) if option == "all" else CsatInternal(enabled)
+    if option == "delay":
+        if len(rest) != 1:
+            return UsageError("Say how long after a resolution, e.g. `/ticket csat delay 30m`.")
+        if rest[0] == "0":
+            return CsatDelay(timedelta(0))
+        try:
+            return CsatDelay(parse_duration(rest[0]))
+        except ValueError as exc:
+            return UsageError(f"delay: {exc}.")
+    if option == "account":
+        if len(rest) < 2 or rest[-1].lower() not in _SWITCH:
+            return UsageError("Say e.g. `/ticket csat account Acme Corp off`.")
+        return CsatAccount(" ".join(rest[:-1]), _SWITCH[rest[-1].lower()])
+    return UsageError(f"`{_echo(args[0])}` is not a CSAT setting. {_CSAT_HINT}")
+
+
+def _parse_stats(args: list[str]) -> Stats | UsageError:
+    if not args:
+        return Stats()
+    if len(args) == 1 and args[0].lower() in STATS_PERIODS:
+        return Stats(STATS_PERIODS[args[0].lower()])
+    return UsageError("Say `/ticket stats`, `/ticket stats 30d` or `/ticket stats 90d`.")
 
 
 def _parse_show(args: list[str]) -> Show | UsageError:

@@ -6,6 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.csat.models import CsatSurvey
+from app.csat.notifications import PROMPT_VIEW
+from app.slack.blocks.csat_prompt import CsatPrompt, csat_prompt
 from app.slack.blocks.ticket_card import TicketCard, ticket_card
 from app.tickets.models import Ticket
 from app.tickets.notifications import TRIAGE_CARD_VIEW
@@ -23,4 +26,14 @@ class Renderer:
             async with self._session_factory() as session:
                 ticket = await session.get(Ticket, spec["ticket_id"])
                 return ticket_card(TicketCard.of(ticket)) if ticket is not None else None
+        if spec.get("view") == PROMPT_VIEW:
+            async with self._session_factory() as session:
+                survey = await session.get(CsatSurvey, spec["survey_id"])
+                ticket = await session.get(Ticket, survey.ticket_id) if survey else None
+                if survey is None or ticket is None:
+                    return None
+                prompt = CsatPrompt.of(
+                    survey, ticket_number=ticket.display_number, subject=ticket.subject
+                )
+                return csat_prompt(prompt)
         return None

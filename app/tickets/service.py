@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.csat.surveys import cancel_scheduled_survey, schedule_survey
 from app.errors import InvalidTransition, NotAllowed, NotFound
 from app.sla import tracking as sla
 from app.team.enums import Role
@@ -347,6 +348,7 @@ async def resolve(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
         now=now,
         kind="resolved",
     )
+    await schedule_survey(session=session, ticket=ticket, now=now)
     return ticket
 
 
@@ -368,6 +370,7 @@ async def _reopen(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
     ticket.closed_at = None
     await sla.restart_resolution(session=session, ticket=ticket, now=now)
     await disarm_auto_close(session=session, ticket=ticket, now=now)
+    await cancel_scheduled_survey(session=session, ticket=ticket, now=now)
     await _change_status(
         session=session,
         ticket=ticket,
@@ -427,6 +430,7 @@ async def discard(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
     if ticket.status is TicketStatus.DISCARDED:
         return ticket
     await sla.stop_all(session=session, ticket=ticket, now=now, reason="not a request")
+    await cancel_scheduled_survey(session=session, ticket=ticket, now=now)
     await _change_status(
         session=session,
         ticket=ticket,
@@ -474,3 +478,20 @@ def _require_active(ticket: Ticket, verb: str) -> None:
         raise InvalidTransition(
             f"{ticket.display_number} is {ticket.status.value.replace('_', ' ')}; cannot {verb} it."
         )
+
+
+async def resume(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> Ticket:
+    """Back with the team: a ticket waiting on the customer is open again and its resolution
+    clock runs on (as when the customer replies); a new ticket is marked open."""
+    _require_triage(actor)
+    if ticket.status is TicketStatus.OPEN:
+        return ticket
+    _require_active(ticket, "resume")
+    if ticket.status is TicketStatus.WAITING_ON_CUSTOMER:
+        await sla.resume_resolution(
+            session=session, ticket=ticket, now=now, reason="back with the team"
+        )
+    await _change_status(
+        session=session, ticket=ticket, status=TicketStatus.OPEN, actor=actor, now=now
+    )
+    return ticket

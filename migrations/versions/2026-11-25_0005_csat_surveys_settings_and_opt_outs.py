@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("delay_seconds", sa.Integer(), nullable=True),
+        sa.Column("default_delay_seconds", sa.Integer(), nullable=True),
         sa.Column("include_internal", sa.Boolean(), nullable=False),
         sa.Column("updated_by", sa.String(length=32), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

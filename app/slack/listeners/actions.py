@@ -119,10 +119,10 @@ async def _run(
             await work(session, ticket, Actor.user(user_id, role), now)
     except DomainError as exc:
         logger.info("action refused for %s: %s", user_id, type(exc).__name__)
-        await _tell_clicker(ctx, body, explain(exc), now)
+        await tell_clicker(ctx, body, explain(exc), now)
 
 
-async def _tell_clicker(ctx: SlackContext, body: dict[str, Any], text: str, now: datetime) -> None:
+async def tell_clicker(ctx: SlackContext, body: dict[str, Any], text: str, now: datetime) -> None:
     channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get(
         "id"
     )

@@ -19,6 +19,12 @@ from app.slack.commands import (
     AutoReply,
     ChannelList,
     Command,
+    CsatAccount,
+    CsatChannel,
+    CsatDelay,
+    CsatInternal,
+    CsatShow,
+    CsatWorkspace,
     Help,
     HoursSet,
     HoursShow,
@@ -26,6 +32,7 @@ from app.slack.commands import (
     Show,
     SlaSet,
     SlaShow,
+    Stats,
     TeamAdd,
     TeamList,
     TeamRemove,
@@ -35,6 +42,7 @@ from app.slack.commands import (
     parse,
 )
 from app.slack.context import SlackContext
+from app.slack.listeners.csat_commands import run_csat_command, run_stats_command
 from app.slack.listeners.sla_commands import run_hours_command, run_sla_command, show_ticket
 from app.slack.replies import ack_ephemeral, answer_command
 from app.team import service as team
@@ -169,6 +177,30 @@ async def _run(ctx: SlackContext, session: AsyncSession, who: Invocation, parsed
             )
         case SlaShow() | SlaSet():
             return await run_sla_command(
+                session=session,
+                workspace_id=who.workspace_id,
+                user_id=who.user_id,
+                command=parsed,
+                now=ctx.clock.now(),
+            )
+        case (
+            CsatShow()
+            | CsatChannel()
+            | CsatWorkspace()
+            | CsatDelay()
+            | CsatInternal()
+            | (CsatAccount())
+        ):
+            return await run_csat_command(
+                session=session,
+                workspace_id=who.workspace_id,
+                user_id=who.user_id,
+                channel_id=who.channel_id,
+                command=parsed,
+                now=ctx.clock.now(),
+            )
+        case Stats():
+            return await run_stats_command(
                 session=session,
                 workspace_id=who.workspace_id,
                 user_id=who.user_id,
