@@ -27,6 +27,11 @@ class Actor:
         return self.role is not None
 
     @property
+    def is_lead(self) -> bool:
+        """Leads may do everything; so may ticketbot itself and API keys (scoped elsewhere)."""
+        return self.kind is not ActorKind.USER or self.role is Role.LEAD
+
+    @property
     def may_triage(self) -> bool:
         """Leads and agents triage; ticketbot itself (and, later, API keys) act by their rules."""
         return self.kind is not ActorKind.USER or self.role is not None

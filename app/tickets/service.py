@@ -287,6 +287,11 @@ async def assign(
     _require_active(ticket, "assign")
     if ticket.assignee_user_id == assignee_user_id:
         return ticket
+    if not actor.is_lead:
+        if assignee_user_id is not None and assignee_user_id != actor.id:
+            raise NotAllowed("Sorry, only support leads can assign tickets to someone else.")
+        if assignee_user_id is None and ticket.assignee_user_id != actor.id:
+            raise NotAllowed("Sorry, only support leads can unassign someone else.")
     previous = ticket.assignee_user_id
     ticket.assignee_user_id = assignee_user_id
     ticket.updated_at = now
@@ -383,7 +388,8 @@ async def _reopen(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: d
 
 async def close(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> Ticket:
     """Close a ticket for good (a resolved one would otherwise close itself after a few days)."""
-    _require_triage(actor)
+    if not actor.is_lead:
+        raise NotAllowed("Sorry, only support leads can close tickets.")
     if ticket.status is TicketStatus.CLOSED:
         return ticket
     if ticket.status is TicketStatus.DISCARDED:
@@ -470,7 +476,7 @@ async def _change_status(
 
 def _require_triage(actor: Actor) -> None:
     if not actor.may_triage:
-        raise NotAllowed("Only support agents and leads can triage tickets.")
+        raise NotAllowed("Sorry, only support agents and leads can triage tickets.")
 
 
 def _require_active(ticket: Ticket, verb: str) -> None:
