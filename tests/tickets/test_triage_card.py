@@ -110,7 +110,7 @@ async def test_non_agent_is_refused_and_nothing_changes(running_app, sender, emu
         message="two ephemeral refusals",
     )
     assert {call.args["user"] for call in refusals} == {"USTRANGER"}
-    assert "Only support agents and leads" in refusals[0].args["text"]
+    assert "only support agents and leads" in refusals[0].args["text"]
 
 
 async def test_lead_may_act_and_closed_tickets_refuse_politely(running_app, sender, emulator):
