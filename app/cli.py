@@ -1,4 +1,4 @@
-"""The `ticketbot` command: serve, migrate, dev, demo.
+"""The `ticketbot` command: serve, migrate, dev, demo, apikey, webhook, inbound.
 
 Errors a person can fix (a missing setting, an unreachable database, a refused token) end the
 command with one line naming the problem, not a traceback.
@@ -9,13 +9,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from app.config import Settings, SettingsError, load_settings
 from app.logs import configure_logging
 
+if TYPE_CHECKING:  # imported lazily at run time: `ticketbot --help` stays fast
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
 EXIT_CONFIG_ERROR = 2
 EXIT_STARTUP_ERROR = 1
+
+
+class CommandFailed(Exception):
+    """A command cannot do its work; the message says why in one line."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_STARTUP_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"ticketbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    except CommandFailed as exc:
+        print(f"ticketbot: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 
@@ -68,7 +86,87 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest")
     migrate.set_defaults(handler=_migrate)
+
+    _add_apikey_commands(commands)
+    _add_webhook_commands(commands)
+    _add_inbound_commands(commands)
     return parser
+
+
+def _add_apikey_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from app.apikeys.scopes import Scope
+
+    apikey = commands.add_parser("apikey", help="create, list and revoke REST API keys")
+    actions = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a key and print it (shown only once)")
+    create.add_argument("name", help="what the key is for, e.g. 'status page sync'")
+    create.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="what the key may do; repeat or separate with commas"
+        f" ({', '.join(scope.value for scope in Scope)}; admin implies all)."
+        " Default: tickets:read",
+    )
+    create.set_defaults(handler=_apikey_create)
+    listing = actions.add_parser("list", help="list keys (never their secret)")
+    listing.set_defaults(handler=_apikey_list)
+    revoke = actions.add_parser("revoke", help="revoke a key for good")
+    revoke.add_argument("key", metavar="PREFIX_OR_ID", help="the key's prefix (tb_...) or id")
+    revoke.set_defaults(handler=_apikey_revoke)
+
+
+def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from app.webhooks.enums import WebhookEventType
+
+    webhook = commands.add_parser(
+        "webhook", help="subscribe URLs to ticket events, list them, read their delivery log"
+    )
+    actions = webhook.add_subparsers(dest="webhook_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="subscribe a URL and print its secret (shown only once)")
+    add.add_argument("url", help="where events are POSTed (http or https)")
+    add.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        required=True,
+        metavar="EVENT",
+        help="an event type to send; repeat or separate with commas"
+        f" ({', '.join(event.value for event in WebhookEventType)})",
+    )
+    add.add_argument("--description", default="", help="what the webhook is for")
+    add.set_defaults(handler=_webhook_add)
+    listing = actions.add_parser("list", help="list webhooks (never their secret)")
+    listing.set_defaults(handler=_webhook_list)
+    remove = actions.add_parser("remove", help="delete a webhook; nothing still owed is sent")
+    remove.add_argument("id", type=int, help="the webhook's id (see `webhook list`)")
+    remove.set_defaults(handler=_webhook_remove)
+    deliveries = actions.add_parser("deliveries", help="a webhook's delivery log, newest first")
+    deliveries.add_argument("id", type=int, help="the webhook's id")
+    deliveries.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    deliveries.set_defaults(handler=_webhook_deliveries)
+
+
+def _add_inbound_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    inbound = commands.add_parser(
+        "inbound", help="let other systems open tickets at /webhooks/inbound/NAME"
+    )
+    actions = inbound.add_subparsers(dest="inbound_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a source and print its secret (shown only once)")
+    add.add_argument("name", help="the source's name, the last part of its URL (e.g. zendesk)")
+    add.add_argument(
+        "--channel",
+        default=None,
+        metavar="CHANNEL_ID",
+        help="Slack channel its new tickets are posted in, so replies there join the ticket",
+    )
+    add.set_defaults(handler=_inbound_add)
+    listing = actions.add_parser("list", help="list sources (never their secret)")
+    listing.set_defaults(handler=_inbound_list)
+    remove = actions.add_parser("remove", help="remove a source; its URL answers 404 from then")
+    remove.add_argument("name", help="the source's name")
+    remove.set_defaults(handler=_inbound_remove)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -116,20 +214,29 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from app.config import Settings as _Settings
-
-    database_url = _Settings.model_fields["database_url"].default
-    # `migrate` needs only the database: do not demand Slack credentials for it.
-    try:
-        settings = load_settings()
-        database_url = settings.database_url
+    database_url, settings = _database_only_settings()
+    if settings is not None:
         configure_logging(settings.log_level, settings.log_format)
-    except SettingsError:
-        import os
+    else:
+        from app.config import Settings as _Settings
 
-        database_url = os.environ.get("DATABASE_URL", database_url)
         configure_logging("INFO", _Settings.model_fields["log_format"].default)
     return _run_migrations_url(database_url)
+
+
+def _database_only_settings() -> tuple[str, Settings | None]:
+    """DATABASE_URL for commands that need only the database (`migrate`, `apikey`): they do not
+    demand Slack credentials. The settings too, when they are complete."""
+    import os
+
+    from app.config import Settings as _Settings
+
+    try:
+        settings = load_settings()
+    except SettingsError:
+        default = _Settings.model_fields["database_url"].default
+        return os.environ.get("DATABASE_URL", default), None
+    return settings.database_url, settings
 
 
 def _run_migrations(settings: Settings) -> int:
@@ -150,6 +257,282 @@ def _run_migrations_url(database_url: str) -> int:
             return EXIT_STARTUP_ERROR
         raise
     return 0
+
+
+def _apikey_create(args: argparse.Namespace) -> int:
+    from app.apikeys.scopes import Scope, parse_scopes
+    from app.apikeys.service import create_api_key
+    from app.errors import InvalidInput
+
+    try:
+        scopes = parse_scopes(args.scope) or [Scope.TICKETS_READ]
+    except InvalidInput as exc:
+        raise CommandFailed(str(exc), EXIT_CONFIG_ERROR) from None
+
+    async def create(session: AsyncSession) -> tuple[str, str, list[str], str]:
+        created = await create_api_key(session=session, name=args.name, scopes=scopes, now=_now())
+        key = created.key
+        return key.name, key.display_prefix, list(key.scopes), created.token
+
+    name, prefix, granted, token = _with_database(create)
+    print(f"Created API key {prefix} ({name}) with scopes: {', '.join(granted)}")
+    print("Store the key now: it is shown only this once, and only its hash is kept.")
+    print(token)  # alone on the last line, for scripts: `... | tail -n 1`
+    return 0
+
+
+def _apikey_list(args: argparse.Namespace) -> int:
+    from app.apikeys.service import list_api_keys
+
+    async def rows(session: AsyncSession) -> list[list[str]]:
+        return [
+            [
+                key.display_prefix,
+                key.name,
+                ",".join(key.scopes),
+                _when(key.created_at),
+                _when(key.last_used_at, "never"),
+                _when(key.revoked_at, "-"),
+            ]
+            for key in await list_api_keys(session=session)
+        ]
+
+    found = _with_database(rows)
+    if not found:
+        print("No API keys yet; create one with `ticketbot apikey create NAME`.")
+        return 0
+    table = [["PREFIX", "NAME", "SCOPES", "CREATED", "LAST USED", "REVOKED"], *found]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def _apikey_revoke(args: argparse.Namespace) -> int:
+    from app.apikeys.service import revoke_api_key
+
+    async def revoke(session: AsyncSession) -> str:
+        key = await revoke_api_key(session=session, ref=args.key, now=_now())
+        return f"Revoked API key {key.display_prefix} ({key.name}) as of {_when(key.revoked_at)}."
+
+    print(_with_database(revoke))
+    return 0
+
+
+def _webhook_add(args: argparse.Namespace) -> int:
+    from app.webhooks.subscriptions import create_subscription
+
+    events = [part.strip() for value in args.event for part in value.split(",") if part.strip()]
+
+    async def add(session: AsyncSession) -> tuple[int, str, list[str], str]:
+        created = await create_subscription(
+            session=session,
+            workspace_id=await _installation_workspace(session),
+            url=args.url,
+            event_types=events,
+            description=args.description,
+            now=_now(),
+        )
+        subscription = created.subscription
+        return subscription.id, subscription.url, list(subscription.event_types), created.secret
+
+    webhook_id, url, granted, secret = _with_database(add)
+    print(f"Created webhook {webhook_id} -> {url} for: {', '.join(granted)}")
+    print("Store the signing secret now: it is shown only this once.")
+    print(secret)  # alone on the last line, for scripts: `... | tail -n 1`
+    return 0
+
+
+def _webhook_list(args: argparse.Namespace) -> int:
+    from app.webhooks.subscriptions import list_subscriptions
+
+    async def rows(session: AsyncSession) -> list[list[str]]:
+        workspace_id = await _installation_workspace(session)
+        return [
+            [
+                str(subscription.id),
+                subscription.url,
+                ",".join(subscription.event_types),
+                "active" if subscription.active else "disabled",
+                _when(subscription.created_at),
+                subscription.description,
+            ]
+            for subscription in await list_subscriptions(session=session, workspace_id=workspace_id)
+        ]
+
+    found = _with_database(rows)
+    if not found:
+        print("No webhooks yet; add one with `ticketbot webhook add URL --event ticket.created`.")
+        return 0
+    _print_table([["ID", "URL", "EVENTS", "STATE", "CREATED", "DESCRIPTION"], *found])
+    return 0
+
+
+def _webhook_remove(args: argparse.Namespace) -> int:
+    from app.webhooks.subscriptions import delete_subscription, get_subscription
+
+    async def remove(session: AsyncSession) -> str:
+        subscription = await get_subscription(
+            session=session,
+            workspace_id=await _installation_workspace(session),
+            subscription_id=args.id,
+            for_update=True,
+        )
+        url = subscription.url
+        await delete_subscription(session=session, subscription=subscription, now=_now())
+        return f"Removed webhook {args.id} ({url})."
+
+    print(_with_database(remove))
+    return 0
+
+
+def _webhook_deliveries(args: argparse.Namespace) -> int:
+    from app.webhooks.subscriptions import get_subscription, list_deliveries
+
+    async def rows(session: AsyncSession) -> list[list[str]]:
+        subscription = await get_subscription(
+            session=session,
+            workspace_id=await _installation_workspace(session),
+            subscription_id=args.id,
+        )
+        page = await list_deliveries(session=session, subscription=subscription, limit=args.limit)
+        return [
+            [
+                str(delivery.id),
+                delivery.event_id,
+                delivery.event_type,
+                delivery.status.value,
+                str(delivery.attempts),
+                str(delivery.last_status_code or "-"),
+                _when(delivery.last_attempt_at, "-"),
+                (delivery.last_error or "")[:80],
+            ]
+            for delivery in page.deliveries
+        ]
+
+    found = _with_database(rows)
+    if not found:
+        print(f"Nothing sent to webhook {args.id} yet.")
+        return 0
+    header = ["ID", "EVENT", "TYPE", "STATUS", "ATTEMPTS", "CODE", "LAST ATTEMPT", "LAST ERROR"]
+    _print_table([header, *found])
+    return 0
+
+
+def _inbound_add(args: argparse.Namespace) -> int:
+    from app.webhooks.inbound import add_source
+
+    async def add(session: AsyncSession) -> tuple[str, str | None, str]:
+        created = await add_source(
+            session=session,
+            workspace_id=await _installation_workspace(session),
+            name=args.name,
+            channel_id=args.channel,
+            now=_now(),
+        )
+        return created.source.name, created.source.channel_id, created.secret
+
+    name, channel, secret = _with_database(add)
+    where = f"; new tickets are posted in {channel}" if channel else ""
+    print(f"Created inbound source {name}: POST /webhooks/inbound/{name}{where}")
+    print("Store the signing secret now: it is shown only this once.")
+    print(secret)  # alone on the last line, for scripts: `... | tail -n 1`
+    return 0
+
+
+def _inbound_list(args: argparse.Namespace) -> int:
+    from app.webhooks.inbound import list_sources
+
+    async def rows(session: AsyncSession) -> list[list[str]]:
+        return [
+            [
+                source.name,
+                f"/webhooks/inbound/{source.name}",
+                source.channel_id or "-",
+                _when(source.created_at),
+            ]
+            for source in await list_sources(session=session)
+        ]
+
+    found = _with_database(rows)
+    if not found:
+        print("No inbound sources yet; add one with `ticketbot inbound add NAME`.")
+        return 0
+    _print_table([["NAME", "PATH", "CHANNEL", "CREATED"], *found])
+    return 0
+
+
+def _inbound_remove(args: argparse.Namespace) -> int:
+    from app.webhooks.inbound import remove_source
+
+    async def remove(session: AsyncSession) -> str:
+        source = await remove_source(session=session, name=args.name)
+        return f"Removed inbound source {source.name}; its URL now answers 404."
+
+    print(_with_database(remove))
+    return 0
+
+
+async def _installation_workspace(session: AsyncSession) -> int:
+    from app.errors import NotFound
+    from app.workspaces.service import installation_workspace_id
+
+    workspace_id = await installation_workspace_id(session=session, slack_team_id=None)
+    if workspace_id is None:
+        raise NotFound(
+            "no Slack workspace in the database yet; start `ticketbot serve` once so it connects."
+        )
+    return workspace_id
+
+
+def _print_table(table: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _with_database(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on DATABASE_URL; CommandFailed if it cannot be done."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.db import create_null_pool_engine, create_session_factory
+    from app.errors import DomainError
+
+    database_url, _ = _database_only_settings()
+
+    async def run() -> T:
+        engine = create_null_pool_engine(database_url)
+        try:
+            async with create_session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        raise CommandFailed(str(exc)) from None
+    except (OSError, ConnectionError) as exc:
+        raise CommandFailed(f"DATABASE_URL: cannot connect to the database ({exc})") from None
+    except SQLAlchemyError as exc:
+        reason = str(exc).splitlines()[0]
+        raise CommandFailed(
+            f"DATABASE_URL: {reason}; is the schema up to date (`ticketbot migrate`)?"
+        ) from None
+
+
+def _now() -> datetime:
+    from app.clock import SystemClock
+
+    return SystemClock().now()
+
+
+def _when(moment: datetime | None, missing: str = "") -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else missing
 
 
 async def _preflight(settings: Settings) -> str | None:

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     outbox_concurrency: int = Field(default=4, ge=1, le=64)
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
     slack_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Outbound webhooks: each POST's timeout, and their own retry schedule (backoff up to the
+    # cap between attempts, for up to the retry window after the event; a day by default).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_window_seconds: int = Field(default=24 * 3600, gt=0)
+    webhook_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=100, ge=1)
     database_pool_size: int = Field(default=10, ge=1)
 
     @field_validator("support_leads", mode="before")

@@ -7,6 +7,10 @@ class DomainError(Exception):
     """Something the user asked for cannot be done; the message says why, for that user."""
 
 
+class NotAuthenticated(DomainError):
+    """The caller did not say who they are, or the credential is unknown or revoked."""
+
+
 class NotAllowed(DomainError):
     """The actor's role does not permit this (e.g. only leads triage)."""
 

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import health, slack
+from app.api import health, inbound, slack, tickets, webhooks
+from app.api.body_limit import BodyLimitMiddleware
+from app.api.errors import register_error_handlers
 from app.api.request_metrics import RequestMetricsMiddleware
 from app.clock import Clock, SystemClock
 from app.config import Settings
@@ -41,7 +43,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         summary="Self-hosted, Slack-native support ticketing",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    register_error_handlers(app)
     app.include_router(health.router)
     app.include_router(slack.router)
+    app.include_router(tickets.router)
+    app.include_router(webhooks.router)
+    app.include_router(inbound.router)
     return app

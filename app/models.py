@@ -1,22 +1,28 @@
 """Imports every model so `Base.metadata` is complete (for alembic and tests)."""
 
+from app.apikeys.models import ApiKey
 from app.csat.models import CsatOptOut, CsatSettings, CsatSurvey
 from app.db import Base
 from app.directory.models import SlackTeam
+from app.home.models import HomeTab
 from app.inbox.models import SlackEvent
 from app.outbox.models import OutboxMessage
 from app.sla.models import BusinessHours, SlaLedgerEntry, SlaPolicy
 from app.team.models import TeamMember
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
 from app.timers.models import Timer
+from app.webhooks.models import InboundSource, WebhookDelivery, WebhookSubscription
 from app.workspaces.models import WatchedChannel, Workspace
 
 __all__ = [
+    "ApiKey",
     "Base",
     "BusinessHours",
     "CsatOptOut",
     "CsatSettings",
     "CsatSurvey",
+    "HomeTab",
+    "InboundSource",
     "OutboxMessage",
     "SlaLedgerEntry",
     "SlaPolicy",
@@ -28,5 +34,7 @@ __all__ = [
     "TicketMessage",
     "Timer",
     "WatchedChannel",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "Workspace",
 ]

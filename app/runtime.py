@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
+import httpx
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,8 +41,16 @@ from app.slack.rendering import Renderer
 from app.team.service import bootstrap_leads
 from app.tickets.auto_close import register_auto_close_handler
 from app.tickets.delivery_handlers import register_ticket_handlers
+from app.tickets.manual import register_manual_ticket_handlers
 from app.timers.handlers import TimerHandlers
 from app.timers.sweeper import TimerSweeper, TimerSweeperSettings
+from app.webhooks.delivery import (
+    WebhookSender,
+    build_http_client,
+    register_webhook_delivery_handlers,
+    webhook_retry_policy,
+)
+from app.webhooks.inbound import register_inbound_handlers
 from app.workspaces.cache import WorkspaceIds
 from app.workspaces.service import ensure_workspace
 
@@ -71,10 +80,14 @@ class Runtime:
     timer_sweeper: TimerSweeper
     delivery_handlers: DeliveryHandlers = field(default_factory=DeliveryHandlers)
     timer_handlers: TimerHandlers = field(default_factory=TimerHandlers)
+    # Outbound webhook POSTs (httpx); Slack calls use `http_session` (aiohttp, for slack-sdk).
+    webhook_client: httpx.AsyncClient | None = None
 
     async def close(self) -> None:
         await self.dispatcher.stop()
         await self.http_session.close()
+        if self.webhook_client is not None:
+            await self.webhook_client.aclose()
         await self.engine.dispose()
 
 
@@ -95,14 +108,19 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     identity = BotIdentity(interactive_client, settings.slack_bot_token.get_secret_value())
     handlers = DeliveryHandlers()
     register_ticket_handlers(handlers)
+    register_manual_ticket_handlers(handlers)
     register_directory_handlers(handlers)
     register_csat_delivery_handlers(handlers)
+    register_webhook_delivery_handlers(handlers)
+    register_inbound_handlers(handlers)
+    webhook_client = build_http_client(settings.webhook_timeout_seconds)
     dispatcher = OutboxDispatcher(
         session_factory=session_factory,
         senders={
             OutboxKind.SLACK_API: SlackApiSender(
-                build_outbox_client(settings, http_session), Renderer(session_factory)
-            )
+                build_outbox_client(settings, http_session), Renderer(session_factory, clock)
+            ),
+            OutboxKind.WEBHOOK: WebhookSender(webhook_client, session_factory, clock),
         },
         clock=clock,
         handlers=handlers,
@@ -113,6 +131,13 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
             concurrency=settings.outbox_concurrency,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             poll_interval=settings.outbox_poll_seconds,
+            policies={
+                OutboxKind.WEBHOOK: webhook_retry_policy(
+                    window=timedelta(seconds=settings.webhook_retry_window_seconds),
+                    backoff_cap_seconds=settings.webhook_backoff_cap_seconds,
+                    max_attempts=settings.webhook_max_attempts,
+                )
+            },
         ),
     )
     dispatcher_ref.append(dispatcher)
@@ -155,6 +180,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         timer_sweeper=timer_sweeper,
         delivery_handlers=handlers,
         timer_handlers=timer_handlers,
+        webhook_client=webhook_client,
     )
     try:
         await _learn_identity(runtime)

@@ -22,8 +22,7 @@ class CsatSurvey(Base):
 
     __tablename__ = "csat_surveys"
     __table_args__ = (
-        # A resolution asks once, however often the resolve is retried.
-        UniqueConstraint("ticket_id", "resolved_at"),
+        Index("ix_csat_surveys_ticket", "ticket_id"),
         Index("ix_csat_surveys_workspace_sent", "workspace_id", "sent_at"),
     )
 

@@ -26,6 +26,8 @@ from app.tickets.models import Ticket, TicketEvent
 from app.timers.handlers import TimerHandlers
 from app.timers.models import Timer
 from app.timers.service import cancel_timers, schedule_timer
+from app.webhooks.enums import WebhookEventType
+from app.webhooks.events import emit_ticket_event
 
 CSAT_PROMPT = "csat.prompt"
 CSAT_REMINDER = "csat.reminder"
@@ -206,7 +208,24 @@ async def rate(
             await notifications.alert_low_rating(
                 session=session, survey=survey, ticket=ticket, now=now
             )
+    await _emit_rating(session, survey, previous, now)
     return Rating(survey=survey, previous=previous)
+
+
+async def _emit_rating(
+    session: AsyncSession, survey: CsatSurvey, previous: int | None, now: datetime
+) -> None:
+    """`csat.received` for webhook subscribers, with the rated ticket."""
+    ticket = await session.get(Ticket, survey.ticket_id)
+    if ticket is None:
+        return
+    await emit_ticket_event(
+        session=session,
+        ticket=ticket,
+        event_type=WebhookEventType.CSAT_RECEIVED,
+        now=now,
+        csat={"survey_id": survey.id, "rating": survey.rating, "previous_rating": previous},
+    )
 
 
 def check_may_comment(survey: CsatSurvey, user_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ class Verdict(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"  # the far side may accept it later: 429, 5xx, timeout, connection error
     REJECTED = "rejected"  # retrying cannot help: bad channel, revoked token, malformed payload
+    CANCELLED = "cancelled"  # no longer owed: e.g. the webhook subscription was deleted
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class DeliveryOutcome:
     def rejected(cls, error: str, *, status_code: int | None = None) -> DeliveryOutcome:
         return cls(Verdict.REJECTED, error=error, status_code=status_code)
 
+    @classmethod
+    def cancelled(cls, reason: str) -> DeliveryOutcome:
+        return cls(Verdict.CANCELLED, error=reason)
+
 
 class Sender(Protocol):
     """Delivers one kind of outbox row. Never raises: every failure is an outcome."""
@@ -50,7 +55,11 @@ class Sender(Protocol):
 
 
 def retry_delay(
-    attempts: int, retry_after_seconds: float | None, *, rng: random.Random | None = None
+    attempts: int,
+    retry_after_seconds: float | None,
+    *,
+    rng: random.Random | None = None,
+    cap_seconds: float = BACKOFF_CAP_SECONDS,
 ) -> timedelta:
     """How long to wait before the next attempt, after `attempts` failed ones.
 
@@ -60,6 +69,43 @@ def retry_delay(
     """
     if retry_after_seconds is not None and retry_after_seconds >= 0:
         return timedelta(seconds=retry_after_seconds)
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    ceiling = min(cap_seconds, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
     jitter = (rng or random).uniform(0.75, 1.0)
     return timedelta(seconds=ceiling * jitter)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one kind of row is retried: how often at most, how far apart, and for how long.
+
+    Slack calls give up after a number of attempts (about two hours of backoff); webhook
+    receivers are owed a day of retries, an hour apart at most, so they get a time limit too.
+    """
+
+    max_attempts: int
+    backoff_cap_seconds: float = BACKOFF_CAP_SECONDS
+    # Counted from the row's creation; no attempt is planned past it, and the last one falls on it.
+    give_up_after: timedelta | None = None
+
+    def exhausted(self, *, attempts: int, created_at: datetime | None, now: datetime) -> bool:
+        if attempts >= self.max_attempts:
+            return True
+        deadline = self._deadline(created_at)
+        return deadline is not None and now >= deadline
+
+    def next_attempt_at(
+        self,
+        *,
+        attempts: int,
+        retry_after_seconds: float | None,
+        created_at: datetime | None,
+        now: datetime,
+    ) -> datetime:
+        delay = retry_delay(attempts, retry_after_seconds, cap_seconds=self.backoff_cap_seconds)
+        deadline = self._deadline(created_at)
+        return now + delay if deadline is None else min(now + delay, deadline)
+
+    def _deadline(self, created_at: datetime | None) -> datetime | None:
+        if self.give_up_after is None or created_at is None:
+            return None
+        return created_at + self.give_up_after

@@ -14,7 +14,8 @@ import contextlib
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from app.clock import Clock
 from app.metrics import Metrics
-from app.outbox.delivery import DeliveryOutcome, Sender, Verdict, retry_delay
+from app.outbox.delivery import DeliveryOutcome, RetryPolicy, Sender, Verdict
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.models import OutboxMessage
@@ -46,6 +47,11 @@ class DispatcherSettings:
     concurrency: int = 4
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 2.0
+    # Kinds retried by their own rules; any other kind gets `max_attempts` and the default cap.
+    policies: Mapping[OutboxKind, RetryPolicy] = field(default_factory=dict)
+
+    def policy_for(self, kind: OutboxKind) -> RetryPolicy:
+        return self.policies.get(kind) or RetryPolicy(max_attempts=self.max_attempts)
 
 
 @dataclass(frozen=True)
@@ -223,9 +229,17 @@ class OutboxDispatcher:
                     handler = self._handlers.get(row.on_delivered)
                     await handler(session, row.on_delivered_args or {}, outcome.result, now)
                 session.info[OUTBOX_WRITTEN] = True  # rows that depend on this one are ready
+            elif outcome.verdict is Verdict.CANCELLED:
+                row.status = OutboxStatus.CANCELLED
+                row.last_error = (outcome.error or "cancelled")[:MAX_ERROR_LENGTH]
+                await _fail_dependents(session, row.id)
+                logger.info("outbox row %s (%s) cancelled: %s", row.id, row.kind, row.last_error)
             else:
                 row.last_error = (outcome.error or "unknown error")[:MAX_ERROR_LENGTH]
-                exhausted = row.attempts >= self._settings.max_attempts
+                policy = self._settings.policy_for(row.kind)
+                exhausted = policy.exhausted(
+                    attempts=row.attempts, created_at=row.created_at, now=now
+                )
                 if outcome.verdict is Verdict.REJECTED or exhausted:
                     row.status = OutboxStatus.FAILED
                     await _fail_dependents(session, row.id)
@@ -238,8 +252,11 @@ class OutboxDispatcher:
                         row.last_error,
                     )
                 else:
-                    row.next_attempt_at = now + retry_delay(
-                        row.attempts, outcome.retry_after_seconds
+                    row.next_attempt_at = policy.next_attempt_at(
+                        attempts=row.attempts,
+                        retry_after_seconds=outcome.retry_after_seconds,
+                        created_at=row.created_at,
+                        now=now,
                     )
                     logger.info(
                         "outbox row %s (%s) attempt %d failed, next at %s: %s",
@@ -249,6 +266,9 @@ class OutboxDispatcher:
                         row.next_attempt_at,
                         row.last_error,
                     )
+            attempt_hook = self._handlers.attempt_hook(row.kind)
+            if attempt_hook is not None:
+                await attempt_hook(session, row, now)
             created_at = row.created_at
             kind = row.kind
         if self._metrics is not None:

@@ -12,15 +12,23 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.outbox.enums import OutboxKind
+from app.outbox.models import OutboxMessage
+
 DeliveryHandler = Callable[
     [AsyncSession, dict[str, Any], dict[str, Any], datetime], Awaitable[None]
 ]
 """(session, the row's on_delivered_args, the delivery's result, now) -> None"""
 
+AttemptHook = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[None]]
+"""(session, the row as just recorded, now) -> None: told about every attempt at a row of one
+kind, whatever its outcome (the webhook delivery log is kept this way)."""
+
 
 class DeliveryHandlers:
     def __init__(self) -> None:
         self._handlers: dict[str, DeliveryHandler] = {}
+        self._attempt_hooks: dict[OutboxKind, AttemptHook] = {}
 
     def register(self, name: str, handler: DeliveryHandler) -> None:
         if name in self._handlers:
@@ -35,3 +43,11 @@ class DeliveryHandlers:
 
     def __contains__(self, name: object) -> bool:
         return name in self._handlers
+
+    def on_attempt(self, kind: OutboxKind, hook: AttemptHook) -> None:
+        if kind in self._attempt_hooks:
+            raise ValueError(f"attempt hook for {kind} registered twice")
+        self._attempt_hooks[kind] = hook
+
+    def attempt_hook(self, kind: OutboxKind) -> AttemptHook | None:
+        return self._attempt_hooks.get(kind)

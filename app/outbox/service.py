@@ -58,6 +58,9 @@ async def enqueue(
             .with_for_update(key_share=True)
         )
         if waiting is not None:
+            # A dispatcher claiming meanwhile skipped the row this lock holds: wake it again
+            # after the commit, or the row would wait for the next poll.
+            session.info[OUTBOX_WRITTEN] = True
             return waiting
     message = OutboxMessage(
         kind=kind,

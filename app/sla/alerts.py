@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.sla.durations import format_duration
 from app.sla.models import SlaLedgerEntry
-from app.sla.tracking import AT_RISK, BREACHED, SLA_BREACH, SLA_WARNING
+from app.sla.tracking import AT_RISK, BREACHED, SLA_BREACH, SLA_WARNING, ledger_context
 from app.team.enums import Role
 from app.team.models import TeamMember
 from app.tickets.enums import OPEN_STATUSES, Priority
@@ -21,6 +21,8 @@ from app.tickets.models import Ticket
 from app.tickets.notifications import post_in_triage_thread, refresh_triage_card
 from app.timers.handlers import TimerHandlers
 from app.timers.models import Timer
+from app.webhooks.enums import WebhookEventType
+from app.webhooks.events import emit_ticket_event, timestamp
 
 TARGET_NAMES = {
     "first_response": "first response",
@@ -70,10 +72,18 @@ async def on_sla_timer(session: AsyncSession, timer: Timer, now: datetime, late:
             due_at=due,
             reason="late" if late else "",
             at=now,
+            **ledger_context(ticket),
         )
     )
     await post_in_triage_thread(session=session, ticket=ticket, text=text, now=now)
     await refresh_triage_card(session=session, ticket=ticket, now=now)
+    await emit_ticket_event(
+        session=session,
+        ticket=ticket,
+        event_type=WebhookEventType.SLA_BREACHED if breach else WebhookEventType.SLA_WARNING,
+        now=now,
+        sla={"target": target, "due_at": timestamp(due), "late": late},
+    )
 
 
 async def _who_to_tell(session: AsyncSession, ticket: Ticket, *, breach: bool) -> list[str]:

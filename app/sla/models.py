@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
@@ -51,11 +51,31 @@ class BusinessHours(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+OUTCOME_PREDICATE = text("kind IN ('met', 'met_late', 'breached')")
+"""Ledger rows that decide a target: met in time, met late, or breached (the alert)."""
+
+
 class SlaLedgerEntry(Base):
-    """The SLA ledger: every clock start, pause, resume, met target and breach, with its reason."""
+    """The SLA ledger: every clock start, pause, resume, met target and breach, with its reason.
+
+    The workspace, channel, assignee and account are copied from the ticket when the row is
+    written (as CSAT surveys copy them), so SLA numbers by channel, agent and account come from
+    one index without a join, and do not shift when the ticket later changes hands.
+    """
 
     __tablename__ = "sla_ledger"
-    __table_args__ = (Index("ix_sla_ledger_ticket", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_sla_ledger_ticket", "ticket_id", "id"),
+        # The metrics' SLA attainment: outcomes of one workspace in a period, index-only.
+        Index(
+            "ix_sla_ledger_outcomes",
+            "workspace_id",
+            "at",
+            postgresql_include=["kind", "reason", "channel_id", "assignee_user_id", "account_name"],
+            postgresql_where=OUTCOME_PREDICATE,
+            sqlite_where=OUTCOME_PREDICATE,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -66,3 +86,9 @@ class SlaLedgerEntry(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str] = mapped_column(String(255), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE")
+    )
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    assignee_user_id: Mapped[str | None] = mapped_column(String(32))
+    account_name: Mapped[str | None] = mapped_column(String(255))

@@ -8,6 +8,7 @@ clock started and the policy at that time; a policy change never back-dates a br
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -303,8 +304,19 @@ def _ledger(
             started_at=started,
             reason=reason,
             at=now,
+            **ledger_context(ticket),
         )
     )
+
+
+def ledger_context(ticket: Ticket) -> dict[str, Any]:
+    """What a ledger row copies from its ticket, for the metrics by channel, agent and account."""
+    return {
+        "workspace_id": ticket.workspace_id,
+        "channel_id": ticket.channel_id,
+        "assignee_user_id": ticket.assignee_user_id,
+        "account_name": ticket.account_name,
+    }
 
 
 def _state_after(ticket: Ticket, now: datetime) -> str:

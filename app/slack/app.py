@@ -11,7 +11,15 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.slack.context import SlackContext
-from app.slack.listeners import actions, commands, csat, events, interactivity
+from app.slack.listeners import (
+    actions,
+    commands,
+    csat,
+    events,
+    interactivity,
+    list_pages,
+    new_ticket,
+)
 
 # Bolt copies this logger's level to each of its own. Its INFO lines include request bodies
 # (customer messages) and its start-up WARNINGs complain about SLACK_BOT_TOKEN being set while
@@ -43,6 +51,8 @@ def register_listeners(app: AsyncApp, ctx: SlackContext) -> None:
     commands.register(app, ctx)
     actions.register(app, ctx)
     csat.register(app, ctx)
+    list_pages.register(app, ctx)
+    new_ticket.register(app, ctx)
     interactivity.register(app, ctx)  # catch-alls: registered last
 
 

@@ -10,15 +10,32 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from app.sla.durations import parse_duration
-from app.team.enums import Role
-from app.tickets.enums import Priority
+from app.team.enums import AutoAssignMode, Role
+from app.tickets.enums import ListFilter, Priority
 
 USAGE = "\n".join(
     [
         "*Usage:* `/ticket <subcommand>`",
         "• `/ticket help`: show this message",
+        "• `/ticket list [open|mine|unassigned|breaching|waiting] [#channel] [@someone]`:"
+        " the tickets, most urgent first",
+        "• `/ticket show T-42`: a ticket's status and its SLA ledger",
+        "• `/ticket new`: open a ticket by hand",
+        "• `/ticket assign T-42 @someone|me`, `/ticket unassign T-42`: who works on it",
+        "• `/ticket priority T-42 low|normal|high|urgent`: change its priority",
+        "• `/ticket status T-42 open|waiting`: waiting on the customer pauses the resolution clock",
+        "• `/ticket resolve T-42`, `/ticket reopen T-42`, `/ticket close T-42`",
+        "• `/ticket note T-42 <text>`: an internal note under the triage card, never shown to"
+        " the customer",
+        "• `/ticket autoassign off|round_robin|least_loaded`: assign new tickets from this"
+        " channel automatically",
+        "• `/ticket team capacity @someone 5|none`: the most open tickets auto-assignment gives"
+        " them",
+        "• `/ticket team hours @someone Europe/Berlin 09:00-17:00 [days=mon-fri]|none`: when"
+        " auto-assignment may pick them",
         "• `/ticket team`: list the support team",
         "• `/ticket team add @someone agent|lead`: add someone to the team, or change their role",
         "• `/ticket team remove @someone`: take someone off the team",
@@ -31,7 +48,6 @@ USAGE = "\n".join(
         " back",
         "• `/ticket hours`: show business hours; `/ticket hours set Europe/Berlin 09:00-17:00"
         " [days=mon-fri] [holidays=DE]`: change them",
-        "• `/ticket show T-42`: a ticket's status and its SLA ledger",
         "• `/ticket sla`: show the response and resolution targets",
         "• `/ticket sla set <low|normal|high|urgent> [first_response=4h] [next_response=8h]"
         " [resolution=2d] [business_hours=on|off]`: change the targets of one priority",
@@ -55,6 +71,7 @@ _ROLES = {role.value: role for role in Role}
 _SWITCH = {"on": True, "off": False}
 _PRIORITIES = {priority.value: priority for priority in Priority}
 _ECHO_LIMIT = 40
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,83 @@ class Show:
 
 
 @dataclass(frozen=True)
+class ListTickets:
+    filter: ListFilter = ListFilter.OPEN
+    channel_id: str | None = None
+    user_id: str | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    pass
+
+
+@dataclass(frozen=True)
+class Assign:
+    number: int
+    user_id: str | None  # None: the person running the command ("me")
+
+
+@dataclass(frozen=True)
+class Unassign:
+    number: int
+
+
+@dataclass(frozen=True)
+class SetPriority:
+    number: int
+    priority: Priority
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    number: int
+    waiting: bool  # True: waiting on the customer; False: open
+
+
+@dataclass(frozen=True)
+class Resolve:
+    number: int
+
+
+@dataclass(frozen=True)
+class Reopen:
+    number: int
+
+
+@dataclass(frozen=True)
+class Close:
+    number: int
+
+
+@dataclass(frozen=True)
+class Note:
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AutoAssign:
+    mode: AutoAssignMode
+
+
+@dataclass(frozen=True)
+class TeamCapacity:
+    user_id: str
+    capacity: int | None
+
+
+@dataclass(frozen=True)
+class TeamHours:
+    user_id: str
+    time_zone: str | None  # None: clear (the workspace's business hours apply)
+    opens: str = ""
+    closes: str = ""
+    days: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CsatShow:
     pass
 
@@ -178,8 +272,16 @@ class Stats:
 
 CsatCommand = CsatShow | CsatChannel | CsatWorkspace | CsatDelay | CsatInternal | CsatAccount
 
+TicketCommand = Assign | Unassign | SetPriority | SetStatus | Resolve | Reopen | Close | Note
+
 Command = (
-    CsatCommand
+    TicketCommand
+    | ListTickets
+    | NewTicket
+    | AutoAssign
+    | TeamCapacity
+    | TeamHours
+    | CsatCommand
     | Stats
     | HoursShow
     | HoursSet
@@ -232,6 +334,17 @@ def parse(text: str) -> Command | UsageError:
         return _parse_show(args)
     if subcommand == "hours":
         return _parse_hours(args)
+    if subcommand == "list":
+        return _parse_list(args)
+    if subcommand == "new":
+        return _no_arguments(args, "new", NewTicket())
+    if subcommand in _TICKET_SUBCOMMANDS:
+        return _parse_ticket_command(subcommand, args, text)
+    if subcommand == "autoassign":
+        modes = {mode.value: mode for mode in AutoAssignMode}
+        if len(args) != 1 or args[0].lower().replace("-", "_") not in modes:
+            return UsageError("Say `/ticket autoassign off`, `round_robin` or `least_loaded`.")
+        return AutoAssign(modes[args[0].lower().replace("-", "_")])
     if subcommand == "csat":
         return _parse_csat(args)
     if subcommand == "stats":
@@ -329,10 +442,132 @@ def _parse_stats(args: list[str]) -> Stats | UsageError:
 def _parse_show(args: list[str]) -> Show | UsageError:
     if len(args) != 1:
         return UsageError("Say which ticket, e.g. `/ticket show T-42`.")
-    number = args[0].upper().removeprefix("T-").removeprefix("#")
-    if not number.isdigit() or int(number) < 1:
-        return UsageError(f"`{_echo(args[0])}` is not a ticket number like T-42.")
-    return Show(int(number))
+    number = parse_ticket_number(args[0])
+    return Show(number) if isinstance(number, int) else number
+
+
+_MAX_TICKET_NUMBER = 2**31 - 1
+
+
+def parse_ticket_number(token: str) -> int | UsageError:
+    """`T-42`, `t-42`, `#42` or `42` -> 42."""
+    digits = token.upper().removeprefix("T-").removeprefix("#")
+    if not digits.isascii() or not digits.isdigit() or not 0 < int(digits) <= _MAX_TICKET_NUMBER:
+        return UsageError(f"`{_echo(token)}` is not a ticket number like T-42.")
+    return int(digits)
+
+
+_TICKET_SUBCOMMANDS = {
+    "assign": "`/ticket assign T-42 @someone` (or `me`)",
+    "unassign": "`/ticket unassign T-42`",
+    "priority": "`/ticket priority T-42 high`",
+    "status": "`/ticket status T-42 waiting` (or `open`)",
+    "resolve": "`/ticket resolve T-42`",
+    "reopen": "`/ticket reopen T-42`",
+    "close": "`/ticket close T-42`",
+    "note": "`/ticket note T-42 what you found`",
+}
+_NOTE = re.compile(r"^\s*\S+\s+\S+\s*(.*)$", re.DOTALL)
+_NOTE_LIMIT = 4000
+
+
+def _parse_ticket_command(
+    subcommand: str, args: list[str], text: str
+) -> TicketCommand | UsageError:
+    example = _TICKET_SUBCOMMANDS[subcommand]
+    if not args:
+        return UsageError(f"Say which ticket, e.g. {example}.")
+    number = parse_ticket_number(args[0])
+    if isinstance(number, UsageError):
+        return number
+    rest = args[1:]
+    if subcommand == "note":
+        match = _NOTE.match(text)
+        note = match.group(1).strip() if match else ""
+        if not note:
+            return UsageError(f"Write the note after the ticket, e.g. {example}.")
+        if len(note) > _NOTE_LIMIT:
+            return UsageError(f"A note holds at most {_NOTE_LIMIT} characters.")
+        return Note(number, note)
+    if subcommand == "assign":
+        if len(rest) != 1:
+            return UsageError(f"Say who takes it, e.g. {example}.")
+        if rest[0].lower() == "me":
+            return Assign(number, None)
+        user_id = _user(rest[0])
+        return Assign(number, user_id) if isinstance(user_id, str) else user_id
+    if subcommand == "priority":
+        priority = _PRIORITIES.get(rest[0].lower()) if len(rest) == 1 else None
+        if priority is None:
+            return UsageError(f"Say one priority (low, normal, high, urgent), e.g. {example}.")
+        return SetPriority(number, priority)
+    if subcommand == "status":
+        states = {"open": False, "waiting": True}
+        if len(rest) != 1 or rest[0].lower() not in states:
+            return UsageError(f"The status is `open` or `waiting`, e.g. {example}.")
+        return SetStatus(number, states[rest[0].lower()])
+    if rest:
+        return UsageError(f"{example} takes only the ticket.")
+    simple: dict[str, type[Unassign | Resolve | Reopen | Close]] = {
+        "unassign": Unassign,
+        "resolve": Resolve,
+        "reopen": Reopen,
+        "close": Close,
+    }
+    return simple[subcommand](number)
+
+
+_FILTERS = {f.value: f for f in ListFilter}
+_PAGE = re.compile(r"^page=(\d{1,4})$")
+
+
+def _parse_list(args: list[str]) -> ListTickets | UsageError:
+    chosen: dict[str, object] = {}
+    for arg in args:
+        lowered = arg.lower()
+        if lowered in _FILTERS and "filter" not in chosen:
+            chosen["filter"] = _FILTERS[lowered]
+        elif (channel_id := parse_channel_mention(arg)) and "channel_id" not in chosen:
+            chosen["channel_id"] = channel_id
+        elif (user_id := parse_user_mention(arg)) and "user_id" not in chosen:
+            chosen["user_id"] = user_id
+        elif (page := _PAGE.match(lowered)) and int(page.group(1)) >= 1:
+            chosen["page"] = int(page.group(1))
+        else:
+            return UsageError(
+                f"`{_echo(arg)}` is not a list filter: use one of open, mine, unassigned,"
+                " breaching, waiting, plus a #channel and an @someone."
+            )
+    return ListTickets(**chosen)  # type: ignore[arg-type]
+
+
+def _parse_capacity(args: list[str]) -> TeamCapacity | UsageError:
+    if len(args) != 2:
+        return UsageError("Say e.g. `/ticket team capacity @someone 5` (or `none`).")
+    user_id = _user(args[0])
+    if isinstance(user_id, UsageError):
+        return user_id
+    if args[1].lower() == "none":
+        return TeamCapacity(user_id, None)
+    if not args[1].isdigit() or not 0 < int(args[1]) <= 1000:
+        return UsageError(f"`{_echo(args[1])}` is not a capacity: a number from 1 to 1000.")
+    return TeamCapacity(user_id, int(args[1]))
+
+
+def _parse_member_hours(args: list[str]) -> TeamHours | UsageError:
+    if not args:
+        return UsageError("Say e.g. `/ticket team hours @someone Europe/Berlin 09:00-17:00`.")
+    user_id = _user(args[0])
+    if isinstance(user_id, UsageError):
+        return user_id
+    if len(args) == 2 and args[1].lower() == "none":
+        return TeamHours(user_id, None)
+    hours = _parse_hours(["set", *args[1:]])
+    if isinstance(hours, UsageError):
+        return hours
+    if isinstance(hours, HoursShow) or hours.holiday_country is not None:
+        return UsageError("Say e.g. `/ticket team hours @someone Europe/Berlin 09:00-17:00`.")
+    return TeamHours(user_id, hours.time_zone, hours.opens, hours.closes, hours.days)
 
 
 def _parse_sla(args: list[str]) -> SlaShow | SlaSet | UsageError:
@@ -365,6 +600,10 @@ def _parse_team(args: list[str]) -> Command | UsageError:
     if not args or (len(args) == 1 and args[0].lower() == "list"):
         return TeamList()
     action, rest = args[0].lower(), args[1:]
+    if action == "capacity":
+        return _parse_capacity(rest)
+    if action == "hours":
+        return _parse_member_hours(rest)
     if action == "add":
         if not rest:
             return UsageError("Say who to add and as what: `/ticket team add @someone agent`.")
@@ -388,7 +627,10 @@ def _parse_team(args: list[str]) -> Command | UsageError:
         if isinstance(user_id, UsageError):
             return user_id
         return TeamRemove(user_id=user_id)
-    return UsageError(f"Unknown `/ticket team` action `{_echo(args[0])}`: use `add` or `remove`.")
+    return UsageError(
+        f"Unknown `/ticket team` action `{_echo(args[0])}`: use `add`, `remove`, `capacity`"
+        " or `hours`."
+    )
 
 
 def _parse_watch(args: list[str]) -> Watch | UsageError:
@@ -410,9 +652,7 @@ def _parse_autoreply(args: list[str]) -> AutoReply | UsageError:
     return AutoReply(enabled=_SWITCH[args[0].lower()])
 
 
-def _no_arguments(
-    args: list[str], subcommand: str, command: Unwatch | ChannelList
-) -> Unwatch | ChannelList | UsageError:
+def _no_arguments(args: list[str], subcommand: str, command: _T) -> _T | UsageError:
     if args:
         return UsageError(f"`/ticket {subcommand}` takes no arguments.")
     return command

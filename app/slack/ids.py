@@ -10,19 +10,36 @@ class ActionId(StrEnum):
     WAIT_ON_CUSTOMER = "ticket_wait_on_customer"
     DISCARD = "ticket_discard"
     OPEN_IN_CHANNEL = "ticket_open_in_channel"
+    TICKET_LIST_PAGE = "ticket_list_page"
     # CSAT: one button per rating (`csat_rate_1` … `csat_rate_5`) and the comment button.
     CSAT_RATE_PREFIX = "csat_rate_"
     CSAT_ADD_COMMENT = "csat_add_comment"
     CSAT_COMMENT_INPUT = "csat_comment_input"
+    # Creating a ticket by hand: the Home tab's button, and the modal's inputs.
+    CREATE_TICKET = "ticket_create"
+    NEW_TICKET_SUBJECT = "new_ticket_subject_input"
+    NEW_TICKET_DESCRIPTION = "new_ticket_description_input"
+    NEW_TICKET_PRIORITY = "new_ticket_priority_input"
+    NEW_TICKET_REQUESTER = "new_ticket_requester_input"
+    NEW_TICKET_CHANNEL = "new_ticket_channel_input"
 
 
 class BlockId(StrEnum):
     TRIAGE_ACTIONS = "triage_actions"
     CSAT_RATINGS = "csat_ratings"
     CSAT_COMMENT = "csat_comment"
+    NEW_TICKET_SUBJECT = "new_ticket_subject"
+    NEW_TICKET_DESCRIPTION = "new_ticket_description"
+    NEW_TICKET_PRIORITY = "new_ticket_priority"
+    NEW_TICKET_REQUESTER = "new_ticket_requester"
+    NEW_TICKET_CHANNEL = "new_ticket_channel"
 
 
 class CallbackId(StrEnum):
     """Modal (view) callback ids."""
 
     CSAT_COMMENT = "csat_comment"
+    CREATE_TICKET_MODAL = "create_ticket_modal"
+    # Shortcuts (manifest: features.shortcuts): the global one and the one on a message.
+    CREATE_TICKET_SHORTCUT = "create_ticket"
+    CREATE_TICKET_FROM_MESSAGE = "create_ticket_from_message"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 
@@ -12,17 +14,29 @@ from app.errors import DomainError
 logger = logging.getLogger(__name__)
 
 
-async def ack_ephemeral(ack: AsyncAck, text: str) -> None:
+@dataclass(frozen=True)
+class Reply:
+    """A command's answer with Block Kit; `text` is the notification and fallback."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+async def ack_ephemeral(ack: AsyncAck, text: str | Reply) -> None:
     """Acknowledge with a reply only the person who ran the command sees."""
-    await ack(response_type="ephemeral", text=text)
+    if isinstance(text, Reply):
+        await ack(response_type="ephemeral", text=text.text, blocks=text.blocks)
+    else:
+        await ack(response_type="ephemeral", text=text)
 
 
-async def answer_command(ack: AsyncAck, work: Callable[[], Awaitable[str]]) -> None:
+async def answer_command(ack: AsyncAck, work: Callable[[], Awaitable[str | Reply]]) -> None:
     """Run a command's work (its own transaction) and acknowledge with the reply it returns.
 
     A domain error means the work's transaction rolled back and nothing changed: the user is
     told why. Any other error propagates, and Bolt answers Slack with an error.
     """
+    text: str | Reply
     try:
         text = await work()
     except DomainError as exc:

@@ -298,6 +298,50 @@ class SlackSender:
             payload, timestamp=timestamp, signature=signature, unsigned=unsigned
         )
 
+    async def send_shortcut(
+        self,
+        callback_id: str,
+        *,
+        user_id: str,
+        message: dict[str, Any] | None = None,
+        channel_id: str | None = None,
+        trigger_id: str | None = None,
+        user_name: str = "user",
+        channel_name: str = "support",
+        timestamp: int | None = None,
+        signature: str | None = None,
+        unsigned: bool = False,
+        team_id: str | None = None,
+    ) -> httpx.Response:
+        """A global ``shortcut``, or with ``message`` (and its ``channel_id``) a message
+        shortcut (``message_action``), as Slack sends them.
+
+        ``message`` is Slack's message object (``type``, ``user``, ``ts``, ``text``, ...); a
+        missing ``type`` is filled in.
+        """
+        team = team_id or self.team_id
+        payload: dict[str, Any] = {
+            "type": "shortcut" if message is None else "message_action",
+            "token": VERIFICATION_TOKEN,
+            "action_ts": f"{self._clock():.6f}",
+            "team": {"id": team, "domain": self.team_domain},
+            "user": self._user(user_id, user_name, team),
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": trigger_id or _trigger_id(),
+        }
+        if message is not None:
+            if not channel_id:
+                raise ValueError("a message shortcut needs the message's channel_id")
+            payload["channel"] = {"id": channel_id, "name": channel_name}
+            payload["response_url"] = self._fake_response_url("app-actions", team)
+            payload["message_ts"] = message.get("ts")
+            payload["message"] = {"type": "message", **message}
+        return await self._post_payload(
+            payload, timestamp=timestamp, signature=signature, unsigned=unsigned
+        )
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _user(self, user_id: str, user_name: str, team: str) -> dict[str, str]:

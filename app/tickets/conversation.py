@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.directory.service import request_team_info, team_name
 from app.sla.policies import calendar_for
 from app.sla.tracking import start_ticket_clocks
+from app.team.auto_assign import choose_assignee
 from app.team.enums import Role
 from app.team.models import TeamMember
 from app.team.service import get_role
@@ -32,6 +33,7 @@ from app.tickets.notifications import (
 )
 from app.tickets.service import (
     add_message,
+    assign,
     find_ticket_by_root,
     find_ticket_by_triage_thread,
     open_ticket,
@@ -299,6 +301,8 @@ async def _open_from_message(
             known_new=True,
         )
     await post_triage_card(session=session, ticket=ticket, now=now)
+    if channel is not None:
+        await _auto_assign(session=session, ticket=ticket, channel=channel, now=now)
     if channel is None or channel.auto_reply_enabled:
         template = (channel.auto_reply_text if channel else None) or rules.auto_reply_text
         await post_in_customer_thread(
@@ -316,6 +320,24 @@ async def _open_from_message(
             session=session, workspace_id=workspace.id, team_id=requester_team, now=now
         )
     return ticket
+
+
+async def _auto_assign(
+    *, session: AsyncSession, ticket: Ticket, channel: WatchedChannel, now: datetime
+) -> None:
+    choice = await choose_assignee(session=session, channel=channel, now=now)
+    if choice is None:
+        return
+    assignee, load = choice
+    mode = channel.auto_assign.value.replace("_", " ")
+    await assign(
+        session=session,
+        ticket=ticket,
+        assignee_user_id=assignee,
+        actor=Actor.system(),
+        now=now,
+        reason=f"auto-assigned ({mode}, {load} open before)",
+    )
 
 
 async def _reply_if_off_hours(

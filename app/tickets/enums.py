@@ -42,3 +42,13 @@ class ActorKind(StrEnum):
     API_KEY = "api_key"
     WEBHOOK = "webhook"
     SYSTEM = "system"
+
+
+class ListFilter(StrEnum):
+    """The triage views of `/ticket list` (all of them show active tickets only)."""
+
+    OPEN = "open"
+    MINE = "mine"
+    UNASSIGNED = "unassigned"
+    BREACHING = "breaching"  # at risk or breached
+    WAITING = "waiting"  # waiting on the customer

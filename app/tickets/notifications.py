@@ -13,9 +13,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.home.notifications import refresh_home_tabs
 from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
+from app.tickets.actors import Actor
+from app.tickets.enums import ActorKind
 from app.tickets.models import Ticket
 
 TRIAGE_CARD_VIEW = "triage_card"
@@ -56,8 +59,18 @@ async def _card_ts_or_pending_post(
     )
 
 
+async def _refresh_home_tabs_of(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    await refresh_home_tabs(
+        session=session,
+        workspace_id=ticket.workspace_id,
+        user_ids=[ticket.assignee_user_id, ticket.requester_user_id],
+        now=now,
+    )
+
+
 async def post_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
     """Post the ticket's card to its triage channel; its ts comes back to the ticket."""
+    await _refresh_home_tabs_of(session, ticket, now)
     if not ticket.triage_channel_id:
         return
     await enqueue_slack_call(
@@ -75,7 +88,9 @@ async def post_triage_card(*, session: AsyncSession, ticket: Ticket, now: dateti
 
 
 async def refresh_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
-    """Edit the card in place to show the ticket as it is when the update is sent."""
+    """Edit the card in place to show the ticket as it is when the update is sent (and the Home
+    tabs of its assignee and requester)."""
+    await _refresh_home_tabs_of(session, ticket, now)
     options: dict[str, object] = {}
     payload: dict[str, object] = {"channel": ticket.triage_channel_id, **_card_spec(ticket)}
     card_ts, card_post = await _card_ts_or_pending_post(session, ticket)
@@ -160,4 +175,29 @@ async def fetch_source_message(*, session: AsyncSession, ticket: Ticket, now: da
         workspace_id=ticket.workspace_id,
         on_delivered=SOURCE_MESSAGE_FETCHED,
         on_delivered_args={"ticket_id": ticket.id, "ts": ticket.root_ts},
+    )
+
+
+async def tell_assignee(
+    *, session: AsyncSession, ticket: Ticket, actor: Actor, reason: str | None, now: datetime
+) -> None:
+    """A direct message to the person the ticket was just given to."""
+    if not ticket.assignee_user_id:
+        return
+    by = f"<@{actor.id}>" if actor.kind is ActorKind.USER and actor.id else (reason or "ticketbot")
+    where = f" in <#{ticket.channel_id}>" if ticket.channel_id else ""
+    link = f" <{ticket.permalink}|View the conversation>" if ticket.permalink else ""
+    subject = ticket.subject.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    await enqueue_slack_call(
+        session=session,
+        method="chat.postMessage",
+        payload={
+            "channel": ticket.assignee_user_id,
+            "text": f"You've been assigned *{ticket.display_number}* · {subject}{where}"
+            f" (by {by}).{link}",
+            "unfurl_links": False,
+        },
+        now=now,
+        workspace_id=ticket.workspace_id,
+        flush=False,
     )

@@ -13,9 +13,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.csat.surveys import cancel_scheduled_survey, schedule_survey
-from app.errors import InvalidTransition, NotAllowed, NotFound
+from app.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
+from app.home.notifications import refresh_home_tabs
 from app.sla import tracking as sla
 from app.team.enums import Role
+from app.team.service import get_role
 from app.tickets.actors import Actor
 from app.tickets.auto_close import arm_auto_close, disarm_auto_close
 from app.tickets.enums import (
@@ -26,8 +28,16 @@ from app.tickets.enums import (
     TicketStatus,
 )
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
-from app.tickets.notifications import refresh_triage_card
+from app.tickets.notifications import refresh_triage_card, tell_assignee
+from app.webhooks.enums import WebhookEventType
+from app.webhooks.events import emit_ticket_event
 from app.workspaces.models import Workspace
+
+# The webhook event a status change is, by its audit event's kind (any other: ticket.updated).
+_STATUS_EVENTS = {
+    "resolved": WebhookEventType.TICKET_RESOLVED,
+    "reopened": WebhookEventType.TICKET_REOPENED,
+}
 
 
 async def get_ticket(*, session: AsyncSession, ticket_id: int, for_update: bool = False) -> Ticket:
@@ -92,6 +102,8 @@ async def open_ticket(
     priority: Priority = Priority.NORMAL,
     triage_channel_id: str | None = None,
     permalink: str | None = None,
+    external_source: str | None = None,
+    external_id: str | None = None,
 ) -> tuple[Ticket, bool]:
     """Open a ticket, or return the one this message already opened. (ticket, created)
 
@@ -134,6 +146,8 @@ async def open_ticket(
         root_ts=root_ts,
         permalink=permalink,
         triage_channel_id=triage_channel_id,
+        external_source=external_source,
+        external_id=external_id,
         created_at=now,
         updated_at=now,
         last_customer_message_at=now,
@@ -149,6 +163,9 @@ async def open_ticket(
         source=source.value,
         channel_id=channel_id,
         subject=subject,
+    )
+    await emit_ticket_event(
+        session=session, ticket=ticket, event_type=WebhookEventType.TICKET_CREATED, now=now
     )
     return ticket, True
 
@@ -282,11 +299,20 @@ async def assign(
     assignee_user_id: str | None,
     actor: Actor,
     now: datetime,
+    reason: str | None = None,
 ) -> Ticket:
+    """Give the ticket to a team member (or to nobody). Someone given a ticket by somebody else
+    (a lead, auto-assignment, an API key) is told by direct message."""
     _require_triage(actor)
     _require_active(ticket, "assign")
     if ticket.assignee_user_id == assignee_user_id:
         return ticket
+    if assignee_user_id is not None and assignee_user_id != actor.id:
+        role = await get_role(
+            session=session, workspace_id=ticket.workspace_id, user_id=assignee_user_id
+        )
+        if role is None:
+            raise InvalidInput(f"<@{assignee_user_id}> is not on the support team.")
     if not actor.is_lead:
         if assignee_user_id is not None and assignee_user_id != actor.id:
             raise NotAllowed("Sorry, only support leads can assign tickets to someone else.")
@@ -303,8 +329,21 @@ async def assign(
         now=now,
         previous=previous,
         assignee=assignee_user_id,
+        **({"reason": reason} if reason else {}),
     )
     await refresh_triage_card(session=session, ticket=ticket, now=now)
+    await emit_ticket_event(
+        session=session,
+        ticket=ticket,
+        event_type=WebhookEventType.TICKET_UPDATED,
+        now=now,
+        changes={"assignee": {"previous": previous, "current": assignee_user_id}},
+    )
+    await refresh_home_tabs(
+        session=session, workspace_id=ticket.workspace_id, user_ids=[previous], now=now
+    )
+    if assignee_user_id is not None and assignee_user_id != actor.id:
+        await tell_assignee(session=session, ticket=ticket, actor=actor, reason=reason, now=now)
     return ticket
 
 
@@ -334,6 +373,13 @@ async def set_priority(
         priority=priority.value,
     )
     await refresh_triage_card(session=session, ticket=ticket, now=now)
+    await emit_ticket_event(
+        session=session,
+        ticket=ticket,
+        event_type=WebhookEventType.TICKET_UPDATED,
+        now=now,
+        changes={"priority": {"previous": previous.value, "current": priority.value}},
+    )
     return ticket
 
 
@@ -472,6 +518,13 @@ async def _change_status(
         status=status.value,
     )
     await refresh_triage_card(session=session, ticket=ticket, now=now)
+    await emit_ticket_event(
+        session=session,
+        ticket=ticket,
+        event_type=_STATUS_EVENTS.get(kind, WebhookEventType.TICKET_UPDATED),
+        now=now,
+        changes={"status": {"previous": previous.value, "current": status.value}},
+    )
 
 
 def _require_triage(actor: Actor) -> None:

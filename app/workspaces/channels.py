@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput, NotFound
+from app.team.enums import AutoAssignMode
 from app.team.service import require_lead
 from app.workspaces.models import WatchedChannel, Workspace
 
@@ -229,6 +230,36 @@ async def _set_switch(
             "on" if enabled else "off",
             channel_id,
             channel.name,
+            workspace_id,
+        )
+    return channel
+
+
+async def set_auto_assign(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    channel_id: str,
+    mode: AutoAssignMode,
+    actor_id: str,
+) -> WatchedChannel:
+    """How new tickets from a watched channel find an assignee. Leads only."""
+    await require_lead(
+        session=session, workspace_id=workspace_id, user_id=actor_id, to="change auto-assignment"
+    )
+    channel = await get_watched_channel(
+        session=session, workspace_id=workspace_id, channel_id=channel_id
+    )
+    if channel is None:
+        raise NotFound(_NOT_WATCHED)
+    if channel.auto_assign is not mode:
+        channel.auto_assign = mode
+        await session.flush()
+        audit.info(
+            "channels: %s set auto-assignment %s in %s in workspace %s",
+            actor_id,
+            mode.value,
+            channel_id,
             workspace_id,
         )
     return channel

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+from app.team.enums import AutoAssignMode
 from app.tickets.enums import Priority
 from app.types import created_at_column, enum_column_type
 
@@ -49,6 +50,13 @@ class WatchedChannel(Base):
         Boolean, default=False, server_default="0"
     )
     off_hours_reply_text: Mapped[str | None] = mapped_column(Text)
+    # Auto-assignment of new tickets, and the agent it picked last (round robin goes on after).
+    auto_assign: Mapped[AutoAssignMode] = mapped_column(
+        enum_column_type(AutoAssignMode),
+        default=AutoAssignMode.OFF,
+        server_default=AutoAssignMode.OFF.value,
+    )
+    auto_assign_last_user_id: Mapped[str | None] = mapped_column(String(32))
     added_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_at_column()
     unwatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

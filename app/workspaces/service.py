@@ -48,3 +48,16 @@ async def find_workspace_id(*, session: AsyncSession, slack_team_id: str) -> int
     return await session.scalar(
         select(Workspace.id).where(Workspace.slack_team_id == slack_team_id)
     )
+
+
+async def installation_workspace_id(
+    *, session: AsyncSession, slack_team_id: str | None
+) -> int | None:
+    """The workspace this installation serves: the bot's own team's, or, while the bot's team
+    is not known yet (Slack unreachable at start-up), the only workspace there is."""
+    if slack_team_id is not None:
+        found = await find_workspace_id(session=session, slack_team_id=slack_team_id)
+        if found is not None:
+            return found
+    ids = list(await session.scalars(select(Workspace.id).order_by(Workspace.id).limit(2)))
+    return ids[0] if len(ids) == 1 else None

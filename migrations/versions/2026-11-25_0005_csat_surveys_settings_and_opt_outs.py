@@ -120,18 +120,17 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_csat_surveys")),
-        sa.UniqueConstraint(
-            "ticket_id", "resolved_at", name=op.f("uq_csat_surveys_ticket_id_resolved_at")
-        ),
     )
     with op.batch_alter_table("csat_surveys", schema=None) as batch_op:
         batch_op.create_index(
             "ix_csat_surveys_workspace_sent", ["workspace_id", "sent_at"], unique=False
         )
+        batch_op.create_index("ix_csat_surveys_ticket", ["ticket_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("csat_surveys", schema=None) as batch_op:
+        batch_op.drop_index("ix_csat_surveys_ticket")
         batch_op.drop_index("ix_csat_surveys_workspace_sent")
 
     op.drop_table("csat_surveys")

@@ -75,7 +75,7 @@ async def test_show_prints_the_ticket_and_its_sla_ledger(running_app, sender, em
 
     shown = await sender.send_command("show T-1", user_id=LEAD, channel_id="C1")
     missing = await sender.send_command("show T-99", user_id=LEAD, channel_id="C1")
-    refused = await sender.send_command("show T-1", user_id="UCUSTOMER", channel_id="C1")
+    refused = await sender.send_command("show T-1", user_id="USTRANGER", channel_id="C1")
     malformed = await sender.send_command("show ticket", user_id=LEAD, channel_id="C1")
 
     text = shown.json()["text"]
@@ -83,7 +83,7 @@ async def test_show_prints_the_ticket_and_its_sla_ledger(running_app, sender, em
     assert "first response started, due 2026-01-05 13:00 UTC (ticket opened)" in text
     assert "resolution started, due 2026-01-07 17:00 UTC" in text
     assert "There is no T-99" in missing.json()["text"]
-    assert "only the support team" in refused.json()["text"]
+    assert "you can only look at tickets you asked about" in refused.json()["text"]
     assert "not a ticket number" in malformed.json()["text"]
 
 

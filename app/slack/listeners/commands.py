@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.slack.commands import (
     USAGE,
+    Assign,
+    AutoAssign,
     AutoReply,
     ChannelList,
+    Close,
     Command,
     CsatAccount,
     CsatChannel,
@@ -28,23 +32,40 @@ from app.slack.commands import (
     Help,
     HoursSet,
     HoursShow,
+    ListTickets,
+    NewTicket,
+    Note,
     OffHoursReply,
+    Reopen,
+    Resolve,
+    SetPriority,
+    SetStatus,
     Show,
     SlaSet,
     SlaShow,
     Stats,
     TeamAdd,
+    TeamCapacity,
+    TeamHours,
     TeamList,
     TeamRemove,
+    Unassign,
     Unwatch,
     UsageError,
     Watch,
     parse,
 )
 from app.slack.context import SlackContext
+from app.slack.listeners.assignment_commands import run_auto_assign_command, run_member_command
 from app.slack.listeners.csat_commands import run_csat_command, run_stats_command
-from app.slack.listeners.sla_commands import run_hours_command, run_sla_command, show_ticket
-from app.slack.replies import ack_ephemeral, answer_command
+from app.slack.listeners.new_ticket import open_new_ticket_modal
+from app.slack.listeners.sla_commands import run_hours_command, run_sla_command
+from app.slack.listeners.ticket_commands import (
+    run_list_command,
+    run_ticket_command,
+    show_ticket,
+)
+from app.slack.replies import Reply, ack_ephemeral, answer_command
 from app.team import service as team
 from app.team.enums import Role
 from app.team.models import TeamMember
@@ -64,17 +85,29 @@ class Invocation:
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
     @app.command("/ticket")
-    async def on_ticket_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def on_ticket_command(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         parsed = parse(command.get("text") or "")
         if isinstance(parsed, UsageError):
             await ack_ephemeral(ack, parsed.message)
         elif isinstance(parsed, Help):
             await ack_ephemeral(ack, USAGE)
+        elif isinstance(parsed, NewTicket):
+            await ack()
+            await open_new_ticket_modal(
+                ctx,
+                client,
+                trigger_id=command.get("trigger_id") or "",
+                team_id=command.get("team_id"),
+                user_id=command.get("user_id"),
+                channel_id=command.get("channel_id"),
+            )
         else:
             await answer_command(ack, lambda: run_command(ctx, parsed, command))
 
 
-async def run_command(ctx: SlackContext, parsed: Command, command: dict[str, Any]) -> str:
+async def run_command(ctx: SlackContext, parsed: Command, command: dict[str, Any]) -> str | Reply:
     """Run one command in one transaction; returns the reply. Domain errors roll it back."""
     async with ctx.session_factory() as session, session.begin():
         workspace_id = await ctx.workspace_ids.get(
@@ -89,8 +122,43 @@ async def run_command(ctx: SlackContext, parsed: Command, command: dict[str, Any
         return await _run(ctx, session, who, parsed)
 
 
-async def _run(ctx: SlackContext, session: AsyncSession, who: Invocation, parsed: Command) -> str:
+async def _run(
+    ctx: SlackContext, session: AsyncSession, who: Invocation, parsed: Command
+) -> str | Reply:
     match parsed:
+        case AutoAssign():
+            return await run_auto_assign_command(
+                session=session,
+                workspace_id=who.workspace_id,
+                user_id=who.user_id,
+                channel_id=who.channel_id,
+                command=parsed,
+            )
+        case TeamCapacity() | TeamHours():
+            return await run_member_command(
+                session=session, workspace_id=who.workspace_id, user_id=who.user_id, command=parsed
+            )
+        case ListTickets():
+            return await run_list_command(
+                session=session, workspace_id=who.workspace_id, user_id=who.user_id, command=parsed
+            )
+        case (
+            Assign()
+            | Unassign()
+            | SetPriority()
+            | SetStatus()
+            | Resolve()
+            | Reopen()
+            | Close()
+            | Note()
+        ):
+            return await run_ticket_command(
+                session=session,
+                workspace_id=who.workspace_id,
+                user_id=who.user_id,
+                command=parsed,
+                now=ctx.clock.now(),
+            )
         case TeamList():
             members = await team.list_members(
                 session=session, workspace_id=who.workspace_id, actor_id=who.user_id

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.inbox.service import record_event
 from app.slack.context import SlackContext
+from app.slack.listeners.home import on_home_opened
 from app.tickets.conversation import (
     receive_deletion,
     receive_edit,
@@ -61,6 +62,8 @@ async def handle_event(ctx: SlackContext, envelope: dict[str, Any], *, retry_num
             await _on_message(ctx, session, workspace, event, now)
         elif kind == "reaction_added":
             await _on_reaction(ctx, session, workspace, event, now)
+        elif kind == "app_home_opened":
+            await on_home_opened(session=session, workspace=workspace, event=event, now=now)
 
 
 async def _on_message(

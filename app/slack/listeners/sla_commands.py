@@ -1,16 +1,14 @@
 """`/ticket sla` (the team sees the targets), `/ticket sla set` (leads change them) and
-`/ticket show T-42` (a ticket's state and its SLA ledger)."""
+`/ticket hours` (business hours)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotAllowed, NotFound
+from app.errors import NotAllowed
 from app.sla.durations import format_duration
-from app.sla.models import SlaLedgerEntry
 from app.sla.policies import (
     Targets,
     all_targets,
@@ -20,7 +18,6 @@ from app.sla.policies import (
 )
 from app.slack.commands import HoursSet, HoursShow, SlaSet, SlaShow
 from app.team.service import get_role, require_lead
-from app.tickets.models import Ticket
 
 
 async def run_sla_command(
@@ -73,38 +70,6 @@ def _line(targets: Targets) -> str:
 
 def _show(duration: timedelta | None) -> str:
     return format_duration(duration) if duration is not None else "none"
-
-
-async def show_ticket(
-    *, session: AsyncSession, workspace_id: int, user_id: str, number: int
-) -> str:
-    if await get_role(session=session, workspace_id=workspace_id, user_id=user_id) is None:
-        raise NotAllowed("Sorry, only the support team can look tickets up.")
-    ticket = await session.scalar(
-        select(Ticket).where(Ticket.workspace_id == workspace_id, Ticket.number == number)
-    )
-    if ticket is None:
-        raise NotFound(f"There is no T-{number} in this workspace.")
-    entries = await session.scalars(
-        select(SlaLedgerEntry)
-        .where(SlaLedgerEntry.ticket_id == ticket.id)
-        .order_by(SlaLedgerEntry.id)
-    )
-    lines = [
-        f"*{ticket.display_number}* · {ticket.subject}",
-        f"Status: {ticket.status.value.replace('_', ' ')} · priority {ticket.priority.value}"
-        f" · SLA {ticket.sla_state.replace('_', ' ')}"
-        + (f" · assignee <@{ticket.assignee_user_id}>" if ticket.assignee_user_id else ""),
-        "*SLA ledger*",
-    ]
-    for entry in entries:
-        due = f", due {entry.due_at:%Y-%m-%d %H:%M} UTC" if entry.due_at else ""
-        why = f" ({entry.reason})" if entry.reason else ""
-        lines.append(
-            f"• {entry.at:%Y-%m-%d %H:%M} UTC · {entry.target.replace('_', ' ')} "
-            f"{entry.kind.replace('_', ' ')}{due}{why}"
-        )
-    return "\n".join(lines)
 
 
 async def run_hours_command(

@@ -1,0 +1,1 @@
+"""API keys: hashed bearer tokens with scopes, for the REST API."""

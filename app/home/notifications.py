@@ -1,0 +1,71 @@
+"""Publishing the Home tab: queued through the outbox as a render spec, coalesced per user.
+
+The tab is rendered from the database when the `views.publish` is sent, so one pending publish
+shows every change made before it goes out. Only users who have opened the tab (a `home_tabs`
+row) get republished when tickets change: nobody else would see it, and each publish is a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.home.models import HomeTab
+from app.outbox.service import enqueue_slack_call
+
+HOME_VIEW = "home"
+
+
+def home_key(workspace_id: int, user_id: str) -> str:
+    return f"home:{workspace_id}:{user_id}"
+
+
+async def home_tab_opened(
+    *, session: AsyncSession, workspace_id: int, user_id: str, now: datetime
+) -> None:
+    """Remember that the user looks at the tab, and publish it as it is now."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(HomeTab).values(
+        workspace_id=workspace_id, user_id=user_id, last_opened_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[HomeTab.workspace_id, HomeTab.user_id],
+            set_={"last_opened_at": statement.excluded.last_opened_at},
+        )
+    )
+    await _publish(session, workspace_id, user_id, now)
+
+
+async def refresh_home_tabs(
+    *, session: AsyncSession, workspace_id: int, user_ids: Iterable[str | None], now: datetime
+) -> None:
+    """Republish the Home tabs of these users, for those who have opened theirs."""
+    wanted = list(dict.fromkeys(user_id for user_id in user_ids if user_id))
+    if not wanted:
+        return
+    opened = await session.scalars(
+        select(HomeTab.user_id)
+        .where(HomeTab.workspace_id == workspace_id, HomeTab.user_id.in_(wanted))
+        .order_by(HomeTab.user_id)
+    )
+    for user_id in opened:
+        await _publish(session, workspace_id, user_id, now)
+
+
+async def _publish(session: AsyncSession, workspace_id: int, user_id: str, now: datetime) -> None:
+    await enqueue_slack_call(
+        session=session,
+        method="views.publish",
+        payload={
+            "user_id": user_id,
+            "$render": {"view": HOME_VIEW, "workspace_id": workspace_id, "user_id": user_id},
+        },
+        now=now,
+        workspace_id=workspace_id,
+        coalesce_key=home_key(workspace_id, user_id),
+    )

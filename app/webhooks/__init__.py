@@ -1,0 +1,1 @@
+"""Outbound webhooks (signed event deliveries to subscribers) and inbound webhook sources."""
