@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import health, inbound, slack, tickets, webhooks
+from app.api import metrics as metrics_api
+from app.api import sla as sla_api
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.errors import register_error_handlers
 from app.api.request_metrics import RequestMetricsMiddleware
@@ -49,6 +51,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(slack.router)
     app.include_router(tickets.router)
+    app.include_router(sla_api.router)
+    app.include_router(metrics_api.router)
     app.include_router(webhooks.router)
     app.include_router(inbound.router)
     return app

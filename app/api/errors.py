@@ -140,14 +140,31 @@ def _detail(error: Any) -> ErrorDetail:
     )
 
 
+# FastAPI's words (answered with 400) for a body it cannot even decode: bytes that are not
+# UTF-8 JSON. Answered like any other invalid body, with the documented 422.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        return error_response(
+            422,
+            "Invalid request. body: not valid JSON.",
+            [ErrorDetail(field="body", location="body", message="not valid UTF-8 JSON")],
+        )
     default_phrase = detail is None or detail.lower() in {"not found", "method not allowed"}
     message = _SENTENCES.get(exc.status_code) if default_phrase else detail
     return error_response(
         exc.status_code, message or detail or "Request refused.", headers=exc.headers
     )
+
+
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    """A number too large for the database (SQLite's driver raises before the query runs)."""
+    logger.info("%s %s: number out of range", request.method, request.url.path)
+    return error_response(422, "Invalid request. A number in it is out of range.")
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -160,3 +177,4 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(OverflowError, _out_of_range)

@@ -22,18 +22,30 @@ give the same numbers.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, Select, func, literal_column, select, text, type_coerce
+from sqlalchemy import (
+    DateTime,
+    Float,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.csat.enums import SATISFIED_MIN
@@ -51,6 +63,7 @@ PERCENTILES = (0.5, 0.9)
 # The reason the ticket service gives when a ticket is marked "not a request": its clocks stop
 # as met, but such tickets are left out of every number.
 NOT_A_REQUEST = "not a request"
+WORK_MEM = "64MB"
 
 
 class GroupBy(StrEnum):
@@ -118,7 +131,7 @@ class MetricsReport:
 
 
 def check_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """The period as aware datetimes (naive ones are UTC); InvalidInput if it is unusable."""
+    """The period in UTC (times without a zone are UTC); InvalidInput if it is unusable."""
     start, end = _aware(start), _aware(end)
     if start >= end:
         raise InvalidInput("from must be earlier than to.")
@@ -165,6 +178,14 @@ class _Period:
     end: datetime
     group_by: GroupBy
     zone: str
+
+    @cached_property
+    def days(self) -> list[date]:
+        """The calendar days (in the zone) the period touches."""
+        zone = ZoneInfo(self.zone)
+        first = self.start.astimezone(zone).date()
+        last = (self.end - timedelta(microseconds=1)).astimezone(zone).date()
+        return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 @dataclass(frozen=True)
@@ -258,49 +279,93 @@ _PERCENTILES = type_coerce(
 
 
 async def _in_postgresql(session: AsyncSession, period: _Period) -> _Found:
+    """Three lanes of queries, the caller's session running one and two short-lived sessions
+    of the same engine the others, so that PostgreSQL works on them at once (each is one
+    index-only scan; together they take about a third of the time one after the other)."""
     found = _Found()
-    found.opened = {
-        key: int(count) for key, count in await _grouped(session, period, _OPENED, func.count())
-    }
-    found.first_response, found.first_response_total = await _pg_durations(
-        session, period, _FIRST_RESPONSE, Ticket.created_at
-    )
-    found.resolution, found.resolution_total = await _pg_durations(
-        session, period, _RESOLUTION, Ticket.created_at
-    )
-    kind = SlaLedgerEntry.kind
-    found.sla = {
-        key: SlaOutcomes(int(met), int(late), int(breaches))
-        for key, met, late, breaches in await _grouped(
-            session,
-            period,
-            _SLA,
-            func.count().filter(kind == "met"),
-            func.count().filter(kind == "met_late"),
-            func.count().filter(kind == "breached"),
+
+    async def tickets_opened_and_answered(lane: AsyncSession) -> None:
+        found.first_response, found.first_response_total = await _pg_durations(
+            lane, period, _FIRST_RESPONSE, Ticket.created_at
         )
-    }
-    rating = CsatSurvey.rating
-    found.csat = {
-        key: CsatNumbers(int(sent), int(rated), int(satisfied or 0), int(rating_sum or 0))
-        for key, sent, rated, satisfied, rating_sum in await _grouped(
-            session,
-            period,
-            _CSAT,
-            func.count(),
-            func.count(rating),
-            func.count().filter(rating >= SATISFIED_MIN),
-            func.sum(rating),
+        found.opened = {
+            key: int(count) for key, count in await _grouped(lane, period, _OPENED, func.count())
+        }
+
+    async def tickets_resolved_and_rated(lane: AsyncSession) -> None:
+        found.resolution, found.resolution_total = await _pg_durations(
+            lane, period, _RESOLUTION, Ticket.created_at
         )
-    }
+        rating = CsatSurvey.rating
+        found.csat = {
+            key: CsatNumbers(int(sent), int(rated), int(satisfied), int(rating_sum or 0))
+            for key, sent, rated, satisfied, rating_sum in await _grouped(
+                lane,
+                period,
+                _CSAT,
+                func.count(),
+                func.count(rating),
+                func.count().filter(rating >= SATISFIED_MIN),
+                func.sum(rating),
+            )
+        }
+
+    async def sla_outcomes(lane: AsyncSession) -> None:
+        kind = SlaLedgerEntry.kind
+        found.sla = {
+            key: SlaOutcomes(int(met), int(late), int(breaches))
+            for key, met, late, breaches in await _grouped(
+                lane,
+                period,
+                _SLA,
+                func.count().filter(kind == "met"),
+                func.count().filter(kind == "met_late"),
+                func.count().filter(kind == "breached"),
+            )
+        }
+
+    lanes = (tickets_opened_and_answered, tickets_resolved_and_rated, sla_outcomes)
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine):  # bound to one connection: one lane after another
+        await _tune(session)
+        for lane in lanes:
+            await lane(session)
+        return found
+    async with asyncio.TaskGroup() as running:
+        running.create_task(_tuned(session, lanes[0]))
+        for lane in lanes[1:]:
+            running.create_task(_in_own_session(engine, lane))
     return found
+
+
+async def _tune(session: AsyncSession) -> None:
+    # Room to sort a month of tickets in memory (the default 4 MB spills them to disk).
+    await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+
+
+async def _tuned(session: AsyncSession, lane: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    await _tune(session)
+    await lane(session)
+
+
+async def _in_own_session(
+    engine: AsyncEngine, lane: Callable[[AsyncSession], Awaitable[None]]
+) -> None:
+    """A read-only lane in a session (and pooled connection) of its own, closed when done."""
+    async with AsyncSession(engine) as session, session.begin():
+        await _tuned(session, lane)
 
 
 def _pg_key(period: _Period, source: _Source) -> ColumnElement[Any]:
     column = source.column(period.group_by)
     if period.group_by is GroupBy.DAY:
-        # The calendar day in the workspace's zone (timestamptz -> local timestamp -> date).
-        return func.date(func.timezone(period.zone, column))
+        # The day's number in the period, by a binary search among the local midnights: much
+        # cheaper per row than converting every timestamp to the zone's calendar date.
+        midnights = [
+            datetime.combine(day, time(0), tzinfo=ZoneInfo(period.zone)) for day in period.days[1:]
+        ]
+        edges = bindparam("day_starts", midnights, type_=ARRAY(DateTime(timezone=True)))
+        return func.width_bucket(column, edges)
     return column
 
 
@@ -308,11 +373,11 @@ async def _grouped(
     session: AsyncSession, period: _Period, source: _Source, *aggregates: ColumnElement[Any]
 ) -> list[tuple[Any, ...]]:
     key = _pg_key(period, source).label("key")
-    # GROUP BY 1: the key's expression holds the time zone as a parameter, which PostgreSQL
-    # would not recognise as the same expression a second time.
+    # GROUP BY 1: the key's expression may hold a parameter, which PostgreSQL would not
+    # recognise as the same expression a second time.
     query = select(key, *aggregates).where(*source.where(period)).group_by(literal_column("1"))
     rows = await session.execute(query)
-    return [(_key_text(row[0]), *row[1:]) for row in rows]
+    return [(_key_text(period, row[0]), *row[1:]) for row in rows]
 
 
 async def _pg_durations(
@@ -322,7 +387,8 @@ async def _pg_durations(
     rows = (
         select(
             _pg_key(period, source).label("key"),
-            type_coerce(func.extract("epoch", source.time - since), Float).label("seconds"),
+            # date_part, not extract: a float8 (extract gives numeric, slower to sort).
+            func.date_part("epoch", source.time - since, type_=Float).label("seconds"),
         )
         .where(*source.where(period))
         .subquery()
@@ -341,14 +407,15 @@ async def _pg_durations(
         if is_total:
             total = durations
         else:
-            groups[_key_text(key)] = durations
+            groups[_key_text(period, key)] = durations
     return groups, total
 
 
-def _key_text(value: object) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, date) else str(value)
+def _key_text(period: _Period, value: object) -> str | None:
+    if period.group_by is GroupBy.DAY:
+        assert isinstance(value, int)
+        return period.days[value].isoformat()
+    return None if value is None else str(value)
 
 
 # -- SQLite: the period's rows, aggregated here -------------------------------------------------
@@ -367,7 +434,7 @@ async def _in_python(session: AsyncSession, period: _Period) -> _Found:
         await _rows(session, period, _RESOLUTION, Ticket.created_at)
     )
     sla: dict[str | None, SlaOutcomes] = defaultdict(SlaOutcomes)
-    for key, (kind,) in await _rows(session, period, _SLA, SlaLedgerEntry.kind):
+    for key, (_, kind) in await _rows(session, period, _SLA, SlaLedgerEntry.kind):
         sla[key] += SlaOutcomes(
             met=int(kind == "met"),
             met_late=int(kind == "met_late"),
@@ -375,7 +442,7 @@ async def _in_python(session: AsyncSession, period: _Period) -> _Found:
         )
     found.sla = dict(sla)
     csat: dict[str | None, list[int | None]] = defaultdict(list)
-    for key, (rating,) in await _rows(session, period, _CSAT, CsatSurvey.rating):
+    for key, (_, rating) in await _rows(session, period, _CSAT, CsatSurvey.rating):
         csat[key].append(rating)
     found.csat = {key: _csat_numbers(ratings) for key, ratings in csat.items()}
     return found
@@ -384,7 +451,7 @@ async def _in_python(session: AsyncSession, period: _Period) -> _Found:
 async def _rows(
     session: AsyncSession, period: _Period, source: _Source, *columns: ColumnElement[Any]
 ) -> list[tuple[str | None, tuple[Any, ...]]]:
-    """(group key, the other values) for each row of the source in the period."""
+    """(group key, (the moment, the other values)) for each row of the source in the period."""
     group_column = source.column(period.group_by)
     query: Select[Any] = select(group_column, source.time, *columns).where(*source.where(period))
     zone = ZoneInfo(period.zone)
@@ -445,7 +512,7 @@ def _csat_numbers(ratings: list[int | None]) -> CsatNumbers:
 def _report(period: _Period, found: _Found) -> MetricsReport:
     keys: list[str | None]
     if period.group_by is GroupBy.DAY:
-        keys = [day.isoformat() for day in _days(period)]
+        keys = [day.isoformat() for day in period.days]
     else:
         seen = set(found.opened) | set(found.first_response) | set(found.resolution)
         seen |= set(found.sla) | set(found.csat)
@@ -480,13 +547,6 @@ def _report(period: _Period, found: _Found) -> MetricsReport:
     )
 
 
-def _days(period: _Period) -> list[date]:
-    zone = ZoneInfo(period.zone)
-    first = period.start.astimezone(zone).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
-
-
 def _sum_csat(numbers: Iterable[CsatNumbers]) -> CsatNumbers:
     sent = rated = satisfied = rating_sum = 0
     for n in numbers:
@@ -496,4 +556,5 @@ def _sum_csat(numbers: Iterable[CsatNumbers]) -> CsatNumbers:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """In UTC; a time without a zone is taken as UTC."""
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ workspace's policy for that priority, else the built-in defaults below. One serv
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -202,16 +203,25 @@ async def set_business_hours(
     holiday_country: str | None,
     actor_id: str | None,
     now: datetime,
+    holiday_subdivision: str | None = None,
+    closed_dates: Collection[date] | None = None,
 ) -> BusinessCalendar:
-    """Replace the workspace's working week; it applies to clocks started from now on."""
+    """Replace the workspace's working week; it applies to clocks started from now on.
+
+    The subdivision (a state or region of the holiday country) is replaced with the country;
+    closed dates (days off besides public holidays) are kept unless given.
+    """
     calendar = calendar_from(time_zone=time_zone, weekly_hours=weekly_hours)
+    if holiday_subdivision and not holiday_country:
+        raise InvalidInput("A holiday subdivision needs a holiday country.")
     if holiday_country:
         try:
-            public_holidays(holiday_country, [now.year])
+            public_holidays(holiday_country, [now.year], holiday_subdivision)
         except NotImplementedError:
-            raise InvalidInput(
-                f"No public holidays known for country {holiday_country!r}."
-            ) from None
+            where = f"{holiday_country!r}" + (
+                f", subdivision {holiday_subdivision!r}" if holiday_subdivision else ""
+            )
+            raise InvalidInput(f"No public holidays known for country {where}.") from None
     row = await session.get(BusinessHours, workspace_id)
     if row is None:
         row = BusinessHours(workspace_id=workspace_id, closed_dates=[])
@@ -219,6 +229,9 @@ async def set_business_hours(
     row.time_zone = time_zone
     row.weekly_hours = weekly_hours
     row.holiday_country = holiday_country
+    row.holiday_subdivision = holiday_subdivision if holiday_country else None
+    if closed_dates is not None:
+        row.closed_dates = sorted({day.isoformat() for day in closed_dates})
     row.updated_by = actor_id
     row.updated_at = now
     await session.flush()

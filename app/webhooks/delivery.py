@@ -161,7 +161,8 @@ async def _excerpt(response: httpx.Response) -> str:
 
 async def record_attempt(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
     """Copy the attempt's outcome from the outbox row to the delivery log (same transaction)."""
-    delivery = await session.get(WebhookDelivery, (row.payload or {}).get("delivery_id"))
+    delivery_id = (row.payload or {}).get("delivery_id")
+    delivery = await session.get(WebhookDelivery, delivery_id) if delivery_id else None
     if delivery is None:
         return  # deleted with its subscription
     delivery.status = _STATUS_OF_ROW[row.status]

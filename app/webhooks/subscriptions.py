@@ -46,7 +46,7 @@ class DeliveryPage:
 def check_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    if parts.scheme not in ("https", "http") or not parts.hostname or any(c.isspace() for c in url):
         raise InvalidInput(f"A webhook URL must be an http(s) URL with a host; not {url!r}.")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(f"A webhook URL is at most {MAX_URL_LENGTH} characters.")

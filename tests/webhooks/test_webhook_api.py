@@ -10,7 +10,8 @@ import pytest
 from app.apikeys.scopes import Scope
 from app.cli import main
 from tests.api.helpers import api_client, api_key
-from tests.webhooks.helpers import delivery_log, manager, subscribe
+from tests.support.server import wait_until
+from tests.webhooks.helpers import delivery_log, manager, open_tickets, subscribe
 
 URL = "https://hooks.example.com/ticketbot"
 
@@ -45,6 +46,7 @@ async def test_create_returns_the_secret_once(running_app):
     [
         ({"url": "ftp://example.com/x", "events": ["ticket.created"]}, "URL"),
         ({"url": "not a url", "events": ["ticket.created"]}, "URL"),
+        ({"url": "https://exa mple.com/", "events": ["ticket.created"]}, "URL"),
         ({"url": "https://user:pw@example.com/", "events": ["ticket.created"]}, "credentials"),
         ({"url": URL, "events": ["ticket.exploded"]}, "events[0]"),
         ({"url": URL, "events": []}, "events"),
@@ -195,6 +197,28 @@ async def test_cli_add_list_remove(running_app, cli):
     assert code == 1 and "does not exist" in err
     code, out, _ = await cli("webhook", "list")
     assert "No webhooks yet" in out
+
+
+async def test_cli_shows_the_delivery_log(running_app, cli, receiver):
+    webhook_id, _ = await subscribe(running_app, receiver.url, "ticket.created")
+    receiver.answer_next(404, body="no such hook")
+    await open_tickets(running_app, 1)
+    await wait_until(
+        lambda: _if(delivery_log(running_app), lambda log: log[0].attempts), message="attempt"
+    )
+
+    code, out, _ = await cli("webhook", "deliveries", str(webhook_id))
+
+    assert code == 0
+    header, row = out.strip().splitlines()
+    assert header.split()[:6] == ["ID", "EVENT", "TYPE", "STATUS", "ATTEMPTS", "CODE"]
+    assert row.split()[2:6] == ["ticket.created", "failed", "1", "404"]
+    assert "receiver answered 404: no such hook" in row
+
+
+async def _if(rows_awaitable, predicate):
+    rows = await rows_awaitable
+    return rows if rows and predicate(rows) else None
 
 
 async def test_cli_refuses_unknown_events(running_app, cli):

@@ -36,6 +36,11 @@ async def settled(app: RunningApp, count: int, status: DeliveryStatus) -> list:
     return await wait_until(ready, message=f"{count} deliveries {status.value}")
 
 
+async def _if(rows_awaitable, predicate):
+    rows = await rows_awaitable
+    return rows if rows and predicate(rows) else None
+
+
 async def test_an_outage_is_waited_out_and_nothing_is_lost(running_app, receiver, clock):
     _, secret = await subscribe(running_app, receiver.url, "ticket.created")
     await receiver.stop()
@@ -168,6 +173,10 @@ async def test_redeliver_sends_the_same_event_again(running_app, receiver, clock
         answer = await client.post(f"/api/webhooks/{webhook_id}/deliveries/{failed.id}/redeliver")
         assert answer.status_code == 202, answer.text
         await wait_until(lambda: len(receiver.delivered()) == 1, message="redelivery")
+        await wait_until(
+            lambda: _if(delivery_log(running_app), lambda log: log[-1].delivered_at),
+            message="redelivery recorded",
+        )
         page = (await client.get(f"/api/webhooks/{webhook_id}/deliveries?limit=1")).json()
         older = (
             await client.get(
