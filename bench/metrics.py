@@ -552,6 +552,7 @@ async def main() -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(args.postgres_url).set(database=name).render_as_string(hide_password=False)
     print(f"== support metrics, {args.tickets:,} tickets, PostgreSQL (scratch database) ==")
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (other work slows it)")
     try:
         started = time.perf_counter()
         await upgrade_to_head(url)
@@ -578,6 +579,7 @@ async def main() -> None:
         worst = max(
             percentile(timings[(30, g.value)] + http[g.value], 0.99) * 1000 for g in GroupBy
         )
+        print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
         verdict = "yes" if worst < BUDGET_MS else "NO"
         typical = statistics.median(percentile(timings[(30, g.value)], 0.5) for g in GroupBy)
         print(

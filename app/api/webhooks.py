@@ -27,7 +27,9 @@ router = APIRouter(
 )
 
 Manager = Annotated[ApiContext, Depends(require_scope(Scope.WEBHOOKS_MANAGE))]
-WebhookId = Annotated[int, Path(description="The webhook's id.", examples=[3])]
+WebhookId = Annotated[
+    int, Path(ge=1, le=service.MAX_WEBHOOK_ID, description="The webhook's id.", examples=[3])
+]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such webhook (or delivery)."}
 }
@@ -166,7 +168,15 @@ async def list_deliveries(
 )
 async def redeliver(
     webhook_id: WebhookId,
-    delivery_id: Annotated[int, Path(description="The delivery to send again.", examples=[41])],
+    delivery_id: Annotated[
+        int,
+        Path(
+            ge=1,
+            le=service.MAX_DELIVERY_ID,
+            description="The delivery to send again.",
+            examples=[41],
+        ),
+    ],
     api: Manager,
 ) -> DeliveryRead:
     async with api.session.begin():

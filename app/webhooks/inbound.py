@@ -99,11 +99,11 @@ async def add_source(
     now: datetime,
 ) -> CreatedSource:
     name = name.strip().lower()
-    if not SOURCE_NAME.match(name):
+    if not SOURCE_NAME.fullmatch(name):
         raise InvalidInput(
             f"{name!r} cannot name a source: use up to 64 lowercase letters, digits, - and _."
         )
-    if channel_id is not None and not CHANNEL_ID.match(channel_id):
+    if channel_id is not None and not CHANNEL_ID.fullmatch(channel_id):
         raise InvalidInput(f"{channel_id!r} is not a Slack channel id (like C0123ABCD).")
     taken = await session.scalar(select(InboundSource.id).where(InboundSource.name == name))
     if taken is not None:
@@ -122,7 +122,12 @@ async def list_sources(*, session: AsyncSession) -> list[InboundSource]:
 
 
 async def find_source(*, session: AsyncSession, name: str) -> InboundSource:
-    source = await session.scalar(select(InboundSource).where(InboundSource.name == name.lower()))
+    name = name.lower()
+    source = (
+        await session.scalar(select(InboundSource).where(InboundSource.name == name))
+        if SOURCE_NAME.fullmatch(name)
+        else None
+    )
     if source is None:
         raise NotFound(f"There is no inbound source named {name!r}.")
     return source

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.tickets.enums import Priority, TicketStatus
 from app.webhooks.enums import DeliveryStatus, WebhookEventType
@@ -16,13 +16,23 @@ _AT = "2026-01-05T09:00:00Z"
 _URL = "https://hooks.example.com/ticketbot"
 _EVENTS = [WebhookEventType.TICKET_CREATED, WebhookEventType.TICKET_RESOLVED]
 
-Text255 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Text255 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), NoNul]
+Url = Annotated[str, NoNul]
 
 
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(description="Where events are POSTed: an http(s) URL.", examples=[_URL])
+    url: Url = Field(description="Where events are POSTed: an http(s) URL.", examples=[_URL])
     events: list[WebhookEventType] = Field(
         min_length=1, description="The event types to send.", examples=[_EVENTS]
     )
@@ -34,7 +44,7 @@ class WebhookUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(default=None, examples=[_URL])
+    url: Url | None = Field(default=None, examples=[_URL])
     events: list[WebhookEventType] | None = Field(default=None, min_length=1, examples=[_EVENTS])
     active: bool | None = Field(
         default=None,
@@ -133,9 +143,7 @@ class DeliveryPageRead(BaseModel):
 
 
 class InboundRequester(BaseModel):
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = Field(
-        default=None, examples=["ana@example.com"]
-    )
+    email: Text255 | None = Field(default=None, examples=["ana@example.com"])
     name: Text255 | None = Field(default=None, examples=["Ana Pérez"])
     slack_user_id: Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,31}$")] | None = (
         Field(default=None, examples=["U0CUSTOMER"])
@@ -146,12 +154,12 @@ class InboundPayload(BaseModel):
     """A request from another system; the first for an `external_id` opens a ticket."""
 
     external_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NoNul
     ] = Field(description="The request's id in the sending system.", examples=["ZD-4711"])
     subject: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), NoNul
     ] = Field(description="Cut to 255 characters.", examples=["Exports fail since this morning"])
-    description: Annotated[str, StringConstraints(max_length=40000)] = Field(
+    description: Annotated[str, StringConstraints(max_length=40000), NoNul] = Field(
         default="", examples=["Every CSV export ends with a 500 since 08:00 UTC."]
     )
     requester: InboundRequester = Field(default_factory=InboundRequester)

@@ -27,6 +27,8 @@ MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 255
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+MAX_WEBHOOK_ID = 2**31 - 1  # INTEGER
+MAX_DELIVERY_ID = 2**63 - 1  # BIGINT
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,11 @@ class DeliveryPage:
 def check_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname or any(c.isspace() for c in url):
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or any(c.isspace() or not c.isprintable() for c in url)
+    ):
         raise InvalidInput(f"A webhook URL must be an http(s) URL with a host; not {url!r}.")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(f"A webhook URL is at most {MAX_URL_LENGTH} characters.")
@@ -116,6 +122,8 @@ async def list_subscriptions(
 async def get_subscription(
     *, session: AsyncSession, workspace_id: int, subscription_id: int, for_update: bool = False
 ) -> WebhookSubscription:
+    if not 1 <= subscription_id <= MAX_WEBHOOK_ID:
+        raise NotFound(f"Webhook {subscription_id} does not exist.")
     query = select(WebhookSubscription).where(
         WebhookSubscription.id == subscription_id,
         WebhookSubscription.workspace_id == workspace_id,
@@ -201,7 +209,7 @@ async def list_deliveries(
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
     query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
     if cursor:
-        if not cursor.isdigit():
+        if not cursor.isdigit() or int(cursor) > MAX_DELIVERY_ID:
             raise InvalidInput("cursor must be the next_cursor of a previous page.")
         query = query.where(WebhookDelivery.id < int(cursor))
     rows = list(await session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))

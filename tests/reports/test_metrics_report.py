@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 
 from app.errors import InvalidInput
 from app.reports.metrics import (
@@ -14,6 +14,7 @@ from app.reports.metrics import (
     GroupBy,
     SlaOutcomes,
     check_period,
+    epoch_seconds,
     percentile_cont,
     support_metrics,
 )
@@ -226,3 +227,26 @@ async def reassign(app, ticket_id: int, user_id: str) -> None:
     async with app.runtime.session_factory() as session, session.begin():
         ticket = await get_ticket(session=session, ticket_id=ticket_id, for_update=True)
         ticket.assignee_user_id = user_id
+
+
+async def test_seconds_are_computed_as_postgresql_computes_them(session_factory, is_postgres):
+    """SQLite's numbers come from epoch_seconds(); they equal PostgreSQL's to the last bit."""
+    spans = [
+        timedelta(seconds=300.25),
+        timedelta(days=1, microseconds=100001),
+        timedelta(days=3, seconds=7, microseconds=999999),
+        timedelta(days=400, seconds=86399, microseconds=1),
+        timedelta(days=4, seconds=67157, microseconds=452815),  # not total_seconds()
+        -timedelta(days=29, seconds=49281, microseconds=842252),
+    ]
+    assert epoch_seconds(spans[0]) == 300.25
+    assert epoch_seconds(spans[4]) != spans[4].total_seconds()
+    if not is_postgres:
+        return
+    began = datetime(2026, 1, 5, 9, 0, 0, 123457, tzinfo=UTC)
+    async with session_factory() as session:
+        for span in spans:
+            seconds = await session.scalar(
+                select(func.date_part("epoch", literal(began + span) - literal(began)))
+            )
+            assert seconds == epoch_seconds(span), span

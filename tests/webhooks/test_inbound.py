@@ -203,8 +203,10 @@ async def test_unknown_source_is_404(running_app):
     secret = await inbound_source(running_app)
 
     answer = await post_inbound(running_app, "nobody", secret, REQUEST)
+    odd = [await post_inbound(running_app, name, secret, REQUEST) for name in ("cr%00m", "x" * 300)]
 
     assert answer.status_code == 404 and "nobody" in answer.json()["error"]
+    assert [a.status_code for a in odd] == [404, 404]
 
 
 @pytest.mark.parametrize(
@@ -219,6 +221,8 @@ async def test_unknown_source_is_404(running_app):
         (json.dumps({**REQUEST, "priority": "asap"}).encode(), "priority"),
         (json.dumps({**REQUEST, "status": "waiting"}).encode(), "status"),
         (json.dumps({**REQUEST, "requester": {"slack_user_id": "bob"}}).encode(), "slack_user_id"),
+        (json.dumps({**REQUEST, "subject": "a\u0000b"}).encode(), "NUL"),
+        (json.dumps({**REQUEST, "requester": {"name": "\u0000"}}).encode(), "requester.name"),
     ],
 )
 async def test_malformed_requests_are_422(running_app, body, mentioned):

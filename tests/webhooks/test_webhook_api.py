@@ -47,6 +47,9 @@ async def test_create_returns_the_secret_once(running_app):
         ({"url": "ftp://example.com/x", "events": ["ticket.created"]}, "URL"),
         ({"url": "not a url", "events": ["ticket.created"]}, "URL"),
         ({"url": "https://exa mple.com/", "events": ["ticket.created"]}, "URL"),
+        ({"url": "https://example.com/\u0000", "events": ["ticket.created"]}, "NUL"),
+        ({"url": "https://example.com/\u0007", "events": ["ticket.created"]}, "URL"),
+        ({"url": URL, "events": ["ticket.created"], "description": "\u0000"}, "description"),
         ({"url": "https://user:pw@example.com/", "events": ["ticket.created"]}, "credentials"),
         ({"url": URL, "events": ["ticket.exploded"]}, "events[0]"),
         ({"url": URL, "events": []}, "events"),
@@ -114,6 +117,23 @@ async def test_delete(running_app):
 
     assert deleted.status_code == 204
     assert again.status_code == 404 and gone.status_code == 404 and log.status_code == 404
+
+
+async def test_ids_out_of_range_are_422_not_500(running_app):
+    webhook_id, _ = await subscribe(running_app, URL)
+    async with await manager(running_app) as client:
+        huge_webhook = await client.get("/api/webhooks/72224044663")
+        huge_delivery = await client.post(
+            f"/api/webhooks/{webhook_id}/deliveries/99999999999999999999/redeliver"
+        )
+        huge_cursor = await client.get(
+            f"/api/webhooks/{webhook_id}/deliveries?cursor=99999999999999999999"
+        )
+        zero = await client.delete("/api/webhooks/0")
+
+    assert huge_webhook.status_code == 422 and huge_delivery.status_code == 422
+    assert huge_cursor.status_code == 422 and "cursor" in huge_cursor.json()["error"]
+    assert zero.status_code == 422
 
 
 async def test_the_deliveries_of_another_webhook_are_not_found(running_app, receiver):
@@ -194,6 +214,8 @@ async def test_cli_add_list_remove(running_app, cli):
     code, out, _ = await cli("webhook", "remove", webhook_id)
     assert code == 0 and f"Removed webhook {webhook_id}" in out
     code, out, err = await cli("webhook", "remove", webhook_id)
+    assert code == 1 and "does not exist" in err
+    code, out, err = await cli("webhook", "remove", "72224044663")
     assert code == 1 and "does not exist" in err
     code, out, _ = await cli("webhook", "list")
     assert "No webhooks yet" in out
