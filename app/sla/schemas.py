@@ -24,7 +24,14 @@ from app.sla.calendar import WEEKDAYS
 from app.sla.durations import MAX_DURATION, format_duration, parse_duration
 from app.sla.models import SlaLedgerEntry
 from app.sla.policies import Targets
-from app.sla.queries import AtRisk, AtRiskPage, TargetClock, TicketSla, WorkingWeek
+from app.sla.queries import (
+    AtRisk,
+    AtRiskPage,
+    ClockStatus,
+    TargetClock,
+    TicketSla,
+    WorkingWeek,
+)
 from app.tickets.enums import Priority, TicketStatus
 
 _AT = "2026-01-05T09:00:00Z"
@@ -48,10 +55,10 @@ class SlaTargetRead(BaseModel):
     target: str = Field(
         description="first_response, next_response or resolution.", examples=["resolution"]
     )
-    status: str = Field(
+    status: ClockStatus = Field(
         description="running, paused (waiting on the customer), met, breached (overdue, or met"
         " late) or not_started.",
-        examples=["running"],
+        examples=[ClockStatus.RUNNING],
     )
     started_at: datetime | None = Field(description="When the clock started.", examples=[_AT])
     due_at: datetime | None = Field(
@@ -83,7 +90,7 @@ class SlaTargetRead(BaseModel):
     def of(cls, clock: TargetClock) -> Self:
         return cls(
             target=clock.target,
-            status=clock.status.value,
+            status=clock.status,
             started_at=clock.started_at,
             due_at=clock.due_at,
             remaining_seconds=_seconds(clock.remaining),
