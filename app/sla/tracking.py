@@ -98,12 +98,28 @@ async def target_met(
 ) -> None:
     due = getattr(ticket, f"{target}_due_at")
     if due is None:
+        if target == RESOLUTION:
+            await _met_while_paused(session, ticket, now, reason)
         return
     await _cancel_run(session, ticket, target, now)
     setattr(ticket, f"{target}_due_at", None)
     kind = "met" if now <= due else "met_late"
     _ledger(session, ticket, target, kind, due, reason, now)
     ticket.sla_state = _state_after(ticket, now)
+
+
+async def _met_while_paused(
+    session: AsyncSession, ticket: Ticket, now: datetime, reason: str
+) -> None:
+    """Resolved while waiting on the customer: the paused clock still had time, so it is met."""
+    last = await session.scalar(
+        select(SlaLedgerEntry)
+        .where(SlaLedgerEntry.ticket_id == ticket.id, SlaLedgerEntry.target == RESOLUTION)
+        .order_by(SlaLedgerEntry.id.desc())
+        .limit(1)
+    )
+    if last is not None and last.kind == "paused":
+        _ledger(session, ticket, RESOLUTION, "met", last.due_at, reason, now)
 
 
 async def stop_all(*, session: AsyncSession, ticket: Ticket, now: datetime, reason: str) -> None:

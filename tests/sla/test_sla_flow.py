@@ -351,3 +351,18 @@ async def test_every_next_response_run_gets_its_own_alerts(running_app, sender, 
     await wait_until(lambda: len(breaches()) == 2, message="a breach for each run")
     kinds = [kind for target, kind in await ledger(running_app) if target == "next_response"]
     assert kinds.count("started") == 2 and kinds.count("breached") == 2
+
+
+async def test_resolved_while_waiting_on_the_customer_meets_the_resolution_target(
+    running_app, sender, emulator, clock
+):
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    await open_ticket(running_app, sender, emulator)
+    await sender.send_command("status T-1 waiting", user_id=AGENT, channel_id="CSUPPORT")
+    clock.advance(days=5)  # paused: long past the original due time, still in time
+
+    await sender.send_command("resolve T-1", user_id=AGENT, channel_id="CSUPPORT")
+
+    resolution = [kind for target, kind in await ledger(running_app) if target == "resolution"]
+    assert resolution == ["started", "paused", "met"]
