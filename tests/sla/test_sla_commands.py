@@ -82,7 +82,7 @@ async def test_show_prints_the_ticket_and_its_sla_ledger(running_app, sender, em
     assert "*T-1* · Exports fail" in text
     assert "first response started, due 2026-01-05 13:00 UTC (ticket opened)" in text
     assert "resolution started, due 2026-01-07 17:00 UTC" in text
-    assert "There is no T-99" in missing.json()["text"]
+    assert missing.json()["text"] == "Ticket T-99 does not exist."
     assert "you can only look at tickets you asked about" in refused.json()["text"]
     assert "not a ticket number" in malformed.json()["text"]
 

@@ -150,12 +150,8 @@ async def test_customers_may_only_show_their_own_tickets(running_app, sender, em
 
 async def test_unknown_tickets_and_bad_input(running_app, sender, emulator, team):
     await open_tickets(running_app, sender, emulator)
-    assert await command(sender, "resolve T-99", user=AGENT) == (
-        "There is no T-99 in this workspace. Try `/ticket list`."
-    )
-    assert await command(sender, "show T-99", user=AGENT) == (
-        "There is no T-99 in this workspace. Try `/ticket list`."
-    )
+    assert await command(sender, "resolve T-99", user=AGENT) == ("Ticket T-99 does not exist.")
+    assert await command(sender, "show T-99", user=AGENT) == ("Ticket T-99 does not exist.")
     bad = await command(sender, "priority T-1 sky-high", user=AGENT)
     assert bad.startswith("Say one priority (low, normal, high, urgent)") and "*Usage:*" in bad
     assert (await command(sender, "resolve", user=AGENT)).startswith("Say which ticket")

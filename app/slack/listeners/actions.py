@@ -87,7 +87,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 session=session, ticket=ticket, priority=priority, actor=actor, now=now
             )
 
-        await _run(ctx, body, _int_or_none(ticket_id), change)
+        await _run(ctx, body, int_or_none(ticket_id), change)
         await ack()
 
 
@@ -148,10 +148,10 @@ def _ticket_id_from_value(value: object) -> int | None:
         decoded = json.loads(value) if isinstance(value, str) else None
     except ValueError:
         return None
-    return _int_or_none(decoded.get("ticket_id")) if isinstance(decoded, dict) else None
+    return int_or_none(decoded.get("ticket_id")) if isinstance(decoded, dict) else None
 
 
-def _int_or_none(value: object) -> int | None:
+def int_or_none(value: object) -> int | None:
     try:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -21,7 +21,7 @@ from app.errors import DomainError, InvalidInput
 from app.slack.blocks.csat_prompt import comment_modal, rating_from_action_id
 from app.slack.context import SlackContext
 from app.slack.ids import ActionId, BlockId, CallbackId
-from app.slack.listeners.actions import tell_clicker
+from app.slack.listeners.actions import int_or_none, tell_clicker
 from app.slack.replies import explain
 from app.tickets.models import Ticket
 
@@ -35,7 +35,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def on_rate(ack: AsyncAck, body: dict[str, Any]) -> None:
         action = (body.get("actions") or [{}])[0]
         rating = rating_from_action_id(str(action.get("action_id", "")))
-        survey_id = _int_or_none(action.get("value"))
+        survey_id = int_or_none(action.get("value"))
         user_id, team_id = _who(body)
         now = ctx.clock.now()
         try:
@@ -55,7 +55,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     @app.action(ActionId.CSAT_ADD_COMMENT)
     async def on_add_comment(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         action = (body.get("actions") or [{}])[0]
-        survey_id = _int_or_none(action.get("value"))
+        survey_id = int_or_none(action.get("value"))
         user_id, team_id = _who(body)
         now = ctx.clock.now()
         await ack()
@@ -125,17 +125,10 @@ def _survey_id_from_metadata(metadata: object) -> int | None:
         decoded = json.loads(metadata) if isinstance(metadata, str) else None
     except ValueError:
         return None
-    return _int_or_none(decoded.get("survey_id")) if isinstance(decoded, dict) else None
+    return int_or_none(decoded.get("survey_id")) if isinstance(decoded, dict) else None
 
 
 def _comment_from_state(view: dict[str, Any]) -> str:
     values = ((view.get("state") or {}).get("values") or {}).get(BlockId.CSAT_COMMENT) or {}
     field = values.get(ActionId.CSAT_COMMENT_INPUT) or {}
     return str(field.get("value") or "")
-
-
-def _int_or_none(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotAllowed, NotFound
+from app.errors import NotAllowed
 from app.sla.models import SlaLedgerEntry
 from app.slack.blocks.ticket_list import ticket_list
 from app.slack.commands import (
@@ -34,20 +34,9 @@ from app.tickets.actors import Actor
 from app.tickets.enums import TicketStatus
 from app.tickets.models import Ticket
 from app.tickets.notes import add_note
+from app.tickets.queries import get_ticket_by_number
 from app.tickets.triage_list import TriageQuery, triage_page
 from app.tickets.updates import set_status
-
-
-async def _ticket(
-    session: AsyncSession, workspace_id: int, number: int, *, for_update: bool = False
-) -> Ticket:
-    query = select(Ticket).where(Ticket.workspace_id == workspace_id, Ticket.number == number)
-    if for_update:
-        query = query.with_for_update(key_share=True)
-    ticket = await session.scalar(query)
-    if ticket is None:
-        raise NotFound(f"There is no T-{number} in this workspace. Try `/ticket list`.")
-    return ticket
 
 
 async def run_ticket_command(
@@ -65,7 +54,9 @@ async def run_ticket_command(
             " tickets you asked about."
         )
     actor = Actor.user(user_id, role)
-    ticket = await _ticket(session, workspace_id, command.number, for_update=True)
+    ticket = await get_ticket_by_number(
+        session=session, workspace_id=workspace_id, number=command.number, for_update=True
+    )
     number = ticket.display_number
     match command:
         case Assign(user_id=assignee):
@@ -159,7 +150,9 @@ async def show_ticket(
             )
         return _requester_view(ticket)
     if ticket is None:
-        raise NotFound(f"There is no T-{number} in this workspace. Try `/ticket list`.")
+        ticket = await get_ticket_by_number(
+            session=session, workspace_id=workspace_id, number=number
+        )  # raises NotFound, worded as everywhere else
     entries = await session.scalars(
         select(SlaLedgerEntry)
         .where(SlaLedgerEntry.ticket_id == ticket.id)
