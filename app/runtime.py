@@ -209,16 +209,19 @@ async def _learn_identity(runtime: Runtime) -> None:
         )
         return
     identity = runtime.identity
-    if identity.team_id is None:
+    installation = identity.installation
+    if installation is None or installation.key is None:
         return
     try:
         async with runtime.session_factory() as session, session.begin():
             workspace = await ensure_workspace(
                 session=session,
-                slack_team_id=identity.team_id,
+                slack_team_id=installation.key,
                 name=identity.team_name,
                 bot_user_id=identity.bot_user_id,
                 default_triage_channel_id=runtime.settings.triage_channel_id,
+                enterprise_id=installation.enterprise_id,
+                is_enterprise_install=installation.is_enterprise_install,
             )
             added = await bootstrap_leads(
                 session=session,
@@ -245,7 +248,7 @@ async def _learn_identity(runtime: Runtime) -> None:
         return
     logger.info(
         "connected to Slack workspace %s as %s; %d lead(s) added from SUPPORT_LEADS",
-        identity.team_id,
+        installation.key,
         identity.bot_user_id,
         len(added),
     )

@@ -73,7 +73,7 @@ def require_scope(scope: Scope) -> Callable[..., AsyncIterator[ApiContext]]:
             async with session.begin():
                 key = await authenticate(session=session, token=token, now=runtime.clock.now())
                 workspace_id = await installation_workspace_id(
-                    session=session, slack_team_id=runtime.identity.team_id
+                    session=session, slack_team_id=runtime.identity.installation_key
                 )
             check_scope(key, scope)
             if workspace_id is None:

@@ -18,6 +18,8 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from app.slack.installation import Installation
+
 logger = logging.getLogger(__name__)
 
 # While Slack is unreachable, ask at most this often, and never wait long inside a request.
@@ -34,6 +36,8 @@ class BotIdentity:
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
         self.domain: str | None = None
+        self.enterprise_id: str | None = None
+        self.is_enterprise_install = False
         self._last_attempt = float("-inf")
 
     @property
@@ -48,6 +52,25 @@ class BotIdentity:
         self.bot_user_id = response.get("user_id")
         self.bot_id = response.get("bot_id")
         self.domain = _domain_from_url(response.get("url"))
+        self.enterprise_id = response.get("enterprise_id") or None
+        self.is_enterprise_install = bool(response.get("is_enterprise_install"))
+
+    @property
+    def installation_key(self) -> str | None:
+        """The key of our installation's workspace row (see `Installation.key`)."""
+        installation = self.installation
+        return installation.key if installation is not None else None
+
+    @property
+    def installation(self) -> Installation | None:
+        """The installation our bot token belongs to, once Slack has told us."""
+        if self.team_id is None and self.enterprise_id is None:
+            return None
+        return Installation(
+            team_id=self.team_id,
+            enterprise_id=self.enterprise_id,
+            is_enterprise_install=self.is_enterprise_install and self.enterprise_id is not None,
+        )
 
     def authorizer(self) -> Callable[..., Awaitable[AuthorizeResult]]:
         """A plain function for Bolt, which passes arguments by the names in its signature."""

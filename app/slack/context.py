@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
+from app.errors import NotAllowed
 from app.metrics import Metrics
 from app.slack.authorize import BotIdentity
+from app.slack.installation import installation_of
 from app.tickets.conversation import IntakeRules
 from app.workspaces.cache import WorkspaceIds
+from app.workspaces.service import installation_workspace_id
+
+logger = logging.getLogger(__name__)
+
+NOT_OUR_INSTALLATION = "This ticketbot serves another Slack workspace, so it can't help here."
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,43 @@ class SlackContext:
     identity: BotIdentity
     workspace_ids: WorkspaceIds
     rules: IntakeRules
+
+    async def workspace_id_for(
+        self, *, session: AsyncSession, body: Mapping[str, Any]
+    ) -> int | None:
+        """The workspace of the installation a request is for, or None when it is not ours.
+
+        Every listener finds its workspace here. The installation comes from the payload as
+        Slack documents it (app/slack/installation.py), never from the team of the person who
+        wrote or clicked; with one bot token it must be the token's own installation, which
+        auth.test told us.
+        """
+        asked = installation_of(body)
+        ours = self.identity.installation
+        chosen = ours if ours is not None else asked
+        if ours is not None and asked.key is not None and asked.key != ours.key:
+            logger.warning(
+                "ignoring a request for installation %s: this ticketbot serves %s",
+                asked.key,
+                ours.key,
+            )
+            return None
+        if chosen.key is None:
+            # Slack has not said who we are yet, and the payload does not say either.
+            return await installation_workspace_id(session=session, slack_team_id=None)
+        return await self.workspace_ids.get(
+            session=session,
+            slack_team_id=chosen.key,
+            enterprise_id=chosen.enterprise_id,
+            is_enterprise_install=chosen.is_enterprise_install,
+        )
+
+    async def require_workspace_id(self, *, session: AsyncSession, body: Mapping[str, Any]) -> int:
+        """`workspace_id_for`, refusing (a domain error the listener shows) when it is not ours."""
+        workspace_id = await self.workspace_id_for(session=session, body=body)
+        if workspace_id is None:
+            raise NotAllowed(NOT_OUR_INSTALLATION)
+        return workspace_id
 
 
 def intake_rules(settings: Settings) -> IntakeRules:

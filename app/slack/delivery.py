@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from app.outbox.delivery import DeliveryOutcome
 from app.slack.rendering import RENDER_KEY, Renderer
@@ -16,6 +18,30 @@ from app.slack.rendering import RENDER_KEY, Renderer
 TRANSIENT_SLACK_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
+
+
+# Every Web API method the outbox calls, each through slack_sdk's named method: it knows the
+# method's HTTP verb and encoding (conversations.history and team.info take form or query
+# arguments and ignore a JSON body; chat.* and views.* take JSON), which a generic
+# `api_call(method, json=...)` does not. Scopes: slack_manifest.yml.
+OUTBOX_METHODS: dict[
+    str, Callable[[AsyncWebClient], Callable[..., Awaitable[AsyncSlackResponse]]]
+] = {
+    "chat.postMessage": lambda client: client.chat_postMessage,
+    "chat.update": lambda client: client.chat_update,
+    "chat.postEphemeral": lambda client: client.chat_postEphemeral,
+    "conversations.history": lambda client: client.conversations_history,
+    "team.info": lambda client: client.team_info,
+    "views.publish": lambda client: client.views_publish,
+}
+
+
+def named_method(
+    client: AsyncWebClient, method: str
+) -> Callable[..., Awaitable[AsyncSlackResponse]] | None:
+    """slack_sdk's method for a Web API method name, or None if ticketbot does not call it."""
+    pick = OUTBOX_METHODS.get(method)
+    return pick(client) if pick is not None else None
 
 
 class SlackApiSender:
@@ -31,8 +57,13 @@ class SlackApiSender:
                 return DeliveryOutcome.rejected(f"nothing to render for {spec}")
             payload = {key: value for key, value in payload.items() if key != RENDER_KEY}
             payload.update(rendered)
+        call = named_method(self._client, target)
+        if call is None:
+            return DeliveryOutcome.rejected(f"ticketbot does not call Slack's {target}")
         try:
-            response = await self._client.api_call(target, json=payload)
+            response = await call(**payload)
+        except TypeError as exc:  # arguments the named method does not take: a bug of ours
+            return DeliveryOutcome.rejected(f"bad arguments for {target}: {exc}")
         except SlackApiError as exc:
             return _classify_api_error(exc)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
@@ -83,7 +114,10 @@ def _useful_result(data: dict[str, Any]) -> dict[str, Any]:
     messages = data.get("messages")
     if isinstance(messages, list):
         result["messages"] = [
-            {key: message.get(key) for key in ("ts", "user", "text", "thread_ts", "bot_id")}
+            {
+                key: message.get(key)
+                for key in ("ts", "user", "text", "thread_ts", "bot_id", "team", "user_team")
+            }
             for message in messages[:10]
             if isinstance(message, dict)
         ]

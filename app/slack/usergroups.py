@@ -58,22 +58,25 @@ async def sync_support_agents(
 
     `default_triage_channel_id` is only used if the workspace is first heard of here.
     """
-    if identity.team_id is None:
+    if identity.installation is None:
         try:
             await identity.refresh()
         except Exception as exc:
             logger.warning("workspace unknown (auth.test: %s); user group not synced", exc)
             return None
-        if identity.team_id is None:
-            return None
+    installation = identity.installation
+    if installation is None or installation.key is None:
+        return None
     member_ids = await read_usergroup_members(client, usergroup_id)
     if member_ids is None:
         return None
     async with session_factory() as session, session.begin():
         workspace = await ensure_workspace(
             session=session,
-            slack_team_id=identity.team_id,
+            slack_team_id=installation.key,
             default_triage_channel_id=default_triage_channel_id,
+            enterprise_id=installation.enterprise_id,
+            is_enterprise_install=installation.is_enterprise_install,
         )
         result = await sync_usergroup_members(
             session=session,

@@ -44,6 +44,7 @@ from app.tickets.service import (
 )
 from app.workspaces.channels import get_watched_channel
 from app.workspaces.models import WatchedChannel, Workspace
+from app.workspaces.service import is_outside
 
 MIRROR_MAX_LENGTH = 2800
 
@@ -256,8 +257,11 @@ async def _open_from_message(
     now: datetime,
     opened_by: str | None = None,
 ) -> Ticket:
-    requester_team = message.user_team_id
-    is_external = bool(requester_team and requester_team != workspace.slack_team_id)
+    # The customer's own organisation is the account: its workspace, or its Grid org.
+    requester_team = message.user_team_id or message.user_enterprise_id
+    is_external = is_outside(
+        workspace, team_id=message.user_team_id, enterprise_id=message.user_enterprise_id
+    )
     account = (
         await team_name(session=session, team_id=requester_team)
         if is_external and requester_team

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.directory.service import request_team_info, team_name
 from app.outbox.handlers import DeliveryHandlers
 from app.team.service import get_role
 from app.tickets.enums import AuthorKind
@@ -18,6 +19,8 @@ from app.tickets.notifications import (
     refresh_triage_card,
 )
 from app.tickets.service import add_message
+from app.workspaces.models import Workspace
+from app.workspaces.service import is_outside
 
 
 async def triage_card_posted(
@@ -40,10 +43,13 @@ async def source_message_fetched(
     if ticket is None or not messages:
         return
     message = messages[0]
-    text = message.get("text") or ""
+    text = message.get("text") or ""  # Slack text, as conversations.history gives it
     author = message.get("user")
     ticket.subject = subject_from(text)
     ticket.requester_user_id = ticket.requester_user_id or author
+    await _learn_requester_team(
+        session, ticket, message.get("user_team") or message.get("team"), now
+    )
     role = (
         await get_role(session=session, workspace_id=ticket.workspace_id, user_id=author)
         if author
@@ -61,6 +67,25 @@ async def source_message_fetched(
         now=now,
     )
     await refresh_triage_card(session=session, ticket=ticket, now=now)
+
+
+async def _learn_requester_team(
+    session: AsyncSession, ticket: Ticket, team_id: str | None, now: datetime
+) -> None:
+    """A reaction event does not say whose message it was; the message does. A Slack Connect
+    customer's team becomes the ticket's account (named once team.info answers)."""
+    if not team_id or ticket.requester_team_id:
+        return
+    workspace = await session.get(Workspace, ticket.workspace_id)
+    if workspace is None or not is_outside(workspace, team_id=team_id, enterprise_id=None):
+        return
+    ticket.requester_team_id = team_id
+    ticket.is_external = True
+    ticket.account_name = await team_name(session=session, team_id=team_id)
+    if ticket.account_name is None:
+        await request_team_info(
+            session=session, workspace_id=ticket.workspace_id, team_id=team_id, now=now
+        )
 
 
 def register_ticket_handlers(handlers: DeliveryHandlers) -> None:

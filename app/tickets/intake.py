@@ -6,24 +6,30 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.text_safety import readable
+
 SUBJECT_MAX_LENGTH = 120
 
 _EMOJI_CODE = re.compile(r":[a-z0-9_+\-']+:")
-_SLACK_MARKUP = re.compile(r"<([@#!][^>|]*)(?:\|([^>]*))?>|<([^>|]+)(?:\|([^>]*))?>")
 _PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
 _WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    """A Slack message as the ticket rules see it (the Slack adapter builds these)."""
+    """A Slack message as the ticket rules see it (the Slack adapter builds these).
+
+    `text` is Slack text: escaped by Slack, with its mentions and links.
+    """
 
     channel_id: str
     ts: str
     user_id: str | None
     text: str
     thread_ts: str | None = None
+    # The writer's own workspace and Enterprise Grid org (another organisation's in Slack Connect).
     user_team_id: str | None = None
+    user_enterprise_id: str | None = None
     is_bot: bool = False
 
     @property
@@ -45,27 +51,16 @@ def is_request(text: str, not_a_request_phrases: Iterable[str]) -> bool:
     return normalised not in {phrase.strip().lower() for phrase in not_a_request_phrases}
 
 
-def subject_from(text: str) -> str:
-    """The first non-empty line, Slack markup made readable, cut to a sensible length."""
-    for line in text.splitlines():
-        readable = _readable(line).strip()
-        if readable:
-            if len(readable) > SUBJECT_MAX_LENGTH:
-                return readable[: SUBJECT_MAX_LENGTH - 1].rstrip() + "…"
-            return readable
+def subject_from(slack_text: str) -> str:
+    """The first non-empty line of a message as people read it (plain text: names for
+    mentions, labels for links, no escaping), cut to a sensible length."""
+    for line in slack_text.splitlines():
+        shown = readable(line).strip()
+        if shown:
+            if len(shown) > SUBJECT_MAX_LENGTH:
+                return shown[: SUBJECT_MAX_LENGTH - 1].rstrip() + "…"
+            return shown
     return "(no text)"
-
-
-def _readable(line: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        if match.group(1) is not None:
-            target, label = match.group(1), match.group(2)
-            if label:
-                return ("@" if target.startswith("@") else "#") + label
-            return target if not target.startswith("!") else target[1:]
-        return match.group(4) or match.group(3)
-
-    return _SLACK_MARKUP.sub(replace, line)
 
 
 def permalink(domain: str | None, channel_id: str, ts: str, thread_ts: str | None = None) -> str:

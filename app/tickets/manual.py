@@ -33,6 +33,7 @@ from app.tickets.notifications import post_triage_card, refresh_triage_card
 from app.tickets.service import add_message, find_ticket_by_root, open_ticket
 from app.workspaces.channels import get_watched_channel
 from app.workspaces.models import Workspace
+from app.workspaces.service import is_outside
 
 MAX_SUBJECT_LENGTH = 255  # Ticket.subject
 FORM_SOURCE = "slack_form"
@@ -120,7 +121,9 @@ async def open_ticket_by_hand(
     requester_team = (
         source.author_team_id if source and requester == source.author_user_id else None
     )
-    is_external = bool(requester_team and requester_team != workspace.slack_team_id)
+    is_external = bool(requester_team) and is_outside(
+        workspace, team_id=requester_team, enterprise_id=None
+    )
     account = (
         await team_name(session=session, team_id=requester_team)
         if is_external and requester_team

@@ -16,8 +16,17 @@ class WorkspaceIds:
         self._ids: dict[str, int] = {}
         self._default_triage_channel_id = default_triage_channel_id
 
-    async def get(self, *, session: AsyncSession, slack_team_id: str) -> int:
-        """The workspace id for a team, creating the workspace on first contact."""
+    async def get(
+        self,
+        *,
+        session: AsyncSession,
+        slack_team_id: str,
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
+    ) -> int:
+        """The workspace id of an installation (its key), creating the row on first contact.
+
+        Only for installations Slack vouched for (see `ensure_workspace`)."""
         cached = self._ids.get(slack_team_id)
         if cached is not None:
             return cached
@@ -30,6 +39,8 @@ class WorkspaceIds:
             session=session,
             slack_team_id=slack_team_id,
             default_triage_channel_id=self._default_triage_channel_id,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
         )
         return workspace.id
 

@@ -14,10 +14,17 @@ from app.types import created_at_column, enum_column_type
 
 
 class Workspace(Base):
+    """An installation of ticketbot: a Slack workspace, or a whole Enterprise Grid org for an
+    org-wide install. Never a Slack Connect customer's workspace: that is an account."""
+
     __tablename__ = "workspaces"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The installation's id: the workspace's team id, or the org's enterprise id when
+    # `is_enterprise_install` (app/slack/installation.py reads it from Slack's payloads).
     slack_team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     name: Mapped[str] = mapped_column(String(255), default="")
     domain: Mapped[str | None] = mapped_column(String(255))
     bot_user_id: Mapped[str | None] = mapped_column(String(32))

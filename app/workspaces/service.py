@@ -16,8 +16,15 @@ async def ensure_workspace(
     domain: str | None = None,
     bot_user_id: str | None = None,
     default_triage_channel_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> Workspace:
-    """The workspace row for a Slack team, created if this is the first we hear of it."""
+    """The row of an installation (`slack_team_id` is its key: a team id, or an enterprise id
+    for an org-wide install), created if this is the first we hear of it.
+
+    Only ever called with an installation Slack vouched for (auth.test, or a signed request's
+    `authorizations`): never with the team of a person writing from another organisation.
+    """
     workspace = await session.scalar(
         select(Workspace).where(Workspace.slack_team_id == slack_team_id)
     )
@@ -29,6 +36,8 @@ async def ensure_workspace(
             bot_user_id=bot_user_id,
             triage_channel_id=default_triage_channel_id,
             next_ticket_number=1,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
         )
         session.add(workspace)
         await session.flush()
@@ -41,6 +50,8 @@ async def ensure_workspace(
         workspace.bot_user_id = bot_user_id
     if default_triage_channel_id and not workspace.triage_channel_id:
         workspace.triage_channel_id = default_triage_channel_id
+    if enterprise_id and workspace.enterprise_id != enterprise_id:
+        workspace.enterprise_id = enterprise_id
     return workspace
 
 
@@ -53,11 +64,36 @@ async def find_workspace_id(*, session: AsyncSession, slack_team_id: str) -> int
 async def installation_workspace_id(
     *, session: AsyncSession, slack_team_id: str | None
 ) -> int | None:
-    """The workspace this installation serves: the bot's own team's, or, while the bot's team
-    is not known yet (Slack unreachable at start-up), the only workspace there is."""
+    """The workspace this installation serves: the bot's own (`slack_team_id`, its key), or,
+    while Slack has not said who we are (unreachable at start-up, or the CLI, which never asks),
+    the one installation there is.
+
+    Earlier versions could file a Slack Connect customer's workspace as a row of its own; such
+    rows never got a bot user (only our own installation does, from auth.test), so they are
+    passed over here.
+    """
     if slack_team_id is not None:
         found = await find_workspace_id(session=session, slack_team_id=slack_team_id)
         if found is not None:
             return found
-    ids = list(await session.scalars(select(Workspace.id).order_by(Workspace.id).limit(2)))
-    return ids[0] if len(ids) == 1 else None
+    for confirmed_only in (True, False):
+        query = select(Workspace.id).order_by(Workspace.id).limit(2)
+        if confirmed_only:
+            query = query.where(Workspace.bot_user_id.is_not(None))
+        ids = list(await session.scalars(query))
+        if ids:
+            return ids[0] if len(ids) == 1 else None
+    return None
+
+
+def is_outside(workspace: Workspace, *, team_id: str | None, enterprise_id: str | None) -> bool:
+    """Does someone of this workspace/org belong to another organisation (Slack Connect)?
+
+    People of our own workspace, and of other workspaces of our own Enterprise Grid org, are
+    inside; unknown means inside (a customer is then found by role, not by team).
+    """
+    if enterprise_id is not None and enterprise_id == workspace.enterprise_id:
+        return False
+    if workspace.is_enterprise_install or team_id is None:
+        return enterprise_id is not None
+    return team_id != workspace.slack_team_id

@@ -206,10 +206,12 @@ async def test_non_lead_cannot_change_or_list_channels(running_app, sender):
     assert (channel.unwatched_at, channel.auto_reply_enabled) == (None, True)
 
 
-async def test_refusal_in_a_new_workspace_leaves_nothing_behind(running_app, sender):
+async def test_a_command_for_another_installation_leaves_nothing_behind(running_app, sender):
+    """This ticketbot's token belongs to T0001: a request for another installation is refused
+    (and never files that team as a workspace of ours)."""
     reply = await run(sender, "watch", team_id="T0OTHER", user_id="USOMEONE")
 
-    assert reply == "Sorry, only support leads can watch channels."
+    assert reply == "This ticketbot serves another Slack workspace, so it can't help here."
     async with running_app.runtime.session_factory() as session:
         teams = set(await session.scalars(select(Workspace.slack_team_id)))
     assert teams == {TEAM_ID}

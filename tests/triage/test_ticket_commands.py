@@ -158,9 +158,9 @@ async def test_unknown_tickets_and_bad_input(running_app, sender, emulator, team
     assert (await command(sender, "assign T-x me", user=AGENT)).startswith(
         "`T-x` is not a ticket number like T-42."
     )
-    # Another workspace has no T-1, and its people are not on this team.
+    # A request for another installation touches nothing of this one's.
     other = await command(sender, "resolve T-1", user=AGENT, team_id="TOTHER")
-    assert "only the support team" in other
+    assert other == "This ticketbot serves another Slack workspace, so it can't help here."
     assert (await ticket(running_app)).status == "new"
 
 

@@ -11,7 +11,9 @@ from app.csat.enums import RATINGS, SurveyStatus
 from app.csat.models import CsatSurvey
 from app.csat.notifications import RATING_FACES
 from app.csat.surveys import COMMENT_MAX_CHARS
+from app.slack.blocks.parts import context, plain, section
 from app.slack.ids import ActionId, BlockId, CallbackId
+from app.text_safety import date, escape
 
 RATING_WORDS = {1: "Very bad", 2: "Bad", 3: "OK", 4: "Good", 5: "Great"}
 
@@ -44,18 +46,18 @@ class CsatPrompt:
 def csat_prompt(prompt: CsatPrompt) -> dict[str, Any]:
     """`text` (notification and fallback) and `blocks` for chat.postMessage / chat.update."""
     who = f"<@{prompt.requester_user_id}>"
-    ticket = f"*{prompt.ticket_number}* · {_escape(prompt.subject)}"
+    ticket = f"*{prompt.ticket_number}* · {escape(prompt.subject)}"
     if prompt.status is SurveyStatus.EXPIRED:
         text = "This survey has closed."
         if prompt.rating is not None:
             text += f" You rated {prompt.ticket_number} {_rating(prompt.rating)}. Thank you!"
-        return {"text": text, "blocks": [_section(f":lock: {text}")]}
+        return {"text": text, "blocks": [section(f":lock: {text}")]}
     if prompt.rating is None:
         text = f"{who} your request {prompt.ticket_number} was resolved. How did we do?"
         blocks = [
-            _section(f"{who} your request {ticket} was resolved. *How did we do?*"),
+            section(f"{who} your request {ticket} was resolved. *How did we do?*"),
             _rating_buttons(prompt),
-            _context(f"Only {who} can answer." + _closes(prompt)),
+            context(f"Only {who} can answer." + _closes(prompt)),
         ]
         return {"text": text, "blocks": blocks}
     text = f"Thanks, {who}! You rated {prompt.ticket_number} {_rating(prompt.rating)}."
@@ -67,14 +69,14 @@ def csat_prompt(prompt: CsatPrompt) -> dict[str, Any]:
         {
             "type": "button",
             "action_id": ActionId.CSAT_ADD_COMMENT,
-            "text": {"type": "plain_text", "text": comment_label, "emoji": True},
+            "text": plain(comment_label, emoji=True),
             "value": str(prompt.survey_id),
         }
     )
     blocks = [
-        _section(f":pray: {text}"),
+        section(f":pray: {text}"),
         rating_row,
-        _context("Changed your mind? Tap another face." + _closes(prompt)),
+        context("Changed your mind? Tap another face." + _closes(prompt)),
     ]
     return {"text": text, "blocks": blocks}
 
@@ -84,21 +86,21 @@ def comment_modal(*, survey_id: int, ticket_number: str, rating: int) -> dict[st
         "type": "modal",
         "callback_id": CallbackId.CSAT_COMMENT,
         "private_metadata": json.dumps({"survey_id": survey_id}),
-        "title": {"type": "plain_text", "text": "Your feedback"},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "close": {"type": "plain_text", "text": "Cancel"},
+        "title": plain("Your feedback"),
+        "submit": plain("Send"),
+        "close": plain("Cancel"),
         "blocks": [
-            _section(f"You rated *{ticket_number}* {_rating(rating)}. Anything to add?"),
+            section(f"You rated *{ticket_number}* {_rating(rating)}. Anything to add?"),
             {
                 "type": "input",
                 "block_id": BlockId.CSAT_COMMENT,
-                "label": {"type": "plain_text", "text": "Comment"},
+                "label": plain("Comment"),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": ActionId.CSAT_COMMENT_INPUT,
                     "multiline": True,
                     "max_length": COMMENT_MAX_CHARS,
-                    "placeholder": {"type": "plain_text", "text": "What went well, or not?"},
+                    "placeholder": plain("What went well, or not?"),
                 },
             },
         ],
@@ -120,7 +122,7 @@ def _rating_buttons(prompt: CsatPrompt) -> dict[str, Any]:
         button: dict[str, Any] = {
             "type": "button",
             "action_id": rating_action_id(rating),
-            "text": {"type": "plain_text", "text": RATING_FACES[rating], "emoji": True},
+            "text": plain(RATING_FACES[rating], emoji=True),
             "value": str(prompt.survey_id),
             "accessibility_label": f"{rating} out of 5: {RATING_WORDS[rating]}",
         }
@@ -137,17 +139,4 @@ def _rating(rating: int) -> str:
 def _closes(prompt: CsatPrompt) -> str:
     if prompt.expires_at is None:
         return ""
-    stamp = int(prompt.expires_at.timestamp())
-    return f" This survey closes <!date^{stamp}^{{date_short}}|{prompt.expires_at:%Y-%m-%d}>."
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f" This survey closes {date(prompt.expires_at, '{date_short}', '%Y-%m-%d')}."

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from app.home.queries import CustomerHome, TeamHome, TicketList, WeekNumbers
 from app.sla.durations import format_duration
+from app.slack.blocks.parts import button, context, field, header, section
 from app.slack.blocks.ticket_card import (
     PRIORITY_LABELS,
     SLA_LABELS,
@@ -23,6 +24,7 @@ from app.slack.blocks.ticket_card import (
 )
 from app.slack.ids import ActionId
 from app.team.enums import Role
+from app.text_safety import date, escape, link
 from app.tickets.enums import OPEN_STATUSES, Priority
 from app.tickets.models import Ticket
 
@@ -33,7 +35,7 @@ _SUBJECT_LIMIT = 80
 def home_view(home: TeamHome | CustomerHome) -> dict[str, Any]:
     blocks = _team_blocks(home) if isinstance(home, TeamHome) else _customer_blocks(home)
     if len(blocks) > MAX_BLOCKS:  # never with the capped lists; a guard, not a layout
-        blocks = [*blocks[: MAX_BLOCKS - 1], _context("The rest did not fit here.")]
+        blocks = [*blocks[: MAX_BLOCKS - 1], context("The rest did not fit here.")]
     return {"type": "home", "blocks": blocks}
 
 
@@ -43,32 +45,32 @@ def _team_blocks(home: TeamHome) -> list[dict[str, Any]]:
         {
             "type": "actions",
             "elements": [
-                _button(ActionId.CREATE_TICKET, "New ticket", json.dumps({}), style=None),
+                button(ActionId.CREATE_TICKET, "New ticket", json.dumps({})),
             ],
         },
-        _context(f"You are a {role}."),
-        _header("My open tickets"),
+        context(f"You are a {role}."),
+        header("My open tickets"),
     ]
     blocks += _ticket_rows(
         home.mine,
-        lambda t: _section(_line(t), _ticket_button(ActionId.RESOLVE, t)),
+        lambda t: section(_line(t), _ticket_button(ActionId.RESOLVE, t)),
         empty="Nothing is assigned to you. :tada:",
     )
-    blocks += [{"type": "divider"}, _header("Unassigned queue")]
+    blocks += [{"type": "divider"}, header("Unassigned queue")]
     blocks += _ticket_rows(
         home.unassigned,
-        lambda t: _section(_line(t), _ticket_button(ActionId.ASSIGN_TO_ME, t)),
+        lambda t: section(_line(t), _ticket_button(ActionId.ASSIGN_TO_ME, t)),
         empty="Every open ticket has someone on it.",
     )
-    blocks += [{"type": "divider"}, _header("This week"), *_week(home.week)]
+    blocks += [{"type": "divider"}, header("This week"), *_week(home.week)]
     return blocks
 
 
 def _customer_blocks(home: CustomerHome) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [_header("Your requests")]
+    blocks: list[dict[str, Any]] = [header("Your requests")]
     blocks += _ticket_rows(
         home.requested,
-        lambda t: _section(_customer_line(t)),
+        lambda t: section(_customer_line(t)),
         empty="You have no tickets. Ask in a support channel and the team will pick it up.",
     )
     return blocks
@@ -78,10 +80,10 @@ def _ticket_rows(
     tickets: TicketList, row: Callable[[Ticket], dict[str, Any]], *, empty: str
 ) -> list[dict[str, Any]]:
     if not tickets.tickets:
-        return [_section(empty)]
+        return [section(empty)]
     rows = [row(ticket) for ticket in tickets.tickets]
     if tickets.more:
-        rows.append(_context(f"and {tickets.more} more"))
+        rows.append(context(f"and {tickets.more} more"))
     return rows
 
 
@@ -97,7 +99,7 @@ def _line(ticket: Ticket) -> str:
 
 
 def _customer_line(ticket: Ticket) -> str:
-    parts = [STATUS_LABELS[ticket.status], f"opened {_date(ticket.created_at, '{ago}')}"]
+    parts = [STATUS_LABELS[ticket.status], f"opened {date(ticket.created_at, '{ago}')}"]
     if ticket.status in OPEN_STATUSES and ticket.assignee_user_id:
         parts.append(f"<@{ticket.assignee_user_id}> is on it")
     return f"{_title(ticket)}\n" + " · ".join(parts)
@@ -108,11 +110,9 @@ def _title(ticket: Ticket) -> str:
     if len(subject) > _SUBJECT_LIMIT:
         subject = subject[: _SUBJECT_LIMIT - 1] + "…"
     number = (
-        f"<{ticket.permalink}|{ticket.display_number}>"
-        if ticket.permalink
-        else ticket.display_number
+        link(ticket.permalink, ticket.display_number) if ticket.permalink else ticket.display_number
     )
-    return f"*{number}* · {_escape(subject)}"
+    return f"*{number}* · {escape(subject)}"
 
 
 def _sla(ticket: Ticket) -> str:
@@ -125,7 +125,7 @@ def _sla(ticket: Ticket) -> str:
     if not running:
         return label
     due, target = min(running)
-    return f"{label} · {target} due {_date(due, '{date_short_pretty} {time}')}"
+    return f"{label} · {target} due {date(due, '{date_short_pretty} {time}')}"
 
 
 def _week(week: WeekNumbers) -> list[dict[str, Any]]:
@@ -142,21 +142,21 @@ def _week(week: WeekNumbers) -> list[dict[str, Any]]:
         {
             "type": "section",
             "fields": [
-                _field("Opened", str(week.opened)),
-                _field("Resolved", str(week.resolved)),
-                _field("First response (median)", _duration(week.first_response_median)),
-                _field(
+                field("Opened", str(week.opened)),
+                field("Resolved", str(week.resolved)),
+                field("First response (median)", _duration(week.first_response_median)),
+                field(
                     "First-response SLA",
                     f"{attainment:.0f}% met ({week.first_response_met} of {decided})"
                     if attainment is not None
                     else "nothing decided yet",
                 ),
-                _field("CSAT", satisfaction),
+                field("CSAT", satisfaction),
             ],
         },
-        _context(
-            f"The last 7 days, {_date(week.start, '{date_short}')} to "
-            f"{_date(week.end, '{date_short}')}. First response and SLA count the tickets "
+        context(
+            f"The last 7 days, {date(week.start, '{date_short}')} to "
+            f"{date(week.end, '{date_short}')}. First response and SLA count the tickets "
             "opened in them."
         ),
     ]
@@ -170,44 +170,4 @@ def _ticket_button(action_id: ActionId, ticket: Ticket) -> dict[str, Any]:
     value = json.dumps({"ticket_id": ticket.id}, separators=(",", ":"))
     labels = {ActionId.RESOLVE: "Resolve", ActionId.ASSIGN_TO_ME: "Assign to me"}
     style = "primary" if action_id is ActionId.RESOLVE else None
-    return _button(action_id, labels[action_id], value, style=style)
-
-
-def _button(action_id: ActionId, text: str, value: str, *, style: str | None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "text": {"type": "plain_text", "text": text},
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-def _date(when: datetime, token: str) -> str:
-    return f"<!date^{int(when.timestamp())}^{token}|{when:%Y-%m-%d %H:%M} UTC>"
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": text}}
-
-
-def _section(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-    if accessory is not None:
-        block["accessory"] = accessory
-    return block
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _field(label: str, value: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
-
-
-def _escape(text: str) -> str:
-    """Slack's three control characters, so a subject cannot inject mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return button(action_id, labels[action_id], value, style=style)

@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.slack.blocks.parts import plain, section
 from app.slack.ids import ActionId, BlockId, CallbackId
+from app.text_safety import escape
 from app.tickets.enums import Priority
 from app.tickets.manual import MAX_SUBJECT_LENGTH, SourceMessage
 
@@ -40,14 +42,14 @@ def new_ticket_modal(form: NewTicketForm) -> dict[str, Any]:
     requester_select: dict[str, Any] = {
         "type": "users_select",
         "action_id": ActionId.NEW_TICKET_REQUESTER,
-        "placeholder": _text("Who asked?"),
+        "placeholder": plain("Who asked?"),
     }
     if form.requester_user_id:
         requester_select["initial_user"] = form.requester_user_id
     channel_select: dict[str, Any] = {
         "type": "conversations_select",
         "action_id": ActionId.NEW_TICKET_CHANNEL,
-        "placeholder": _text("Where the conversation happens"),
+        "placeholder": plain("Where the conversation happens"),
         "filter": {"include": ["public", "private"]},
     }
     # Only a channel can be preselected (the select offers no direct messages).
@@ -76,9 +78,9 @@ def new_ticket_modal(form: NewTicketForm) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CallbackId.CREATE_TICKET_MODAL,
-        "title": _text(TITLE),
-        "submit": _text("Open ticket"),
-        "close": _text("Cancel"),
+        "title": plain(TITLE),
+        "submit": plain("Open ticket"),
+        "close": plain("Cancel"),
         "private_metadata": metadata(form.source),
         "blocks": [
             _input(BlockId.NEW_TICKET_SUBJECT, "Subject", subject_input),
@@ -87,7 +89,7 @@ def new_ticket_modal(form: NewTicketForm) -> dict[str, Any]:
             _input(BlockId.NEW_TICKET_REQUESTER, "Requester", requester_select, True),
             {
                 **_input(BlockId.NEW_TICKET_CHANNEL, "Channel", channel_select, True),
-                "hint": _text(channel_hint),
+                "hint": plain(channel_hint),
             },
         ],
     }
@@ -99,7 +101,7 @@ def refusal_modal(text: str) -> dict[str, Any]:
 
 def created_modal(number: str, subject: str, triage_channel_id: str | None) -> dict[str, Any]:
     where = f" Its card is in <#{triage_channel_id}>." if triage_channel_id else ""
-    return _notice(f"*{number}* is open: {_escape(subject)}.{where}")
+    return _notice(f"*{number}* is open: {escape(subject)}.{where}")
 
 
 def metadata(source: SourceMessage | None) -> str:
@@ -135,9 +137,9 @@ def source_from_metadata(raw: object) -> SourceMessage | None:
 def _notice(text: str) -> dict[str, Any]:
     return {
         "type": "modal",
-        "title": _text(TITLE),
-        "close": _text("OK"),
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        "title": plain(TITLE),
+        "close": plain("OK"),
+        "blocks": [section(text)],
     }
 
 
@@ -147,19 +149,11 @@ def _input(
     return {
         "type": "input",
         "block_id": block_id,
-        "label": _text(label),
+        "label": plain(label),
         "element": element,
         "optional": optional,
     }
 
 
 def _option(priority: Priority) -> dict[str, Any]:
-    return {"text": _text(priority.value.title()), "value": priority.value}
-
-
-def _text(text: str) -> dict[str, str]:
-    return {"type": "plain_text", "text": text}
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {"text": plain(priority.value.title()), "value": priority.value}

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.slack.blocks.parts import button, field, plain, section
 from app.slack.ids import ActionId, BlockId
+from app.text_safety import date, escape, link
 from app.tickets.enums import OPEN_STATUSES, Priority, TicketStatus
 from app.tickets.models import Ticket
 
@@ -68,60 +70,47 @@ def ticket_card(card: TicketCard) -> dict[str, Any]:
     """`text` (notifications, screen readers) and `blocks` for chat.postMessage / chat.update."""
     requester = f"<@{card.requester_user_id}>" if card.requester_user_id else "unknown"
     if card.is_external:
-        requester += f" · {_escape(card.account_name)}" if card.account_name else " · external"
+        requester += f" · {escape(card.account_name)}" if card.account_name else " · external"
     where = f"<#{card.channel_id}>" if card.channel_id else "—"
     if card.permalink:
-        where += f" · <{card.permalink}|view message>"
+        where += f" · {link(card.permalink, 'view message')}"
     assignee = f"<@{card.assignee_user_id}>" if card.assignee_user_id else "_Unassigned_"
-    opened = int(card.created_at.timestamp())
-    age = f"<!date^{opened}^{{ago}}|{card.created_at:%Y-%m-%d %H:%M} UTC>"
     blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": f"*{card.number}* · {_escape(card.subject)}"},
-        },
+        section(f"*{card.number}* · {escape(card.subject)}"),
         {
             "type": "section",
             "fields": [
-                _field("Requester", requester),
-                _field("Channel", where),
-                _field("Status", STATUS_LABELS[card.status]),
-                _field("Priority", PRIORITY_LABELS[card.priority]),
-                _field("Assignee", assignee),
-                _field("Opened", age),
-                _field("SLA", _sla(card)),
+                field("Requester", requester),
+                field("Channel", where),
+                field("Status", STATUS_LABELS[card.status]),
+                field("Priority", PRIORITY_LABELS[card.priority]),
+                field("Assignee", assignee),
+                field("Opened", date(card.created_at, "{ago}")),
+                field("SLA", _sla(card)),
             ],
         },
     ]
     if card.status in OPEN_STATUSES:
         blocks.append(_actions(card))
-    return {
-        "text": f"{card.number}: {card.subject} ({card.status.value.replace('_', ' ')})",
-        "blocks": blocks,
-    }
+    status = card.status.value.replace("_", " ")
+    return {"text": f"{card.number}: {escape(card.subject)} ({status})", "blocks": blocks}
 
 
 def _actions(card: TicketCard) -> dict[str, Any]:
     value = json.dumps({"ticket_id": card.ticket_id}, separators=(",", ":"))
     options = [
-        {"text": {"type": "plain_text", "text": priority.value.title()}, "value": priority.value}
-        for priority in Priority
+        {"text": plain(priority.value.title()), "value": priority.value} for priority in Priority
     ]
     current = next(option for option in options if option["value"] == card.priority.value)
     return {
         "type": "actions",
         "block_id": BlockId.TRIAGE_ACTIONS,
         "elements": [
-            {
-                "type": "button",
-                "action_id": ActionId.ASSIGN_TO_ME,
-                "text": {"type": "plain_text", "text": "Assign to me"},
-                "value": value,
-            },
+            button(ActionId.ASSIGN_TO_ME, "Assign to me", value),
             {
                 "type": "static_select",
                 "action_id": ActionId.SET_PRIORITY,
-                "placeholder": {"type": "plain_text", "text": "Priority"},
+                "placeholder": plain("Priority"),
                 "options": [
                     {**option, "value": f"{card.ticket_id}:{option['value']}"} for option in options
                 ],
@@ -130,37 +119,20 @@ def _actions(card: TicketCard) -> dict[str, Any]:
             *(
                 []
                 if card.status is TicketStatus.WAITING_ON_CUSTOMER
-                else [
-                    {
-                        "type": "button",
-                        "action_id": ActionId.WAIT_ON_CUSTOMER,
-                        "text": {"type": "plain_text", "text": "Waiting on customer"},
-                        "value": value,
-                    }
-                ]
+                else [button(ActionId.WAIT_ON_CUSTOMER, "Waiting on customer", value)]
             ),
+            button(ActionId.RESOLVE, "Resolve", value, style="primary"),
             {
-                "type": "button",
-                "action_id": ActionId.RESOLVE,
-                "style": "primary",
-                "text": {"type": "plain_text", "text": "Resolve"},
-                "value": value,
-            },
-            {
-                "type": "button",
-                "action_id": ActionId.DISCARD,
-                "style": "danger",
-                "text": {"type": "plain_text", "text": "Not a request"},
-                "value": value,
+                **button(ActionId.DISCARD, "Not a request", value, style="danger"),
                 "confirm": {
-                    "title": {"type": "plain_text", "text": "Not a request?"},
+                    "title": plain("Not a request?"),
                     "text": {
                         "type": "mrkdwn",
                         "text": f"{card.number} will be closed and left out of every report. "
                         "It stays in the audit trail.",
                     },
-                    "confirm": {"type": "plain_text", "text": "Discard"},
-                    "deny": {"type": "plain_text", "text": "Keep it"},
+                    "confirm": plain("Discard"),
+                    "deny": plain("Keep it"),
                 },
             },
         ],
@@ -196,14 +168,4 @@ def _sla(card: TicketCard) -> str:
     if card.next_due is None or card.status not in OPEN_STATUSES:
         return label
     target, due = card.next_due
-    when = f"<!date^{int(due.timestamp())}^{{date_short_pretty}} {{time}}|{due:%Y-%m-%d %H:%M} UTC>"
-    return f"{label} · {target} due {when}"
-
-
-def _field(label: str, value: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
-
-
-def _escape(text: str) -> str:
-    """Slack's three control characters, so a subject cannot inject mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"{label} · {target} due {date(due, '{date_short_pretty} {time}')}"

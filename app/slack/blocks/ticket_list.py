@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from app.slack.blocks.parts import button, section
 from app.slack.blocks.ticket_card import PRIORITY_LABELS, SLA_LABELS, STATUS_LABELS
 from app.slack.ids import ActionId
+from app.text_safety import date, escape, link
 from app.tickets.enums import ListFilter
 from app.tickets.models import Ticket
 from app.tickets.triage_list import TicketPage, TriageQuery
@@ -30,14 +32,14 @@ def ticket_list(page: TicketPage) -> dict[str, Any]:
     title = describe_query(page.query)
     if not page.total:
         text = f"{title}: none. :tada:"
-        return {"text": text, "blocks": [_section(text)]}
+        return {"text": text, "blocks": [section(text)]}
     first = (page.query.page - 1) * page.page_size + 1
     last = first + len(page.tickets) - 1
     header = f"*{title}* · {first} to {last} of {page.total}" if page.tickets else f"*{title}*"
-    blocks: list[dict[str, Any]] = [_section(header), {"type": "divider"}]
+    blocks: list[dict[str, Any]] = [section(header), {"type": "divider"}]
     blocks += [_row(ticket) for ticket in page.tickets]
     if not page.tickets:
-        blocks.append(_section(f"Page {page.query.page} is past the end ({page.pages} pages)."))
+        blocks.append(section(f"Page {page.query.page} is past the end ({page.pages} pages)."))
     buttons = []
     if page.query.page > 1:
         buttons.append(_page_button("Previous", page.query, page.query.page - 1))
@@ -88,10 +90,8 @@ def _row(ticket: Ticket) -> dict[str, Any]:
     subject = ticket.subject
     if len(subject) > _SUBJECT_LIMIT:
         subject = subject[: _SUBJECT_LIMIT - 1] + "…"
-    link = (
-        f"<{ticket.permalink}|{ticket.display_number}>"
-        if ticket.permalink
-        else (ticket.display_number)
+    number = (
+        link(ticket.permalink, ticket.display_number) if ticket.permalink else ticket.display_number
     )
     parts = [
         STATUS_LABELS[ticket.status],
@@ -101,23 +101,10 @@ def _row(ticket: Ticket) -> dict[str, Any]:
     ]
     if ticket.channel_id:
         parts.append(f"<#{ticket.channel_id}>")
-    opened = int(ticket.created_at.timestamp())
-    parts.append(f"opened <!date^{opened}^{{ago}}|{ticket.created_at:%Y-%m-%d %H:%M} UTC>")
-    return _section(f"*{link}* · {_escape(subject)}\n" + " · ".join(parts))
+    parts.append(f"opened {date(ticket.created_at, '{ago}')}")
+    return section(f"*{number}* · {escape(subject)}\n" + " · ".join(parts))
 
 
 def _page_button(label: str, query: TriageQuery, page: int) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "action_id": f"{ActionId.TICKET_LIST_PAGE}_{label.lower()}",
-        "text": {"type": "plain_text", "text": label},
-        "value": query_to_value(query, page),
-    }
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    action_id = f"{ActionId.TICKET_LIST_PAGE}_{label.lower()}"
+    return button(action_id, label, query_to_value(query, page))

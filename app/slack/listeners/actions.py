@@ -20,6 +20,7 @@ from app.errors import DomainError, InvalidInput
 from app.outbox.service import enqueue_slack_call
 from app.slack.context import SlackContext
 from app.slack.ids import ActionId
+from app.slack.installation import actor_of
 from app.slack.replies import explain
 from app.team.service import get_role
 from app.tickets.actors import Actor
@@ -104,14 +105,13 @@ async def _run(
     ctx: SlackContext, body: dict[str, Any], ticket_id: int | None, work: TicketAction
 ) -> None:
     """One click, one transaction; a domain error becomes an ephemeral note to the clicker."""
-    user_id = (body.get("user") or {}).get("id")
-    team_id = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+    user_id = actor_of(body).user_id
     now = ctx.clock.now()
     try:
-        if ticket_id is None or not user_id or not team_id:
+        if ticket_id is None or not user_id:
             raise InvalidInput("That button no longer points at a ticket.")
         async with ctx.session_factory() as session, session.begin():
-            workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
+            workspace_id = await ctx.require_workspace_id(session=session, body=body)
             ticket = await get_ticket(session=session, ticket_id=ticket_id, for_update=True)
             if ticket.workspace_id != workspace_id:
                 raise InvalidInput("That ticket belongs to another workspace.")

@@ -98,9 +98,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await open_new_ticket_modal(
                 ctx,
                 client,
+                body=command,
                 trigger_id=command.get("trigger_id") or "",
-                team_id=command.get("team_id"),
-                user_id=command.get("user_id"),
                 channel_id=command.get("channel_id"),
             )
         else:
@@ -110,9 +109,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 async def run_command(ctx: SlackContext, parsed: Command, command: dict[str, Any]) -> str | Reply:
     """Run one command in one transaction; returns the reply. Domain errors roll it back."""
     async with ctx.session_factory() as session, session.begin():
-        workspace_id = await ctx.workspace_ids.get(
-            session=session, slack_team_id=command["team_id"]
-        )
+        workspace_id = await ctx.require_workspace_id(session=session, body=command)
         who = Invocation(
             workspace_id=workspace_id,
             user_id=command["user_id"],

@@ -21,6 +21,7 @@ from app.errors import DomainError, InvalidInput
 from app.slack.blocks.csat_prompt import comment_modal, rating_from_action_id
 from app.slack.context import SlackContext
 from app.slack.ids import ActionId, BlockId, CallbackId
+from app.slack.installation import actor_of
 from app.slack.listeners.actions import int_or_none, tell_clicker
 from app.slack.replies import explain
 from app.tickets.models import Ticket
@@ -36,13 +37,13 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         action = (body.get("actions") or [{}])[0]
         rating = rating_from_action_id(str(action.get("action_id", "")))
         survey_id = int_or_none(action.get("value"))
-        user_id, team_id = _who(body)
+        user_id = actor_of(body).user_id
         now = ctx.clock.now()
         try:
-            if rating is None or survey_id is None or not user_id or not team_id:
+            if rating is None or survey_id is None or not user_id:
                 raise InvalidInput("That button no longer points at a survey.")
             async with ctx.session_factory() as session, session.begin():
-                workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
+                workspace_id = await ctx.require_workspace_id(session=session, body=body)
                 survey = await get_survey(
                     session=session, survey_id=survey_id, workspace_id=workspace_id, for_update=True
                 )
@@ -56,14 +57,14 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def on_add_comment(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         action = (body.get("actions") or [{}])[0]
         survey_id = int_or_none(action.get("value"))
-        user_id, team_id = _who(body)
+        user_id = actor_of(body).user_id
         now = ctx.clock.now()
         await ack()
         try:
-            if survey_id is None or not user_id or not team_id:
+            if survey_id is None or not user_id:
                 raise InvalidInput("That button no longer points at a survey.")
             async with ctx.session_factory() as session:
-                workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
+                workspace_id = await ctx.require_workspace_id(session=session, body=body)
                 survey = await get_survey(
                     session=session, survey_id=survey_id, workspace_id=workspace_id
                 )
@@ -92,12 +93,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         view = body.get("view") or {}
         survey_id = _survey_id_from_metadata(view.get("private_metadata"))
         comment = _comment_from_state(view)
-        user_id, team_id = _who(body)
+        user_id = actor_of(body).user_id
         try:
-            if survey_id is None or not user_id or not team_id:
+            if survey_id is None or not user_id:
                 raise InvalidInput("This form no longer points at a survey.")
             async with ctx.session_factory() as session, session.begin():
-                workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
+                workspace_id = await ctx.require_workspace_id(session=session, body=body)
                 survey = await get_survey(
                     session=session, survey_id=survey_id, workspace_id=workspace_id, for_update=True
                 )
@@ -112,12 +113,6 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_action="errors", errors={BlockId.CSAT_COMMENT: explain(exc)})
             return
         await ack()
-
-
-def _who(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    user = body.get("user") or {}
-    team_id = (body.get("team") or {}).get("id") or user.get("team_id")
-    return user.get("id"), team_id
 
 
 def _survey_id_from_metadata(metadata: object) -> int | None:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.inbox.service import record_event
 from app.slack.context import SlackContext
+from app.slack.installation import actor_of
 from app.slack.listeners.home import on_home_opened
 from app.tickets.conversation import (
     receive_deletion,
@@ -50,16 +51,14 @@ async def handle_event(ctx: SlackContext, envelope: dict[str, Any], *, retry_num
             ctx.metrics.slack_duplicates.inc()
             logger.info("skipping retried event %s", envelope.get("event_id"))
             return
-        team_id = envelope.get("team_id")
-        if not team_id:
-            return
-        workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
-        workspace = await session.get(Workspace, workspace_id)
-        assert workspace is not None
+        workspace_id = await ctx.workspace_id_for(session=session, body=envelope)
+        workspace = await session.get(Workspace, workspace_id) if workspace_id else None
+        if workspace is None:
+            return  # not our installation (logged); stored in the inbox all the same
         event = envelope.get("event") or {}
         kind = event.get("type")
         if kind == "message":
-            await _on_message(ctx, session, workspace, event, now)
+            await _on_message(ctx, session, workspace, envelope, now)
         elif kind == "reaction_added":
             await _on_reaction(ctx, session, workspace, event, now)
         elif kind == "app_home_opened":
@@ -70,21 +69,24 @@ async def _on_message(
     ctx: SlackContext,
     session: AsyncSession,
     workspace: Workspace,
-    event: dict[str, Any],
+    envelope: dict[str, Any],
     now: datetime,
 ) -> None:
+    event = envelope.get("event") or {}
     subtype = event.get("subtype")
     channel_id = event.get("channel")
     if not channel_id:
         return
     if subtype == "message_changed":
         changed = event.get("message") or {}
-        if changed.get("ts") and not changed.get("bot_id"):
+        # The edited message's ts; Slack's payloads also carry it in `previous_message`.
+        edited_ts = changed.get("ts") or (event.get("previous_message") or {}).get("ts")
+        if edited_ts and not changed.get("bot_id"):
             await receive_edit(
                 session=session,
                 workspace=workspace,
                 channel_id=channel_id,
-                ts=changed["ts"],
+                ts=edited_ts,
                 new_text=changed.get("text") or "",
                 editor_user_id=changed.get("user"),
                 now=now,
@@ -105,22 +107,26 @@ async def _on_message(
     await receive_message(
         session=session,
         workspace=workspace,
-        message=incoming_message(event, bot_user_id=ctx.identity.bot_user_id),
+        message=incoming_message(envelope, bot_user_id=ctx.identity.bot_user_id),
         rules=ctx.rules,
         now=now,
     )
 
 
-def incoming_message(event: dict[str, Any], *, bot_user_id: str | None) -> IncomingMessage:
+def incoming_message(envelope: dict[str, Any], *, bot_user_id: str | None) -> IncomingMessage:
+    """A `message` event as the ticket rules see it; `text` stays Slack text (escaped)."""
+    event = envelope.get("event") or {}
     user = event.get("user")
+    # In a Slack Connect channel the writer's own workspace and org (app/slack/installation.py).
+    writer = actor_of(envelope)
     return IncomingMessage(
         channel_id=event["channel"],
         ts=event["ts"],
         user_id=user,
         text=event.get("text") or "",
         thread_ts=event.get("thread_ts"),
-        # In Slack Connect channels `user_team` (or `team`) is the writer's own workspace.
-        user_team_id=event.get("user_team") or event.get("team"),
+        user_team_id=writer.team_id,
+        user_enterprise_id=writer.enterprise_id,
         is_bot=bool(event.get("bot_id"))
         or event.get("subtype") == "bot_message"
         or (bot_user_id is not None and user == bot_user_id),

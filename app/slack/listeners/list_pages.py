@@ -14,6 +14,7 @@ from app.errors import DomainError
 from app.slack.blocks.ticket_list import query_from_value
 from app.slack.context import SlackContext
 from app.slack.ids import ActionId
+from app.slack.installation import actor_of
 from app.slack.listeners.ticket_commands import list_page
 from app.slack.replies import explain
 
@@ -28,14 +29,13 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         await ack()
         action = (body.get("actions") or [{}])[0]
         query = query_from_value(action.get("value"))
-        user_id = (body.get("user") or {}).get("id")
-        team_id = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-        if query is None or not user_id or not team_id:
+        user_id = actor_of(body).user_id
+        if query is None or not user_id:
             await respond(text="That list is out of date: run `/ticket list` again.")
             return
         try:
             async with ctx.session_factory() as session:
-                workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
+                workspace_id = await ctx.require_workspace_id(session=session, body=body)
                 reply = await list_page(
                     session=session, workspace_id=workspace_id, user_id=user_id, query=query
                 )

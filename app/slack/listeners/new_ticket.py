@@ -28,8 +28,10 @@ from app.slack.blocks.new_ticket import (
 )
 from app.slack.context import SlackContext
 from app.slack.ids import ActionId, BlockId, CallbackId
+from app.slack.installation import actor_of
 from app.slack.replies import explain
 from app.team.service import get_role
+from app.text_safety import readable
 from app.tickets.intake import subject_from
 from app.tickets.manual import InvalidField, NewTicket, SourceMessage, open_ticket_by_hand
 
@@ -51,14 +53,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        user_id, team_id = _who(body)
         await open_new_ticket_modal(
-            ctx,
-            client,
-            trigger_id=str(body.get("trigger_id", "")),
-            team_id=team_id,
-            user_id=user_id,
-            channel_id=None,
+            ctx, client, body=body, trigger_id=str(body.get("trigger_id", "")), channel_id=None
         )
 
     @app.message_shortcut(CallbackId.CREATE_TICKET_FROM_MESSAGE)
@@ -66,17 +62,17 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        user_id, team_id = _who(body)
         channel_id = (body.get("channel") or {}).get("id")
         message = body.get("message") or {}
         ts = message.get("ts") or body.get("message_ts")
         form = NewTicketForm(channel_id=channel_id)
         if channel_id and ts:
             author = None if message.get("bot_id") else message.get("user")
-            text = str(message.get("text") or "")
+            text = str(message.get("text") or "")  # Slack text: escaped, with its markup
             form = NewTicketForm(
                 subject=subject_from(text) if text.strip() else "",
-                description=text,
+                # The form shows plain text (Slack does not parse an initial_value).
+                description=readable(text),
                 requester_user_id=author,
                 channel_id=channel_id,
                 source=SourceMessage(
@@ -86,37 +82,28 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                     author_team_id=message.get("user_team") or message.get("team"),
                 ),
             )
-        await _open(
-            ctx,
-            client,
-            trigger_id=str(body.get("trigger_id", "")),
-            team_id=team_id,
-            user_id=user_id,
-            form=form,
-        )
+        await _open(ctx, client, body=body, trigger_id=str(body.get("trigger_id", "")), form=form)
 
     @app.action(ActionId.CREATE_TICKET)
     async def on_home_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        user_id, team_id = _who(body)
         await open_new_ticket_modal(
             ctx,
             client,
+            body=body,
             trigger_id=str(body.get("trigger_id", "")),
-            team_id=team_id,
-            user_id=user_id,
             channel_id=(body.get("channel") or {}).get("id"),
         )
 
     @app.view(CallbackId.CREATE_TICKET_MODAL)
     async def on_submit(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = body.get("view") or {}
-        user_id, team_id = _who(body)
+        user_id = actor_of(body).user_id
         try:
-            if not user_id or not team_id:
+            if not user_id:
                 raise InvalidInput("This form no longer knows who you are; open it again.")
             async with ctx.session_factory() as session, session.begin():
-                workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
+                workspace_id = await ctx.require_workspace_id(session=session, body=body)
                 ticket, _ = await open_ticket_by_hand(
                     session=session,
                     workspace_id=workspace_id,
@@ -140,22 +127,17 @@ async def open_new_ticket_modal(
     ctx: SlackContext,
     client: AsyncWebClient,
     *,
+    body: dict[str, Any],
     trigger_id: str,
-    team_id: str | None,
-    user_id: str | None,
     channel_id: str | None,
 ) -> None:
     """Open the empty form (the channel preselected), or a refusal for anyone not on the team.
 
-    For `/ticket new` and the Home tab's button; call it after acknowledging the request.
+    For `/ticket new` and the Home tab's button (`body` is the request's); call it after
+    acknowledging the request.
     """
     await _open(
-        ctx,
-        client,
-        trigger_id=trigger_id,
-        team_id=team_id,
-        user_id=user_id,
-        form=NewTicketForm(channel_id=channel_id),
+        ctx, client, body=body, trigger_id=trigger_id, form=NewTicketForm(channel_id=channel_id)
     )
 
 
@@ -163,16 +145,20 @@ async def _open(
     ctx: SlackContext,
     client: AsyncWebClient,
     *,
+    body: dict[str, Any],
     trigger_id: str,
-    team_id: str | None,
-    user_id: str | None,
     form: NewTicketForm,
 ) -> None:
-    if not team_id or not user_id:
+    user_id = actor_of(body).user_id
+    if not user_id:
         return
     async with ctx.session_factory() as session, session.begin():
-        workspace_id = await ctx.workspace_ids.get(session=session, slack_team_id=team_id)
-        role = await get_role(session=session, workspace_id=workspace_id, user_id=user_id)
+        workspace_id = await ctx.workspace_id_for(session=session, body=body)
+        role = (
+            await get_role(session=session, workspace_id=workspace_id, user_id=user_id)
+            if workspace_id is not None
+            else None
+        )
     view = new_ticket_modal(form) if role is not None else refusal_modal(NOT_ON_TEAM)
     try:
         await client.views_open(trigger_id=trigger_id, view=view)
@@ -217,9 +203,3 @@ def _submitted(view: dict[str, Any]) -> NewTicket:
         # A view keeps its id however often it is submitted: one form, one ticket.
         form_id=view.get("id") or None,
     )
-
-
-def _who(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    user = body.get("user") or {}
-    team_id = (body.get("team") or {}).get("id") or user.get("team_id")
-    return user.get("id"), team_id
