@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from app.api.deps import ApiContext, require_scope
 from app.api.errors import error_responses
 from app.apikeys.scopes import Scope
+from app.text_safety import escape
 from app.tickets.enums import Priority, TicketStatus
 from app.tickets.notes import add_note
 from app.tickets.queries import (
@@ -166,6 +167,10 @@ async def add_ticket_note(number: TicketNumber, body: NoteCreate, api: Writer) -
             for_update=True,
         )
         message = await add_note(
-            session=api.session, ticket=ticket, text=body.text, actor=api.actor, now=api.clock.now()
+            session=api.session,
+            ticket=ticket,
+            text=escape(body.text),  # plain text in, Slack text stored
+            actor=api.actor,
+            now=api.clock.now(),
         )
     return MessageRead.of(message)

@@ -21,6 +21,7 @@ from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
 from app.team.enums import Role
 from app.team.models import TeamMember
+from app.text_safety import escape, quote
 from app.tickets.models import Ticket
 from app.tickets.notifications import post_in_triage_thread
 
@@ -123,7 +124,7 @@ async def alert_low_rating(
 async def share_comment(
     *, session: AsyncSession, survey: CsatSurvey, ticket: Ticket, now: datetime
 ) -> None:
-    quoted = "\n".join(f"> {line}" for line in (survey.comment or "").splitlines())
+    quoted = quote(escape(survey.comment or ""))  # typed in a form: plain text
     text = (
         f":speech_balloon: <@{survey.requester_user_id}> commented on their rating of"
         f" *{ticket.display_number}* ({survey.rating}/5):\n{quoted}"

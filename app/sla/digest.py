@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.outbox.service import enqueue_slack_call
 from app.sla.durations import format_duration
 from app.sla.models import BusinessHours
+from app.text_safety import escape
 from app.tickets.enums import OPEN_STATUSES, TicketStatus
 from app.tickets.models import Ticket
 from app.timers.handlers import TimerHandlers
@@ -128,7 +129,7 @@ def _digest_text(tickets: list[Ticket], median: timedelta | None) -> str:
         flagged = [t for t in tickets if t.sla_state == state]
         if flagged:
             listed = ", ".join(
-                f"*{t.display_number}* {t.subject[:40]}" for t in flagged[:LISTED_TICKETS]
+                f"*{t.display_number}* {escape(t.subject[:40])}" for t in flagged[:LISTED_TICKETS]
             )
             more = (
                 f" and {len(flagged) - LISTED_TICKETS} more"

@@ -14,54 +14,51 @@ from typing import TypeVar
 
 from app.sla.durations import parse_duration
 from app.team.enums import AutoAssignMode, Role
+from app.text_safety import escape, readable
 from app.tickets.enums import ListFilter, Priority
 
-USAGE = "\n".join(
-    [
-        "*Usage:* `/ticket <subcommand>`",
-        "• `/ticket help`: show this message",
-        "• `/ticket list [open|mine|unassigned|breaching|waiting] [#channel] [@someone]`:"
-        " the tickets, most urgent first",
-        "• `/ticket show T-42`: a ticket's status and its SLA ledger",
-        "• `/ticket new`: open a ticket by hand",
-        "• `/ticket assign T-42 @someone|me`, `/ticket unassign T-42`: who works on it",
-        "• `/ticket priority T-42 low|normal|high|urgent`: change its priority",
-        "• `/ticket status T-42 open|waiting`: waiting on the customer pauses the resolution clock",
-        "• `/ticket resolve T-42`, `/ticket reopen T-42`, `/ticket close T-42`",
-        "• `/ticket note T-42 <text>`: an internal note under the triage card, never shown to"
-        " the customer",
-        "• `/ticket autoassign off|round_robin|least_loaded`: assign new tickets from this"
-        " channel automatically",
-        "• `/ticket team capacity @someone 5|none`: the most open tickets auto-assignment gives"
-        " them",
-        "• `/ticket team hours @someone Europe/Berlin 09:00-17:00 [days=mon-fri]|none`: when"
-        " auto-assignment may pick them",
-        "• `/ticket team`: list the support team",
-        "• `/ticket team add @someone agent|lead`: add someone to the team, or change their role",
-        "• `/ticket team remove @someone`: take someone off the team",
-        "• `/ticket watch [#triage-channel]`: turn messages in this channel into tickets; their"
-        " triage cards go to #triage-channel, or to the default triage channel",
-        "• `/ticket unwatch`: stop making tickets from this channel",
-        "• `/ticket channels`: list the watched channels and their triage channels",
-        "• `/ticket autoreply on|off`: turn the automatic reply to new tickets here on or off",
-        "• `/ticket offhours on|off`: tell customers who write here after hours when the team is"
-        " back",
-        "• `/ticket hours`: show business hours; `/ticket hours set Europe/Berlin 09:00-17:00"
-        " [days=mon-fri] [holidays=DE]`: change them",
-        "• `/ticket sla`: show the response and resolution targets",
-        "• `/ticket sla set <low|normal|high|urgent> [first_response=4h] [next_response=8h]"
-        " [resolution=2d] [business_hours=on|off]`: change the targets of one priority",
-        "• `/ticket csat`: show who is asked to rate resolved tickets, and when",
-        "• `/ticket csat on|off`: ask (or stop asking) for ratings in this channel",
-        "• `/ticket csat all on|off`: turn the rating prompt on or off for the whole workspace",
-        "• `/ticket csat delay 10m`: how long after a resolution the rating prompt is posted",
-        "• `/ticket csat internal on|off`: also ask requesters from our own workspace",
-        "• `/ticket csat account <name or team id> on|off`: ask (or stop asking) one customer"
-        " account",
-        "• `/ticket stats [7d|30d|90d]`: ticket volume and CSAT by period, channel, agent and"
-        " account",
-    ]
-)
+_USAGE_LINES = [
+    "*Usage:* `/ticket <subcommand>`",
+    "• `/ticket help`: show this message",
+    "• `/ticket list [open|mine|unassigned|breaching|waiting] [#channel] [@someone]`:"
+    " the tickets, most urgent first",
+    "• `/ticket show T-42`: a ticket's status and its SLA ledger",
+    "• `/ticket new`: open a ticket by hand",
+    "• `/ticket assign T-42 @someone|me`, `/ticket unassign T-42`: who works on it",
+    "• `/ticket priority T-42 low|normal|high|urgent`: change its priority",
+    "• `/ticket status T-42 open|waiting`: waiting on the customer pauses the resolution clock",
+    "• `/ticket resolve T-42`, `/ticket reopen T-42`, `/ticket close T-42`",
+    "• `/ticket note T-42 <text>`: an internal note under the triage card, never shown to"
+    " the customer",
+    "• `/ticket autoassign off|round_robin|least_loaded`: assign new tickets from this"
+    " channel automatically",
+    "• `/ticket team capacity @someone 5|none`: the most open tickets auto-assignment gives them",
+    "• `/ticket team hours @someone Europe/Berlin 09:00-17:00 [days=mon-fri]|none`: when"
+    " auto-assignment may pick them",
+    "• `/ticket team`: list the support team",
+    "• `/ticket team add @someone agent|lead`: add someone to the team, or change their role",
+    "• `/ticket team remove @someone`: take someone off the team",
+    "• `/ticket watch [#triage-channel]`: turn messages in this channel into tickets; their"
+    " triage cards go to #triage-channel, or to the default triage channel",
+    "• `/ticket unwatch`: stop making tickets from this channel",
+    "• `/ticket channels`: list the watched channels and their triage channels",
+    "• `/ticket autoreply on|off`: turn the automatic reply to new tickets here on or off",
+    "• `/ticket offhours on|off`: tell customers who write here after hours when the team is back",
+    "• `/ticket hours`: show business hours; `/ticket hours set Europe/Berlin 09:00-17:00"
+    " [days=mon-fri] [holidays=DE]`: change them",
+    "• `/ticket sla`: show the response and resolution targets",
+    "• `/ticket sla set <low|normal|high|urgent> [first_response=4h] [next_response=8h]"
+    " [resolution=2d] [business_hours=on|off]`: change the targets of one priority",
+    "• `/ticket csat`: show who is asked to rate resolved tickets, and when",
+    "• `/ticket csat on|off`: ask (or stop asking) for ratings in this channel",
+    "• `/ticket csat all on|off`: turn the rating prompt on or off for the whole workspace",
+    "• `/ticket csat delay 10m`: how long after a resolution the rating prompt is posted",
+    "• `/ticket csat internal on|off`: also ask requesters from our own workspace",
+    "• `/ticket csat account <name or team id> on|off`: ask (or stop asking) one customer account",
+    "• `/ticket stats [7d|30d|90d]`: ticket volume and CSAT by period, channel, agent and account",
+]
+# Escaped once as a whole: Slack would read `<subcommand>` as markup (even in code spans).
+USAGE = escape("\n".join(_USAGE_LINES))
 
 _USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -398,7 +395,7 @@ def _parse_hours(args: list[str]) -> HoursShow | HoursSet | UsageError:
 
 
 STATS_PERIODS = {"7d": 7, "30d": 30, "90d": 90}
-_CSAT_HINT = (
+_CSAT_HINT = escape(
     "Say `/ticket csat on|off`, `/ticket csat all on|off`, `/ticket csat delay 10m`,"
     " `/ticket csat internal on|off` or `/ticket csat account <name> on|off`."
 )
@@ -427,7 +424,7 @@ def _parse_csat(args: list[str]) -> CsatCommand | UsageError:
     if option == "account":
         if len(rest) < 2 or rest[-1].lower() not in _SWITCH:
             return UsageError("Say e.g. `/ticket csat account Acme Corp off`.")
-        return CsatAccount(" ".join(rest[:-1]), _SWITCH[rest[-1].lower()])
+        return CsatAccount(readable(" ".join(rest[:-1])), _SWITCH[rest[-1].lower()])
     return UsageError(f"`{_echo(args[0])}` is not a CSAT setting. {_CSAT_HINT}")
 
 
@@ -666,6 +663,7 @@ def _user(token: str) -> str | UsageError:
 
 
 def _echo(token: str) -> str:
-    """The user's own word, safe to quote back inside backticks."""
-    cleaned = token.replace("`", "'")
-    return cleaned if len(cleaned) <= _ECHO_LIMIT else cleaned[:_ECHO_LIMIT] + "…"
+    """The user's own word (Slack text), safe to quote back inside backticks: shown as read,
+    shortened, escaped once (a `<!here>` they typed comes back as words, not a mention)."""
+    shown = readable(token).replace("`", "'")
+    return escape(shown if len(shown) <= _ECHO_LIMIT else shown[:_ECHO_LIMIT] + "…")

@@ -20,6 +20,7 @@ from app.team.auto_assign import choose_assignee
 from app.team.enums import Role
 from app.team.models import TeamMember
 from app.team.service import get_role
+from app.text_safety import date, defuse, quote
 from app.tickets.actors import Actor
 from app.tickets.enums import OPEN_STATUSES, AuthorKind, Priority, TicketSource, TicketStatus
 from app.tickets.intake import IncomingMessage, is_request, permalink, subject_from
@@ -312,7 +313,7 @@ async def _open_from_message(
         await post_in_customer_thread(
             session=session,
             ticket=ticket,
-            text=template.replace("{ticket}", ticket.display_number),
+            text=defuse(template.replace("{ticket}", ticket.display_number)),
             now=now,
         )
     if channel is not None and channel.off_hours_reply_enabled:
@@ -359,8 +360,8 @@ async def _reply_if_off_hours(
     if calendar.is_open(now):
         return
     back, _ = next(calendar.open_intervals(now))
-    when = f"<!date^{int(back.timestamp())}^{{date_short_pretty}} at {{time}}|{back:%A %H:%M} UTC>"
-    template = channel.off_hours_reply_text or rules.off_hours_reply_text
+    when = date(back, "{date_short_pretty} at {time}", "%A %H:%M UTC")
+    template = defuse(channel.off_hours_reply_text or rules.off_hours_reply_text)
     await post_in_customer_thread(
         session=session, ticket=ticket, text=template.replace("{back}", when), now=now
     )
@@ -530,6 +531,19 @@ def _who(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "someone"
 
 
-def _quote(text: str) -> str:
-    clipped = text if len(text) <= MIRROR_MAX_LENGTH else text[:MIRROR_MAX_LENGTH] + "…"
-    return "\n".join(f"> {line}" for line in clipped.splitlines() or [""])
+def _quote(slack_text: str) -> str:
+    """What someone wrote in the customer's channel, quoted for the team: defused (no
+    broadcast reaches the triage channel; mentions of people stay) and clipped."""
+    quoted = quote(slack_text)
+    return quoted if len(quoted) <= MIRROR_MAX_LENGTH else _clip(quoted) + "…"
+
+
+def _clip(slack_text: str) -> str:
+    """Cut at the limit, never inside a `<...>` sequence or an `&...;` entity."""
+    cut = slack_text[:MIRROR_MAX_LENGTH]
+    opened, ampersand = cut.rfind("<"), cut.rfind("&")
+    if opened > cut.rfind(">"):
+        cut = cut[:opened]
+    if ampersand > cut.rfind(";"):
+        cut = cut[:ampersand]
+    return cut

@@ -25,6 +25,7 @@ from app.outbox.handlers import DeliveryHandlers
 from app.outbox.service import enqueue_slack_call
 from app.sla.tracking import start_ticket_clocks
 from app.team.service import get_role
+from app.text_safety import escape
 from app.tickets.actors import Actor
 from app.tickets.enums import AuthorKind, Priority, TicketSource
 from app.tickets.intake import permalink
@@ -201,8 +202,9 @@ async def _triage_channel(
 async def _store_description(
     session: AsyncSession, ticket: Ticket, new: NewTicket, actor_user_id: str, now: datetime
 ) -> None:
-    """The description is the conversation's first message, written by the requester."""
-    text = new.description.strip()
+    """The description is the conversation's first message, written by the requester (typed
+    in the form: plain text, stored as Slack text like every message)."""
+    text = escape(new.description.strip())
     if not text:
         return
     author, kind = actor_user_id, AuthorKind.AGENT
@@ -231,7 +233,7 @@ async def _post_in_channel(
 ) -> None:
     """Tell the channel; the post's thread becomes the ticket's conversation once delivered."""
     who = f"<@{ticket.requester_user_id}> we've" if ticket.requester_user_id else "We've"
-    subject = ticket.subject.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    subject = escape(ticket.subject)
     await enqueue_slack_call(
         session=session,
         method="chat.postMessage",

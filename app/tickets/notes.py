@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput
+from app.text_safety import defuse, escape, unescape
 from app.tickets.actors import Actor
 from app.tickets.enums import ActorKind, AuthorKind
 from app.tickets.models import Ticket, TicketMessage
@@ -31,10 +32,12 @@ def note_ts() -> str:
 async def add_note(
     *, session: AsyncSession, ticket: Ticket, text: str, actor: Actor, now: datetime
 ) -> TicketMessage:
+    """`text` is Slack text, like every message of a conversation: what `/ticket note` got
+    from Slack, or plain text from the API escaped by the API (`app.text_safety.escape`)."""
     text = text.strip()
     if not text:
         raise InvalidInput("A note needs some text.")
-    if len(text) > MAX_NOTE_LENGTH:
+    if len(unescape(text)) > MAX_NOTE_LENGTH:
         raise InvalidInput(f"A note is at most {MAX_NOTE_LENGTH} characters.")
     if "\x00" in text:
         raise InvalidInput("A note must not contain NUL characters.")
@@ -62,7 +65,10 @@ async def add_note(
         author_kind=author_kind.value,
     )
     await post_in_triage_thread(
-        session=session, ticket=ticket, text=f":memo: Note from {_who(actor)}:\n{text}", now=now
+        session=session,
+        ticket=ticket,
+        text=f":memo: Note from {_who(actor)}:\n{defuse(text)}",
+        now=now,
     )
     return message
 
@@ -71,5 +77,5 @@ def _who(actor: Actor) -> str:
     if actor.kind is ActorKind.USER and actor.id:
         return f"<@{actor.id}>"
     if actor.kind is ActorKind.API_KEY and actor.id:
-        return f"API key `{actor.id}`"
+        return f"API key `{escape(actor.id)}`"
     return "ticketbot"

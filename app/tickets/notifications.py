@@ -17,6 +17,7 @@ from app.home.notifications import refresh_home_tabs
 from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
+from app.text_safety import escape, link
 from app.tickets.actors import Actor
 from app.tickets.enums import ActorKind
 from app.tickets.models import Ticket
@@ -184,17 +185,21 @@ async def tell_assignee(
     """A direct message to the person the ticket was just given to."""
     if not ticket.assignee_user_id:
         return
-    by = f"<@{actor.id}>" if actor.kind is ActorKind.USER and actor.id else (reason or "ticketbot")
+    by = (
+        f"<@{actor.id}>"
+        if actor.kind is ActorKind.USER and actor.id
+        else escape(reason or "ticketbot")
+    )
     where = f" in <#{ticket.channel_id}>" if ticket.channel_id else ""
-    link = f" <{ticket.permalink}|View the conversation>" if ticket.permalink else ""
-    subject = ticket.subject.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    conversation = f" {link(ticket.permalink, 'View the conversation')}" if ticket.permalink else ""
+    subject = escape(ticket.subject)
     await enqueue_slack_call(
         session=session,
         method="chat.postMessage",
         payload={
             "channel": ticket.assignee_user_id,
             "text": f"You've been assigned *{ticket.display_number}* · {subject}{where}"
-            f" (by {by}).{link}",
+            f" (by {by}).{conversation}",
             "unfurl_links": False,
         },
         now=now,

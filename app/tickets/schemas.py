@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.text_safety import readable
 from app.tickets.enums import ActorKind, AuthorKind, Priority, TicketSource, TicketStatus
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
 from app.tickets.notes import MAX_NOTE_LENGTH
@@ -106,7 +107,15 @@ class MessageRead(BaseModel):
     internal: bool = Field(
         description="An internal note, never shown to the customer.", examples=[False]
     )
-    text: str = Field(examples=["Exports fail since this morning"])
+    text: str = Field(
+        description="The message as people read it: plain text, mentions as @names.",
+        examples=["Exports fail since this morning, see @U0AGENT's note"],
+    )
+    slack_text: str = Field(
+        description="The message in Slack's own format: `&`, `<` and `>` escaped, mentions as"
+        " `<@U…>`, links as `<url|label>`.",
+        examples=["Exports fail since this morning, see <@U0AGENT>'s note"],
+    )
     created_at: datetime = Field(examples=[_AT])
     edited_at: datetime | None = Field(examples=[None])
     deleted_at: datetime | None = Field(examples=[None])
@@ -119,7 +128,8 @@ class MessageRead(BaseModel):
             author=message.author_user_id,
             author_kind=message.author_kind,
             internal=message.is_internal,
-            text=message.text,
+            text=readable(message.text),
+            slack_text=message.text,
             created_at=message.created_at,
             edited_at=message.edited_at,
             deleted_at=message.deleted_at,

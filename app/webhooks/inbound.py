@@ -22,6 +22,7 @@ from app.errors import InvalidInput, NotFound
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.service import enqueue_slack_call
 from app.sla.tracking import start_ticket_clocks
+from app.text_safety import escape
 from app.tickets.actors import Actor
 from app.tickets.enums import (
     OPEN_STATUSES,
@@ -70,8 +71,8 @@ class Requester:
         if self.slack_user_id:
             return f"<@{self.slack_user_id}>"
         if self.name and self.email:
-            return f"{_escape(self.name)} ({_escape(self.email)})"
-        return _escape(self.name or self.email or "someone")
+            return f"{escape(self.name)} ({escape(self.email)})"
+        return escape(self.name or self.email or "someone")
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ async def _open(
         ts=f"inbound-{secrets.token_hex(12)}",
         author_user_id=request.requester.slack_user_id,
         author_kind=AuthorKind.CUSTOMER,
-        text=request.description.strip() or ticket.subject,
+        text=escape(request.description.strip() or ticket.subject),  # stored as Slack text
         now=now,
         known_new=True,
     )
@@ -308,9 +309,9 @@ async def _post_in_channel(
     description = request.description.strip()
     if len(description) > POST_MAX_DESCRIPTION:
         description = description[:POST_MAX_DESCRIPTION] + "…"
-    lines = [f"*{_escape(ticket.subject)}*"]
+    lines = [f"*{escape(ticket.subject)}*"]
     if description:
-        lines.append(_escape(description))
+        lines.append(escape(description))
     lines.append(f"_{request.requester.describe()} via {source.name} · {ticket.display_number}_")
     payload: dict[str, Any] = {
         "channel": source.channel_id,
@@ -360,7 +361,3 @@ def _subject(subject: str) -> str:
     if len(subject) > MAX_SUBJECT_LENGTH:
         subject = subject[: MAX_SUBJECT_LENGTH - 1] + "…"
     return subject
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -22,6 +22,7 @@ from app.slack.commands import (
     Stats,
 )
 from app.team.service import get_role, require_lead
+from app.text_safety import escape
 from app.tickets.stats import ticket_volume
 
 
@@ -100,8 +101,8 @@ async def run_csat_command(
                 now=now,
             )
             if enabled:
-                return f"Requesters from *{account}* are asked to rate again."
-            return f"Requesters from *{account}* are no longer asked to rate."
+                return f"Requesters from *{escape(account)}* are asked to rate again."
+            return f"Requesters from *{escape(account)}* are no longer asked to rate."
     raise AssertionError(f"unhandled CSAT command {command!r}")  # pragma: no cover
 
 
@@ -118,7 +119,8 @@ def csat_settings_reply(choices: preferences.CsatChoices) -> str:
         channels = ", ".join(f"<#{channel}>" for channel in choices.opted_out_channels)
         lines.append(f"Not asked in: {channels}")
     if choices.opted_out_accounts:
-        lines.append(f"Accounts not asked: {', '.join(choices.opted_out_accounts)}")
+        accounts = ", ".join(escape(account) for account in choices.opted_out_accounts)
+        lines.append(f"Accounts not asked: {accounts}")
     return "\n".join(lines)
 
 
@@ -185,7 +187,7 @@ def _group_name(by: Breakdown, key: str | None) -> str:
         return f"<#{key}>" if key else "no channel"
     if by is Breakdown.AGENT:
         return f"<@{key}>" if key else "unassigned"
-    return key or "no account"
+    return escape(key) if key else "no account"
 
 
 def _score(numbers: CsatNumbers) -> str:

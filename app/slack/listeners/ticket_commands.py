@@ -29,6 +29,7 @@ from app.slack.commands import (
 )
 from app.slack.replies import Reply
 from app.team.service import get_role
+from app.text_safety import escape, link
 from app.tickets import service
 from app.tickets.actors import Actor
 from app.tickets.enums import TicketStatus
@@ -159,7 +160,7 @@ async def show_ticket(
         .order_by(SlaLedgerEntry.id)
     )
     lines = [
-        f"*{ticket.display_number}* · {ticket.subject}",
+        f"*{ticket.display_number}* · {escape(ticket.subject)}",
         f"Status: {_status(ticket)} · priority {ticket.priority.value}"
         f" · SLA {ticket.sla_state.replace('_', ' ')}"
         + (f" · assignee <@{ticket.assignee_user_id}>" if ticket.assignee_user_id else ""),
@@ -167,7 +168,7 @@ async def show_ticket(
     ]
     for entry in entries:
         due = f", due {entry.due_at:%Y-%m-%d %H:%M} UTC" if entry.due_at else ""
-        why = f" ({entry.reason})" if entry.reason else ""
+        why = f" ({escape(entry.reason)})" if entry.reason else ""
         lines.append(
             f"• {entry.at:%Y-%m-%d %H:%M} UTC · {entry.target.replace('_', ' ')} "
             f"{entry.kind.replace('_', ' ')}{due}{why}"
@@ -178,14 +179,14 @@ async def show_ticket(
 def _requester_view(ticket: Ticket) -> str:
     who = f"<@{ticket.assignee_user_id}> is on it" if ticket.assignee_user_id else "not picked up"
     lines = [
-        f"*{ticket.display_number}* · {ticket.subject}",
+        f"*{ticket.display_number}* · {escape(ticket.subject)}",
         f"Status: {_status(ticket)} · {who} yet"
         if not ticket.assignee_user_id
         else (f"Status: {_status(ticket)} · {who}"),
         f"Opened {ticket.created_at:%Y-%m-%d %H:%M} UTC",
     ]
     if ticket.permalink:
-        lines.append(f"<{ticket.permalink}|The conversation>")
+        lines.append(link(ticket.permalink, "The conversation"))
     return "\n".join(lines)
 
 
