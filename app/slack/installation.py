@@ -74,13 +74,13 @@ def actor_of(body: Mapping[str, Any]) -> SlackActor:
         return _event_actor(body)
     user = body.get("user")
     if isinstance(user, Mapping):  # interactivity: block_actions, view_submission, shortcuts
-        enterprise = body.get("enterprise")
-        team = body.get("team") if isinstance(body.get("team"), Mapping) else {}
-        return SlackActor(
-            user_id=_str(user.get("id")),
-            team_id=_str(user.get("team_id")) or _str(team.get("id")),
-            enterprise_id=_str(enterprise.get("id")) if isinstance(enterprise, Mapping) else None,
-        )
+        enterprise, team = body.get("enterprise"), body.get("team")
+        team = team if isinstance(team, Mapping) else {}
+        user_team = _str(user.get("team_id")) or _str(team.get("id"))
+        enterprise_id = _str(enterprise.get("id")) if isinstance(enterprise, Mapping) else None
+        if enterprise_id is None and user_team == _str(team.get("id")):
+            enterprise_id = _str(team.get("enterprise_id"))  # the user's own team's org
+        return SlackActor(_str(user.get("id")), user_team, enterprise_id)
     # a slash command (form fields)
     return SlackActor(
         user_id=_str(body.get("user_id")),
