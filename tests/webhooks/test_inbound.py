@@ -16,6 +16,7 @@ from app.slack_emulator import message_event, next_ts
 from app.tickets.enums import TicketSource, TicketStatus
 from app.tickets.models import Ticket
 from app.webhooks.models import InboundSource
+from app.workspaces.models import Workspace
 from tests.api.helpers import card
 from tests.support.server import RunningApp, wait_until
 from tests.tickets.helpers import count_tickets, event_kinds, ticket_messages, tickets
@@ -316,3 +317,22 @@ async def test_cli_add_list_remove(running_app, cli):
     assert "No inbound sources yet" in out
     async with running_app.runtime.session_factory() as session:
         assert (await session.scalars(select(InboundSource))).all() == []
+
+
+async def test_cli_finds_the_installation_beside_a_customer_team_filed_by_an_older_version(
+    running_app, cli
+):
+    """Before Slack Connect envelopes were read right, a customer's reaction could file their
+    team as a workspace row; the CLI still finds the one installation auth.test confirmed."""
+    async with running_app.runtime.session_factory() as session, session.begin():
+        session.add(Workspace(slack_team_id="TGLOBEX01", name="", next_ticket_number=1))
+
+    code, _, err = await cli("inbound", "add", "crm", "--channel", "CINBOUND")
+
+    assert code == 0, err
+    async with running_app.runtime.session_factory() as session:
+        source = await session.scalar(select(InboundSource))
+        installation = await session.scalar(
+            select(Workspace).where(Workspace.id == source.workspace_id)
+        )
+    assert installation.slack_team_id == "T0001" and installation.bot_user_id == "UBOT"
