@@ -1,4 +1,4 @@
-"""The `ticketbot` command: serve, migrate, dev, demo, apikey, webhook, inbound.
+"""The `ticketbot` command: serve, migrate, dev (and dev send), demo, apikey, webhook, inbound.
 
 Errors a person can fix (a missing setting, an unreachable database, a refused token) end the
 command with one line naming the problem, not a traceback.
@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.config import Settings, SettingsError, load_settings
 from app.logs import configure_logging
 
 if TYPE_CHECKING:  # imported lazily at run time: `ticketbot --help` stays fast
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.dev import DevTarget
 
 T = TypeVar("T")
 
@@ -76,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         help="database for dev mode (default: ./ticketbot-dev.db)",
     )
     dev.set_defaults(handler=_dev)
+    _add_dev_send_commands(dev)
 
     demo = commands.add_parser(
         "demo",
@@ -91,6 +94,92 @@ def _parser() -> argparse.ArgumentParser:
     _add_webhook_commands(commands)
     _add_inbound_commands(commands)
     return parser
+
+
+def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
+    from app.dev import (
+        DEV_EMULATOR_URL,
+        DEV_SIGNING_SECRET,
+        DEV_SUPPORT_CHANNEL,
+        DEV_TRIAGE_CHANNEL,
+        DEV_URL,
+    )
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url", default=DEV_URL, help=f"the running `ticketbot dev` (default {DEV_URL})"
+    )
+    common.add_argument(
+        "--emulator-url",
+        default=DEV_EMULATOR_URL,
+        help=f"its Slack emulator (default {DEV_EMULATOR_URL})",
+    )
+    common.add_argument(
+        "--signing-secret",
+        default=DEV_SIGNING_SECRET,
+        help="the signing secret `ticketbot dev` printed (default: the dev one)",
+    )
+    who = "who does it: customer, agent, lead or a Slack user id (default: %s)"
+
+    actions = dev.add_subparsers(
+        dest="dev_command",
+        metavar="[send]",
+        title="actions",
+        description="none: run the dev server; send: act in it, from another terminal",
+    )
+    send = actions.add_parser(
+        "send",
+        help="act as a person of the dev workspace: Slack-signed requests to `ticketbot dev`",
+        description="Sign and send what Slack would send to the running `ticketbot dev`.",
+    )
+    kinds = send.add_subparsers(dest="send_kind", required=True, metavar="KIND")
+
+    message = kinds.add_parser(
+        "message", parents=[common], help="post a message (a `message` event); prints its ts"
+    )
+    message.add_argument("text", help="what the person types; @alex and #support autocomplete")
+    message.add_argument("--as", dest="who", default="customer", help=who % "customer")
+    message.add_argument(
+        "--channel", default=DEV_SUPPORT_CHANNEL, help=f"channel id (default {DEV_SUPPORT_CHANNEL})"
+    )
+    message.add_argument("--thread", default=None, metavar="TS", help="reply in this thread")
+    message.set_defaults(handler=_dev_send_message)
+
+    command = kinds.add_parser(
+        "command", parents=[common], help="run a slash command; prints the immediate answer"
+    )
+    command.add_argument("text", help='e.g. "/ticket list" (/ticket when left out)')
+    command.add_argument("--as", dest="who", default="lead", help=who % "lead")
+    command.add_argument(
+        "--channel", default=DEV_SUPPORT_CHANNEL, help=f"channel id (default {DEV_SUPPORT_CHANNEL})"
+    )
+    command.set_defaults(handler=_dev_send_command)
+
+    react = kinds.add_parser(
+        "react", parents=[common], help="add a reaction to a message (`reaction_added`)"
+    )
+    react.add_argument("name", help="the emoji's name, e.g. ticket or white_check_mark")
+    react.add_argument("--ts", required=True, help="the message's ts (`message` prints it)")
+    react.add_argument("--as", dest="who", default="lead", help=who % "lead")
+    react.add_argument(
+        "--channel", default=DEV_SUPPORT_CHANNEL, help=f"channel id (default {DEV_SUPPORT_CHANNEL})"
+    )
+    react.set_defaults(handler=_dev_send_react)
+
+    click = kinds.add_parser(
+        "click",
+        parents=[common],
+        help="click a button or pick a menu option on ticketbot's newest message that has it",
+    )
+    click.add_argument(
+        "label", metavar="LABEL_OR_ACTION_ID", help='e.g. "Assign to me", Resolve, High'
+    )
+    click.add_argument("--as", dest="who", default="lead", help=who % "lead")
+    click.add_argument(
+        "--channel", default=DEV_TRIAGE_CHANNEL, help=f"channel id (default {DEV_TRIAGE_CHANNEL})"
+    )
+    click.add_argument("--ts", default=None, help="click on this message only")
+    click.set_defaults(handler=_dev_send_click)
 
 
 def _add_apikey_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -204,6 +293,85 @@ def _dev(args: argparse.Namespace) -> int:
         emulator_port=args.emulator_port,
         database_url=args.database_url,
     )
+    return 0
+
+
+def _dev_send_message(args: argparse.Namespace) -> int:
+    from app.dev import channel_id, message_ts, person, send_message
+
+    return _dev_send(
+        lambda: send_message(
+            _dev_target(args),
+            text=args.text,
+            who=person(args.who),
+            channel=channel_id(args.channel),
+            thread_ts=None if args.thread is None else message_ts(args.thread, "--thread"),
+        )
+    )
+
+
+def _dev_send_command(args: argparse.Namespace) -> int:
+    from app.dev import channel_id, person, send_command
+
+    return _dev_send(
+        lambda: send_command(
+            _dev_target(args),
+            text=args.text,
+            who=person(args.who),
+            channel=channel_id(args.channel),
+        )
+    )
+
+
+def _dev_send_react(args: argparse.Namespace) -> int:
+    from app.dev import channel_id, message_ts, person, send_reaction
+
+    return _dev_send(
+        lambda: send_reaction(
+            _dev_target(args),
+            name=args.name,
+            ts=message_ts(args.ts, "--ts"),
+            who=person(args.who),
+            channel=channel_id(args.channel),
+        )
+    )
+
+
+def _dev_send_click(args: argparse.Namespace) -> int:
+    from app.dev import channel_id, message_ts, person, send_click
+
+    return _dev_send(
+        lambda: send_click(
+            _dev_target(args),
+            label=args.label,
+            who=person(args.who),
+            channel=channel_id(args.channel),
+            ts=None if args.ts is None else message_ts(args.ts, "--ts"),
+        )
+    )
+
+
+def _dev_target(args: argparse.Namespace) -> DevTarget:
+    from app.dev import DevTarget
+
+    return DevTarget(
+        url=args.url.rstrip("/"),
+        emulator_url=args.emulator_url.rstrip("/"),
+        signing_secret=args.signing_secret,
+    )
+
+
+def _dev_send(send: Callable[[], Coroutine[Any, Any, list[str]]]) -> int:
+    """Check the arguments and run one `dev send` (both in `send`), then print what happened;
+    a mistake or a failure ends it with one line."""
+    from app.dev import DevSendFailed
+
+    try:
+        lines = asyncio.run(send())
+    except DevSendFailed as exc:
+        raise CommandFailed(str(exc), exc.exit_code) from None
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -48,7 +48,7 @@ from app.apikeys.service import create_api_key
 from app.db import create_engine, create_session_factory
 from app.reports.metrics import GroupBy, MetricsReport, support_metrics
 from app.schema import upgrade_to_head
-from app.slack_emulator import SlackEmulator
+from app.slack_emulator import BENCH_EMULATOR, SlackEmulator
 from app.tickets.enums import TicketStatus
 from app.tickets.models import Ticket
 
@@ -482,7 +482,8 @@ async def measure_http(url: str, now: datetime, repeat: int) -> dict[str, list[f
             )
         ).token
     await engine.dispose()
-    emulator = SlackEmulator(bot_token=TOKEN, team_id=TEAM_ID)
+    # Throughput, not Slack's pacing or payload checks (the test suite holds those).
+    emulator = SlackEmulator(bot_token=TOKEN, team_id=TEAM_ID, **BENCH_EMULATOR)
     await emulator.start()
     port = free_port()
     env = {

@@ -27,7 +27,7 @@ from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
 from app.schema import upgrade_to_head
 from app.slack.delivery import SlackApiSender
-from app.slack_emulator import SlackEmulator
+from app.slack_emulator import BENCH_EMULATOR, SlackEmulator
 
 TOKEN = "xoxb-bench"
 
@@ -93,7 +93,9 @@ async def main() -> None:
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     await upgrade_to_head(database_url)
 
-    emulator = SlackEmulator(bot_token=TOKEN)
+    # Throughput, not Slack's pacing or payload checks (the test suite holds those).
+
+    emulator = SlackEmulator(bot_token=TOKEN, **BENCH_EMULATOR)
     await emulator.start()
     try:
         print(

@@ -26,11 +26,11 @@ from tests.tickets.test_intake import card_in_triage, triage_thread
 from tests.webhooks.helpers import inbound_source, post_inbound
 
 CUSTOMER, AGENT, LEAD = "UCUSTOMER", "UAGENT", "ULEAD1"
-# What a customer typed, as Slack delivers it: their @channel, @here and @eng as mentions,
-# their `&`, `<`, `>` escaped.
-SLACK_TEXT = "Help <!channel> <!here> <!subteam^S0ENG|@eng> R&amp;D &lt;prod&gt;"
-# The same, typed into a form or sent by another system: plain text.
+# What a customer typed: @channel, @here and @eng picked from Slack's list (so they are
+# mentions), and `&`, `<`, `>` of their own. The emulator's message builders deliver it as Slack
+# does (SLACK_TEXT); typed into a form or sent by another system, it is plain text.
 PLAIN = "Help <!channel> <!here> <!subteam^S0ENG|@eng> R&D <prod>"
+SLACK_TEXT = "Help <!channel> <!here> <!subteam^S0ENG|@eng> R&amp;D &lt;prod&gt;"
 
 BROADCAST = re.compile(r"<!(?:channel|here|everyone|group|subteam\^)", re.IGNORECASE)
 DOUBLE_ESCAPED = re.compile(r"&amp;(?:amp|lt|gt);")
@@ -83,13 +83,13 @@ async def test_hostile_text_is_posted_safely_everywhere(
 
     # Through Slack: a message, a reply in its thread, an edit.
     root = next_ts()
-    await sender.send_event(message_event("CSUPPORT", CUSTOMER, SLACK_TEXT, ts=root))
+    await sender.send_event(message_event("CSUPPORT", CUSTOMER, PLAIN, ts=root))
     card = await wait_until(lambda: card_in_triage(emulator), message="triage card")
     await sender.send_event(
-        message_event("CSUPPORT", CUSTOMER, SLACK_TEXT, ts=next_ts(), thread_ts=root)
+        message_event("CSUPPORT", CUSTOMER, PLAIN, ts=next_ts(), thread_ts=root)
     )
     await sender.send_event(
-        message_changed_event("CSUPPORT", CUSTOMER, root, SLACK_TEXT + " (edited)")
+        message_changed_event("CSUPPORT", CUSTOMER, root, PLAIN + " (edited)")
     )
     answers.append(await command(sender, f"note T-1 {SLACK_TEXT}"))
     # Through an inbound webhook, the new-ticket form and the REST API: plain text.

@@ -79,15 +79,20 @@ def _classify_api_error(exc: SlackApiError) -> DeliveryOutcome:
     status = getattr(response, "status_code", None)
     data = response.data if isinstance(getattr(response, "data", None), dict) else {}
     error = str(data.get("error") or f"HTTP {status}")
+    # Slack explains refused blocks and arguments in response_metadata.messages.
+    details = (data.get("response_metadata") or {}).get("messages") or []
+    explained = (
+        f"{error}: " + "; ".join(str(detail) for detail in details)[:500] if details else error
+    )
     if status == 429:
         return DeliveryOutcome.retry(
             f"rate limited: {error}", status_code=status, retry_after=_retry_after(response)
         )
     if status is not None and status >= 500:
-        return DeliveryOutcome.retry(f"Slack answered {status}: {error}", status_code=status)
+        return DeliveryOutcome.retry(f"Slack answered {status}: {explained}", status_code=status)
     if error in TRANSIENT_SLACK_ERRORS:
-        return DeliveryOutcome.retry(f"Slack error {error}", status_code=status)
-    return DeliveryOutcome.rejected(f"Slack error {error}", status_code=status)
+        return DeliveryOutcome.retry(f"Slack error {explained}", status_code=status)
+    return DeliveryOutcome.rejected(f"Slack error {explained}", status_code=status)
 
 
 def _retry_after(response: Any) -> float | None:

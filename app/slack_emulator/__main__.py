@@ -19,7 +19,11 @@ async def _serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
-    emulator = SlackEmulator(bot_token=args.bot_token, strict_channels=args.strict_channels)
+    emulator = SlackEmulator(
+        bot_token=args.bot_token,
+        strict_channels=args.strict_channels,
+        rate_limits=not args.no_rate_limits,
+    )
     await emulator.start(args.host, args.port)
     print(f"Slack emulator listening: {emulator.api_url}", flush=True)
     try:
@@ -34,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--bot-token", default="xoxb-emulator")
     parser.add_argument("--strict-channels", action="store_true")
+    parser.add_argument(
+        "--no-rate-limits", action="store_true", help="do not answer 429 over Slack's tiers"
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))

@@ -13,10 +13,20 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from app.slack_emulator.block_kit import TextRules, check_message, check_view
 from app.slack_emulator.faults import Fault, FaultQueue
+from app.slack_emulator.method_specs import (
+    METHOD_SPECS,
+    RequestShape,
+    argument_problems,
+    transport_problems,
+)
 from app.slack_emulator.methods import METHODS
 from app.slack_emulator.models import Channel, Message, Team, User, domain_for
+from app.slack_emulator.mrkdwn import wire_text
 from app.slack_emulator.payloads import rich_text_blocks
+from app.slack_emulator.problems import NO_TEXT, Problem, error_of, slack_messages
+from app.slack_emulator.rate_limits import RateLimiter
 from app.slack_emulator.records import RESPONSE_URL_METHOD, CallLog, RecordedCall
 from app.slack_emulator.routes import RESPONSE_URL_PREFIX, create_app
 from app.slack_emulator.server import ServerRunner
@@ -31,6 +41,11 @@ class Answer:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+# For benchmarks, which measure throughput: no pacing and no payload checks (in the same process
+# as the app, they would cost its CPU). The test suite keeps every check on.
+BENCH_EMULATOR: dict[str, bool] = {"rate_limits": False, "block_kit": False, "escaping": False}
 
 
 class SlackEmulator:
@@ -52,9 +67,31 @@ class SlackEmulator:
         bot_id: str = "BBOT",
         clock: Callable[[], float] | None = None,
         strict_channels: bool = False,
+        rate_limits: bool = True,
+        block_kit: bool = True,
+        text_fallback: bool = True,
+        escaping: bool = True,
+        allow_broadcasts: bool = False,
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
     ) -> None:
+        """Strict by default: every check below refuses what Slack refuses, or more.
+
+        ``rate_limits``: Slack's per-method tiers (:mod:`.rate_limits`); benchmarks pass False.
+        ``block_kit``: Block Kit validation of chat.*, response_url and views.* payloads.
+        ``text_fallback``: a message with ``blocks`` needs a top-level ``text``.
+        ``escaping``: ``&``, ``<``, ``>`` escaped in text and mrkdwn, no entities in plain_text.
+        ``allow_broadcasts``: let ``<!here>``, ``<!channel>``... through (refused by default).
+        ``enterprise_id`` / ``is_enterprise_install``: an Enterprise Grid workspace, or an
+        org-wide installation (auth.test answers with them).
+        """
         self.bot_token = bot_token
         self._clock = clock or time.time
+        self._rate_limiter = RateLimiter(self._clock) if rate_limits else None
+        self._block_kit = block_kit
+        self._text_rules = TextRules(
+            text_fallback=text_fallback, escaping=escaping, allow_broadcasts=allow_broadcasts
+        )
         self._workspace = Workspace(
             team=Team(id=team_id, name=team_name, domain=domain_for(team_name)),
             bot=BotIdentity(user_id=bot_user_id, bot_id=bot_id),
@@ -63,6 +100,8 @@ class SlackEmulator:
             # bot messages never collide; a custom clock gets its own.
             ts=TsGenerator(clock) if clock else default_ts_generator,
             strict_channels=strict_channels,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
         )
         self._log = CallLog()
         self._faults = FaultQueue()
@@ -127,6 +166,11 @@ class SlackEmulator:
 
     def reset_calls(self) -> None:
         self._log.clear()
+
+    def reset_rate_limits(self) -> None:
+        """Forget the calls counted against Slack's rate limits (as if a minute had passed)."""
+        if self._rate_limiter is not None:
+            self._rate_limiter.reset()
 
     async def wait_for_calls(
         self, method: str | None = None, *, count: int = 1, delivered: bool = True
@@ -271,6 +315,10 @@ class SlackEmulator:
     ) -> dict[str, Any]:
         """Seed a message a person posted, as a Slack client would store it.
 
+        ``text`` is what the person typed: the stored ``text`` is Slack's wire form (``&``,
+        ``<``, ``>`` escaped, autocompleted mentions and links kept) and the ``rich_text``
+        block the typed text, as :func:`~app.slack_emulator.payloads.message_event` builds them.
+
         Users' messages otherwise exist only as events sent to the app; seeded ones show in
         :meth:`messages`, ``conversations.history``/``replies`` and ``chat.getPermalink``,
         and ``chat.update``/``chat.delete`` refuse them as Slack refuses a bot token. Use the
@@ -301,7 +349,7 @@ class SlackEmulator:
             message = Message(
                 channel=channel,
                 ts=ts,
-                text=text,
+                text=wire_text(text),
                 user=user,
                 team=team or ws.team.id,
                 client_msg_id=str(uuid.uuid4()),
@@ -323,9 +371,17 @@ class SlackEmulator:
 
     # -- answering (called by the HTTP routes) -----------------------------------------------
 
-    async def answer(self, method: str, args: dict[str, Any], token: str | None) -> Answer:
+    async def answer(
+        self,
+        method: str,
+        args: dict[str, Any],
+        token: str | None,
+        *,
+        shape: RequestShape | None = None,
+    ) -> Answer:
+        """Answer a Web API call; ``shape`` (how it arrived) enables the transport rules."""
         return await self._answer(
-            method, args, token, lambda: self._call_method(method, args, token)
+            method, args, token, lambda: self._call_method(method, args, token, shape)
         )
 
     async def answer_response_url(
@@ -334,6 +390,9 @@ class SlackEmulator:
         def handle() -> Answer:
             if hook_id not in self._response_urls:
                 return Answer(404, {"ok": False, "error": "expired_url"})
+            problems = self._response_url_problems(args)
+            if problems:
+                return _refusal(problems, status=400)
             return Answer(200, {"ok": True})
 
         return await self._answer(RESPONSE_URL_METHOD, args, token, handle)
@@ -370,14 +429,30 @@ class SlackEmulator:
             await asyncio.sleep(fault.delay)
         return answer
 
-    def _call_method(self, method: str, args: dict[str, Any], token: str | None) -> Answer:
+    def _call_method(
+        self, method: str, args: dict[str, Any], token: str | None, shape: RequestShape | None
+    ) -> Answer:
         handler = METHODS.get(method)
         if handler is None:
             return Answer(200, {"ok": False, "error": "unknown_method", "req_method": method})
+        spec = METHOD_SPECS[method]
+        if shape is not None and (problems := transport_problems(method, spec, shape)):
+            return _refusal(problems)
         if not token:
             return Answer(200, {"ok": False, "error": "not_authed"})
         if token != self.bot_token:
             return Answer(200, {"ok": False, "error": "invalid_auth"})
+        if self._rate_limiter is not None:
+            retry_after = self._rate_limiter.admit(method, args)
+            if retry_after is not None:
+                return Answer(
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(retry_after)},
+                )
+        problems = argument_problems(spec, args) or self._content_problems(method, args)
+        if problems:
+            return _refusal(problems)
         try:
             with self._workspace.lock:
                 result = handler(self._workspace, args)
@@ -388,3 +463,51 @@ class SlackEmulator:
             logger.exception("slack emulator failed on %s", method)
             return Answer(500, {"ok": False, "error": "internal_error"})
         return Answer(200, {"ok": True, **result})
+
+    # -- content checks ----------------------------------------------------------------------
+
+    def _content_problems(self, method: str, args: dict[str, Any]) -> list[Problem]:
+        if method in _MESSAGE_METHODS:
+            return check_message(args, rules=self._text_rules, blocks=self._block_kit)
+        surface = _VIEW_SURFACES.get(method)
+        if surface is not None:
+            return check_view(
+                args.get("view"), surface=surface, rules=self._text_rules, blocks=self._block_kit
+            )
+        return []
+
+    def _response_url_problems(self, args: dict[str, Any]) -> list[Problem]:
+        """A response_url POST is a message (or ``delete_original``), checked like chat.*.
+
+        Refused with HTTP 400 and Slack's error names: what status Slack's hooks answer an
+        invalid message with is not documented; a 4xx makes slack_sdk's webhook client (which
+        Bolt's ``respond`` uses) report the failure instead of a silent 200.
+        """
+        if str(args.get("delete_original", "")).lower() == "true":
+            return []
+        if not any(args.get(name) for name in ("text", "blocks", "attachments")):
+            return [Problem(NO_TEXT, "text", "a response_url message needs text or blocks")]
+        return check_message(args, rules=self._text_rules, blocks=self._block_kit)
+
+
+# Methods whose arguments are a message, and those whose `view` goes to a modal or Home tab:
+# modal views are "used within ... views.open, views.update, views.push"
+# (https://docs.slack.dev/reference/views/modal-views), Home tab views within views.publish
+# (https://docs.slack.dev/reference/views/home-tab-views).
+_MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+_VIEW_SURFACES = {
+    "views.open": "modal",
+    "views.push": "modal",
+    "views.update": "modal",
+    "views.publish": "home",
+}
+
+
+def _refusal(problems: list[Problem], *, status: int = 200) -> Answer:
+    """Slack's answer to a request it will not carry out, with what and where."""
+    body = {
+        "ok": False,
+        "error": error_of(problems),
+        "response_metadata": {"messages": slack_messages(problems)},
+    }
+    return Answer(status, body)

@@ -169,7 +169,8 @@ def auth_test(ws: Workspace, args: Args) -> dict[str, Any]:
         "team_id": ws.team.id,
         "user_id": ws.bot.user_id,
         "bot_id": ws.bot.bot_id,
-        "is_enterprise_install": False,
+        "enterprise_id": ws.enterprise_id,
+        "is_enterprise_install": ws.is_enterprise_install,
     }
 
 

@@ -7,6 +7,8 @@ Control API, for driving an emulator that runs in another process:
 * ``POST /_emulator/messages`` with JSON ``{"channel", "user", "text", "ts", "thread_ts", "team"}``
   seeds a user's message -> ``{"ok": true, "message": {...}}``
 * ``GET  /_emulator/thread?channel=C1&ts=...`` -> ``{"messages": [parent, *replies]}``
+* ``POST /_emulator/response_urls`` mints a response_url (as Slack puts in a slash command or
+  a click) -> ``{"ok": true, "response_url": "..."}``
 * ``POST /_emulator/fail`` with JSON ``{"method", "status", "times", "retry_after", "error"}``
 * ``POST /_emulator/slow`` with JSON ``{"method", "seconds", "times"}``
 * ``POST /_emulator/reset`` forgets recorded calls and pending faults
@@ -23,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.slack_emulator.records import RESPONSE_URL_METHOD
+from app.slack_emulator.request_shape import request_shape
 from app.slack_emulator.workspace import ApiError
 
 if TYPE_CHECKING:
@@ -86,7 +89,8 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
         except ApiError as exc:
             answer = await emulator.answer_error(method, exc.error)
         else:
-            answer = await emulator.answer(method, args, token)
+            shape = await request_shape(request)
+            answer = await emulator.answer(method, args, token, shape=shape)
         return _json(answer.status, answer.body, answer.headers)
 
     @app.post(RESPONSE_URL_PREFIX + "{hook_id}")
@@ -122,6 +126,10 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
         except (AttributeError, KeyError, ValueError, TypeError) as exc:
             return _json(400, {"ok": False, "error": str(exc)})
         return _json(200, {"ok": True, "message": message})
+
+    @app.post("/_emulator/response_urls")
+    async def control_new_response_url() -> dict[str, Any]:
+        return {"ok": True, "response_url": emulator.new_response_url()}
 
     @app.get("/_emulator/thread")
     async def control_thread(channel: str, ts: str) -> dict[str, Any]:

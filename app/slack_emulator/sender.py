@@ -19,6 +19,9 @@ from urllib.parse import urlencode
 
 import httpx
 
+from app.slack_emulator.acks import ack_problems
+from app.slack_emulator.block_kit import TextRules
+
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 VERIFICATION_TOKEN = "emulator-verification-token"  # the deprecated envelope "token"
 
@@ -36,6 +39,18 @@ def _slack_id(prefix: str, length: int = 10) -> str:
 
 def _trigger_id() -> str:
     return f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+
+
+class SlackAnswerRefused(AssertionError):
+    """The app answered a command or an interaction with something Slack would refuse."""
+
+
+def _enterprise(enterprise_id: str | None, enterprise_name: str | None) -> dict[str, str] | None:
+    """``enterprise`` of an interaction payload: the Grid org, or None outside one
+    (bolt-python tests/scenario_tests/test_view_submission.py, ``connect_channel_payload``)."""
+    if enterprise_id is None:
+        return None
+    return {"id": enterprise_id, "name": enterprise_name or enterprise_id}
 
 
 def _event_context(event: dict[str, Any], team_id: str, app_id: str) -> str:
@@ -63,8 +78,18 @@ class SlackSender:
         client: httpx.AsyncClient | None = None,
         team_domain: str = "acme",
         bot_user_id: str = "UBOT",
+        check_answers: bool = True,
+        answer_rules: TextRules | None = None,
     ) -> None:
+        """``team_id`` is the installation: the workspace that installed the app.
+
+        With ``check_answers`` (the default) every answer the app gives a command or an
+        interaction is checked as Slack would (:mod:`.acks`); one Slack would refuse raises
+        :class:`SlackAnswerRefused`. ``answer_rules`` tunes the text checks.
+        """
         self.url = base_url.rstrip("/") + "/" + path.lstrip("/")
+        self.check_answers = check_answers
+        self._answer_rules = answer_rules or TextRules()
         self._secret = signing_secret
         self.team_id = team_id
         self.api_app_id = api_app_id
@@ -103,18 +128,43 @@ class SlackSender:
         unsigned: bool = False,
         is_ext_shared_channel: bool = False,
         team_id: str | None = None,
+        installation_team_id: str | None = None,
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
+        context_team_id: str | None = None,
+        context_enterprise_id: str | None = None,
+        installation_enterprise_id: str | None = None,
     ) -> httpx.Response:
         """Deliver ``event`` in an ``event_callback`` envelope.
 
         ``retry_num`` marks a redelivery (``X-Slack-Retry-Num``/``-Reason``); reuse the
         ``event_id`` of the first delivery to emulate Slack's retries faithfully.
+
+        Slack Connect and Enterprise Grid (the envelope's fields: https://api.slack.com/types/event
+        and bolt-js's EnvelopedEvent, https://docs.slack.dev/tools/bolt-js/reference/interfaces/
+        EnvelopedEvent):
+
+        * ``team_id``: the team where the event happened, e.g. the customer's workspace in a
+          Slack Connect channel (default: the installation). The installation that handles it
+          is ``authorizations[0]``: ``installation_team_id`` or the sender's ``team_id``
+          (bolt-python tests/scenario_tests/test_events_shared_channels.py: envelope
+          ``T_SOURCE``, authorization ``T_INSTALLED``).
+        * ``enterprise_id``: the top-level Grid org where the event happened; the
+          authorization's is ``installation_enterprise_id`` or the same (the shared-channels
+          test has ``E_SOURCE`` and ``E_INSTALLED``). With ``is_enterprise_install`` (an
+          org-wide install) the authorization has no team (bolt-python
+          tests/scenario_tests/test_events_org_apps.py).
+        * ``context_team_id`` / ``context_enterprise_id``: the channel's owning workspace and
+          org (default: the installation, and ``enterprise_id``).
+        * ``is_ext_shared_channel``: the channel is shared with another organisation.
         """
         team = team_id or self.team_id
-        envelope = {
+        installation = None if is_enterprise_install else (installation_team_id or self.team_id)
+        envelope: dict[str, Any] = {
             "token": VERIFICATION_TOKEN,
             "team_id": team,
-            "context_team_id": team,
-            "context_enterprise_id": None,
+            "context_team_id": context_team_id or installation or team,
+            "context_enterprise_id": context_enterprise_id or enterprise_id,
             "api_app_id": self.api_app_id,
             "event": event,
             "type": "event_callback",
@@ -122,16 +172,18 @@ class SlackSender:
             "event_time": int(self._clock()),
             "authorizations": [
                 {
-                    "enterprise_id": None,
-                    "team_id": team,
+                    "enterprise_id": installation_enterprise_id or enterprise_id,
+                    "team_id": installation,
                     "user_id": self.bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": is_enterprise_install,
                 }
             ],
             "is_ext_shared_channel": is_ext_shared_channel,
             "event_context": _event_context(event, team, self.api_app_id),
         }
+        if enterprise_id is not None:
+            envelope["enterprise_id"] = enterprise_id
         headers = {}
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
@@ -169,8 +221,16 @@ class SlackSender:
         signature: str | None = None,
         unsigned: bool = False,
         team_id: str | None = None,
+        enterprise_id: str | None = None,
+        enterprise_name: str | None = None,
+        is_enterprise_install: bool = False,
     ) -> httpx.Response:
-        """A slash command, form-encoded with Slack's fields in Slack's order."""
+        """A slash command, form-encoded with Slack's fields in Slack's order.
+
+        ``text`` is the command's text as Slack delivers it (escaped, mentions as
+        ``<@U123|name>``). In a Grid org it also names ``enterprise_id`` and
+        ``enterprise_name`` (bolt-python tests/adapter_tests/asgi/test_asgi_http.py).
+        """
         team = team_id or self.team_id
         form = {
             "token": VERIFICATION_TOKEN,
@@ -183,17 +243,26 @@ class SlackSender:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
-            "is_enterprise_install": "false",
-            "response_url": response_url or self._fake_response_url("commands", team),
-            "trigger_id": trigger_id or _trigger_id(),
         }
-        return await self._post(
+        if enterprise_id is not None:
+            form["enterprise_id"] = enterprise_id
+            form["enterprise_name"] = enterprise_name or enterprise_id
+        form.update(
+            {
+                "is_enterprise_install": "true" if is_enterprise_install else "false",
+                "response_url": response_url or self._fake_response_url("commands", team),
+                "trigger_id": trigger_id or _trigger_id(),
+            }
+        )
+        response = await self._post(
             urlencode(form).encode(),
             "application/x-www-form-urlencoded",
             timestamp=timestamp,
             signature=signature,
             unsigned=unsigned,
         )
+        self._check_answer(response, kind="command")
+        return response
 
     async def send_block_actions(
         self,
@@ -212,23 +281,33 @@ class SlackSender:
         signature: str | None = None,
         unsigned: bool = False,
         team_id: str | None = None,
+        user_team_id: str | None = None,
+        enterprise_id: str | None = None,
+        enterprise_name: str | None = None,
+        is_enterprise_install: bool = False,
     ) -> httpx.Response:
         """A ``block_actions`` payload: a click in a message (``message``) or a view (``view``).
 
         Each action only needs ``action_id``; ``type``, ``block_id`` and ``action_ts`` are
         filled in when absent.
+
+        ``team.id`` is the app's workspace (default: the installation) and ``user.team_id`` the
+        clicker's own (default: the same); a Slack Connect user clicking the app's message has
+        another (java-slack-sdk issue 1041 quotes such a payload). In a Grid org ``team``
+        names the org and ``enterprise`` is set (bolt-python
+        tests/scenario_tests/test_block_actions.py).
         """
         team = team_id or self.team_id
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "user": self._user(user_id, user_name, team),
+            "user": self._user(user_id, user_name, user_team_id or team),
             "api_app_id": self.api_app_id,
             "token": VERIFICATION_TOKEN,
             "container": container or self._container(channel_id, message, view),
             "trigger_id": trigger_id or _trigger_id(),
-            "team": {"id": team, "domain": self.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "team": self._team(team, enterprise_id, enterprise_name),
+            "enterprise": _enterprise(enterprise_id, enterprise_name),
+            "is_enterprise_install": is_enterprise_install,
         }
         if channel_id:
             payload["channel"] = {"id": channel_id, "name": channel_name}
@@ -241,9 +320,11 @@ class SlackSender:
         if response_url or (view is None and channel_id):
             payload["response_url"] = response_url or self._fake_response_url("actions", team)
         payload["actions"] = [self._action(action) for action in actions]
-        return await self._post_payload(
+        response = await self._post_payload(
             payload, timestamp=timestamp, signature=signature, unsigned=unsigned
         )
+        self._check_answer(response, kind="block_actions")
+        return response
 
     async def send_view_submission(
         self,
@@ -255,9 +336,20 @@ class SlackSender:
         signature: str | None = None,
         unsigned: bool = False,
         team_id: str | None = None,
+        user_team_id: str | None = None,
+        enterprise_id: str | None = None,
+        enterprise_name: str | None = None,
+        is_enterprise_install: bool = False,
     ) -> httpx.Response:
         """A ``view_submission``; ``view`` needs ``callback_id`` and ``state.values``, the
-        rest of Slack's view fields are filled in when absent."""
+        rest of Slack's view fields are filled in when absent.
+
+        For a Slack Connect user pass their workspace as ``team_id``: ``team.id``,
+        ``user.team_id`` and ``view.team_id`` are the user's side while
+        ``view.app_installed_team_id`` stays the installation (bolt-python
+        tests/scenario_tests/test_view_submission.py, ``connect_channel_payload``).
+        ``enterprise_id`` adds the Grid org to ``team`` and ``enterprise``.
+        """
         team = team_id or self.team_id
         view_id = view.get("id") or _slack_id("V")
         full_view = {
@@ -278,25 +370,27 @@ class SlackSender:
             "root_view_id": view_id,
             "app_id": self.api_app_id,
             "external_id": "",
-            "app_installed_team_id": team,
+            "app_installed_team_id": self.team_id,
             "bot_id": "BBOT",
             **view,
         }
         payload = {
             "type": "view_submission",
-            "team": {"id": team, "domain": self.team_domain},
-            "user": self._user(user_id, user_name, team),
+            "team": self._team(team, enterprise_id, enterprise_name),
+            "user": self._user(user_id, user_name, user_team_id or team),
             "api_app_id": self.api_app_id,
             "token": VERIFICATION_TOKEN,
             "trigger_id": _trigger_id(),
             "view": full_view,
             "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": is_enterprise_install,
+            "enterprise": _enterprise(enterprise_id, enterprise_name),
         }
-        return await self._post_payload(
+        response = await self._post_payload(
             payload, timestamp=timestamp, signature=signature, unsigned=unsigned
         )
+        self._check_answer(response, kind="view_submission", submitted_view=full_view)
+        return response
 
     async def send_shortcut(
         self,
@@ -312,22 +406,27 @@ class SlackSender:
         signature: str | None = None,
         unsigned: bool = False,
         team_id: str | None = None,
+        user_team_id: str | None = None,
+        enterprise_id: str | None = None,
+        enterprise_name: str | None = None,
+        is_enterprise_install: bool = False,
     ) -> httpx.Response:
         """A global ``shortcut``, or with ``message`` (and its ``channel_id``) a message
         shortcut (``message_action``), as Slack sends them.
 
         ``message`` is Slack's message object (``type``, ``user``, ``ts``, ``text``, ...); a
-        missing ``type`` is filled in.
+        missing ``type`` is filled in. ``team``, ``user.team_id`` and the Grid fields as in
+        :meth:`send_block_actions` (bolt-python tests/scenario_tests/test_shortcut.py).
         """
         team = team_id or self.team_id
         payload: dict[str, Any] = {
             "type": "shortcut" if message is None else "message_action",
             "token": VERIFICATION_TOKEN,
             "action_ts": f"{self._clock():.6f}",
-            "team": {"id": team, "domain": self.team_domain},
-            "user": self._user(user_id, user_name, team),
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "team": self._team(team, enterprise_id, enterprise_name),
+            "user": self._user(user_id, user_name, user_team_id or team),
+            "is_enterprise_install": is_enterprise_install,
+            "enterprise": _enterprise(enterprise_id, enterprise_name),
             "callback_id": callback_id,
             "trigger_id": trigger_id or _trigger_id(),
         }
@@ -338,14 +437,52 @@ class SlackSender:
             payload["response_url"] = self._fake_response_url("app-actions", team)
             payload["message_ts"] = message.get("ts")
             payload["message"] = {"type": "message", **message}
-        return await self._post_payload(
+        response = await self._post_payload(
             payload, timestamp=timestamp, signature=signature, unsigned=unsigned
         )
+        self._check_answer(response, kind=str(payload["type"]))
+        return response
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _user(self, user_id: str, user_name: str, team: str) -> dict[str, str]:
         return {"id": user_id, "username": user_name, "name": user_name, "team_id": team}
+
+    def _team(
+        self, team: str, enterprise_id: str | None, enterprise_name: str | None
+    ) -> dict[str, str]:
+        """``team`` of an interaction; in a Grid org with ``enterprise_id`` and
+        ``enterprise_name`` (bolt-python tests/scenario_tests/test_block_actions.py)."""
+        fields = {"id": team, "domain": self.team_domain}
+        if enterprise_id is not None:
+            fields["enterprise_id"] = enterprise_id
+            fields["enterprise_name"] = enterprise_name or enterprise_id
+        return fields
+
+    def _check_answer(
+        self,
+        response: httpx.Response,
+        *,
+        kind: str,
+        submitted_view: dict[str, Any] | None = None,
+    ) -> None:
+        """Raise :class:`SlackAnswerRefused` if the app answered what Slack would refuse."""
+        if not self.check_answers or response.status_code != 200 or not response.content:
+            return
+        if "json" not in response.headers.get("content-type", ""):
+            return  # a plain-text answer is the reply's text: nothing structured to check
+        try:
+            body = response.json()
+        except ValueError:
+            raise SlackAnswerRefused(f"{kind}: the app answered invalid JSON") from None
+        problems = ack_problems(
+            body, kind=kind, submitted_view=submitted_view, rules=self._answer_rules
+        )
+        if problems:
+            raise SlackAnswerRefused(
+                f"{kind}: the app answered {body!r}, which Slack would refuse:\n"
+                + "\n".join(f"  {problem} ({problem.error})" for problem in problems)
+            )
 
     def _fake_response_url(self, kind: str, team: str) -> str:
         return f"https://hooks.slack.com/{kind}/{team}/{secrets.randbelow(10**13)}/{secrets.token_hex(12)}"

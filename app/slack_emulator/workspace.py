@@ -43,6 +43,10 @@ class Workspace:
     clock: Callable[[], float]
     ts: TsGenerator
     strict_channels: bool = False
+    # The org of an Enterprise Grid workspace; with `is_enterprise_install`, the app was
+    # installed for the whole org (auth.test says so, and events name no team).
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
     teams: dict[str, Team] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)

@@ -197,6 +197,7 @@ async def test_auth_test_views_and_usergroups(
         "type": "modal",
         "callback_id": "new_ticket",
         "title": {"type": "plain_text", "text": "T"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Hi*"}}],
     }
     opened = (await slack_client.views_open(trigger_id="1.2.abc", view=modal))["view"]
     assert opened["id"].startswith("V")
@@ -204,7 +205,7 @@ async def test_auth_test_views_and_usergroups(
     updated = (await slack_client.views_update(view_id=opened["id"], view=modal))["view"]
     assert updated["id"] == opened["id"]
 
-    home = {"type": "home", "blocks": []}
+    home = {"type": "home", "blocks": [{"type": "divider"}]}
     first = (await slack_client.views_publish(user_id="U1", view=home))["view"]
     again = (await slack_client.views_publish(user_id="U1", view=home))["view"]
     assert first["type"] == "home"
@@ -247,14 +248,21 @@ async def test_form_json_and_get_bodies_are_recorded_as_args(emulator: SlackEmul
     async with httpx.AsyncClient(base_url=emulator.api_url) as http:
         form = await http.post(
             "chat.postMessage",
-            data={"token": "xoxb-emulator", "channel": "C1", "blocks": json.dumps(blocks)},
+            data={
+                "token": "xoxb-emulator",
+                "channel": "C1",
+                "text": "fallback",
+                "blocks": json.dumps(blocks),
+            },
         )
         as_json = await http.post(
             "chat.postMessage?channel=C2",
             json={"text": "hi"},
             headers={"Authorization": "Bearer xoxb-emulator"},
         )
-        query = await http.get("auth.test", params={"token": "xoxb-emulator"})
+        query = await http.get(
+            "auth.test", params={"x": "1"}, headers={"Authorization": "Bearer xoxb-emulator"}
+        )
         unknown = await http.post("nope.nothing", data={"token": "xoxb-emulator"})
 
     assert form.json()["message"]["blocks"] == blocks
@@ -263,10 +271,10 @@ async def test_form_json_and_get_bodies_are_recorded_as_args(emulator: SlackEmul
     assert unknown.json() == {"ok": False, "error": "unknown_method", "req_method": "nope.nothing"}
 
     first, second, third, fourth = emulator.calls()
-    assert first.args == {"channel": "C1", "blocks": blocks}
+    assert first.args == {"channel": "C1", "text": "fallback", "blocks": blocks}
     assert first.token == "xoxb-emulator"
     assert second.args == {"channel": "C2", "text": "hi"}
-    assert (third.method, third.args) == ("auth.test", {})
+    assert (third.method, third.args) == ("auth.test", {"x": "1"})
     assert (fourth.method, fourth.status) == ("nope.nothing", 200)
     assert [c.method for c in emulator.delivered()] == ["chat.postMessage"] * 2 + ["auth.test"]
 

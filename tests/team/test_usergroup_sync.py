@@ -108,7 +108,7 @@ async def test_removing_a_synced_member_warns_that_the_sync_adds_them_back(
 
     reply = await command(lead, "team remove <@U1>")
     assert reply.startswith("Removed <@U1> from the support team.")
-    assert f"<!subteam^{GROUP}>" in reply and "adds them back" in reply
+    assert f"support user group (`{GROUP}`)" in reply and "adds them back" in reply
     listing = await command(lead, "team")
     assert "<@U1>" not in listing
 

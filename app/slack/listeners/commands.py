@@ -304,7 +304,7 @@ def team_remove_reply(member: TeamMember) -> str:
     if team.is_from_usergroup(member):
         usergroup_id = (member.added_by or "").removeprefix(team.USERGROUP_SOURCE_PREFIX)
         reply += (
-            f" They came from the user group <!subteam^{usergroup_id}>: take them out of it"
+            f" They came from the support user group (`{usergroup_id}`): take them out of it"
             " too, or the next sync adds them back."
         )
     return reply

@@ -18,6 +18,7 @@ from app.sla.policies import (
 )
 from app.slack.commands import HoursSet, HoursShow, SlaSet, SlaShow
 from app.team.service import get_role, require_lead
+from app.text_safety import escape
 
 
 async def run_sla_command(
@@ -55,7 +56,7 @@ async def run_sla_command(
 def sla_reply(all_priorities: list[Targets]) -> str:
     lines = ["*SLA targets* (first response · next response · resolution)"]
     lines += [_line(targets) for targets in all_priorities]
-    lines.append("Change one with `/ticket sla set <priority> first_response=2h ...`")
+    lines.append(escape("Change one with `/ticket sla set <priority> first_response=2h ...`"))
     return "\n".join(lines)
 
 
