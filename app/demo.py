@@ -38,6 +38,7 @@ from app.runtime import Runtime
 from app.schema import upgrade_to_head
 from app.slack.ids import ActionId
 from app.slack_emulator import SlackEmulator, SlackSender, message_event, reaction_added_event
+from app.slack_emulator.server import EmbeddedServer
 from app.team.enums import Role
 from app.team.models import TeamMember
 from app.tickets.models import Ticket, TicketEvent
@@ -145,14 +146,14 @@ async def run_demo(out: TextIO) -> int:
 async def _run_in(directory: Path, out: TextIO) -> None:
     emulator = _seeded_emulator()
     await emulator.start("127.0.0.1", 0)
-    server: uvicorn.Server | None = None
+    server: EmbeddedServer | None = None
     task: asyncio.Task[None] | None = None
     try:
         settings = demo_settings(f"sqlite+aiosqlite:///{directory / 'demo.db'}", emulator.api_url)
         configure_logging(settings.log_level, settings.log_format)
         await upgrade_to_head(settings.database_url)
         app = create_app(settings, clock=SystemClock())
-        server = uvicorn.Server(
+        server = EmbeddedServer(
             uvicorn.Config(
                 app, host="127.0.0.1", port=0, log_config=None, lifespan="on", access_log=False
             )
@@ -171,7 +172,7 @@ async def _run_in(directory: Path, out: TextIO) -> None:
             await print_transcript(story)
     finally:
         if server is not None and task is not None:
-            server.should_exit = True
+            server.request_exit()
             await asyncio.gather(task, return_exceptions=True)
         await emulator.stop()
 

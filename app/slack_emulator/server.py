@@ -15,11 +15,13 @@ import uvicorn
 _GRACEFUL_SHUTDOWN_SECONDS = 0.25
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that suits embedding in a host program (tests, benchmarks).
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that suits embedding in a host program (tests, benchmarks, the demo).
 
-    It leaves signal handlers alone (the host owns Ctrl-C) and exits as soon as asked
-    instead of polling every 100 ms.
+    It leaves signal handlers alone (the host owns Ctrl-C), exits as soon as asked instead of
+    polling every 100 ms, and shuts down without uvicorn's fixed 100 ms pauses: open
+    connections are asked to close and in-flight answers are awaited, polling every few
+    milliseconds (a test suite starts and stops a server per test).
     """
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -40,6 +42,26 @@ class _EmbeddedServer(uvicorn.Server):
     def request_exit(self) -> None:
         self.should_exit = True
         self._wake.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.config.timeout_graceful_shutdown or 5.0)
+        while self.server_state.connections or self.server_state.tasks:
+            if self.force_exit or loop.time() >= deadline:
+                for task in self.server_state.tasks:
+                    task.cancel(msg="server shut down")
+                break
+            await asyncio.sleep(0.002)
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -64,7 +86,7 @@ class ServerRunner:
         self._app = app
         self._host: str | None = None
         self._port: int | None = None
-        self._server: _EmbeddedServer | None = None
+        self._server: EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -111,7 +133,7 @@ class ServerRunner:
             access_log=False,
             timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
         )
-        server = _EmbeddedServer(config)
+        server = EmbeddedServer(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name="slack-emulator")
         while not server.started:
             if task.done():

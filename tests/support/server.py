@@ -13,13 +13,14 @@ from app.clock import Clock
 from app.config import Settings
 from app.main import create_app
 from app.runtime import Runtime
+from app.slack_emulator.server import EmbeddedServer
 
 
 class RunningApp:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
-        self._server: uvicorn.Server | None = None
+        self._server: EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.app: Any = None
         self.port: int | None = None
@@ -37,7 +38,7 @@ class RunningApp:
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=0, log_config=None, lifespan="on", access_log=False
         )
-        self._server = uvicorn.Server(config)
+        self._server = EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve())
         deadline = time.monotonic() + 15
         while not self._server.started:
@@ -52,7 +53,7 @@ class RunningApp:
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
-            self._server.should_exit = True
+            self._server.request_exit()
             await self._task
         self._server = None
         self._task = None
@@ -61,7 +62,7 @@ class RunningApp:
         """Stop without a graceful shutdown of in-flight work (the closest to a kill in-process)."""
         if self._server is not None and self._task is not None:
             self._server.force_exit = True
-            self._server.should_exit = True
+            self._server.request_exit()
             await self._task
         self._server = None
         self._task = None
