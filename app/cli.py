@@ -19,7 +19,7 @@ from app.logs import configure_logging
 if TYPE_CHECKING:  # imported lazily at run time: `ticketbot --help` stays fast
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from app.dev import DevTarget
+    from app.dev_send import DevTarget
 
 T = TypeVar("T")
 
@@ -179,6 +179,13 @@ def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
         "--channel", default=DEV_TRIAGE_CHANNEL, help=f"channel id (default {DEV_TRIAGE_CHANNEL})"
     )
     click.add_argument("--ts", default=None, help="click on this message only")
+    click.add_argument(
+        "--wait",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long to wait for what ticketbot tells the clicker (default 2)",
+    )
     click.set_defaults(handler=_dev_send_click)
 
 
@@ -297,7 +304,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _dev_send_message(args: argparse.Namespace) -> int:
-    from app.dev import channel_id, message_ts, person, send_message
+    from app.dev_send import channel_id, message_ts, person, send_message
 
     return _dev_send(
         lambda: send_message(
@@ -311,7 +318,7 @@ def _dev_send_message(args: argparse.Namespace) -> int:
 
 
 def _dev_send_command(args: argparse.Namespace) -> int:
-    from app.dev import channel_id, person, send_command
+    from app.dev_send import channel_id, person, send_command
 
     return _dev_send(
         lambda: send_command(
@@ -324,7 +331,7 @@ def _dev_send_command(args: argparse.Namespace) -> int:
 
 
 def _dev_send_react(args: argparse.Namespace) -> int:
-    from app.dev import channel_id, message_ts, person, send_reaction
+    from app.dev_send import channel_id, message_ts, person, send_reaction
 
     return _dev_send(
         lambda: send_reaction(
@@ -338,7 +345,7 @@ def _dev_send_react(args: argparse.Namespace) -> int:
 
 
 def _dev_send_click(args: argparse.Namespace) -> int:
-    from app.dev import channel_id, message_ts, person, send_click
+    from app.dev_send import channel_id, message_ts, person, send_click
 
     return _dev_send(
         lambda: send_click(
@@ -347,12 +354,13 @@ def _dev_send_click(args: argparse.Namespace) -> int:
             who=person(args.who),
             channel=channel_id(args.channel),
             ts=None if args.ts is None else message_ts(args.ts, "--ts"),
+            wait_seconds=max(args.wait, 0.0),
         )
     )
 
 
 def _dev_target(args: argparse.Namespace) -> DevTarget:
-    from app.dev import DevTarget
+    from app.dev_send import DevTarget
 
     return DevTarget(
         url=args.url.rstrip("/"),
@@ -364,7 +372,7 @@ def _dev_target(args: argparse.Namespace) -> DevTarget:
 def _dev_send(send: Callable[[], Coroutine[Any, Any, list[str]]]) -> int:
     """Check the arguments and run one `dev send` (both in `send`), then print what happened;
     a mistake or a failure ends it with one line."""
-    from app.dev import DevSendFailed
+    from app.dev_send import DevSendFailed
 
     try:
         lines = asyncio.run(send())

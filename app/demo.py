@@ -38,6 +38,7 @@ from app.runtime import Runtime
 from app.schema import upgrade_to_head
 from app.slack.ids import ActionId
 from app.slack_emulator import SlackEmulator, SlackSender, message_event, reaction_added_event
+from app.slack_emulator.reading import as_read
 from app.slack_emulator.server import EmbeddedServer
 from app.team.enums import Role
 from app.team.models import TeamMember
@@ -679,30 +680,10 @@ def _describe(event: TicketEvent) -> str:
 
 # -- Slack mrkdwn to plain text ----------------------------------------------------------------
 
-_MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
-_LINK = re.compile(r"<([^>|@#!][^>|]*)(?:\|([^>]*))?>")
-_EMOJI_CODE = re.compile(r"(?<![\w:]):[a-z0-9_+\-]*[a-z][a-z0-9_+\-]*:(?![\w:])\s?")
-_BOLD = re.compile(r"(?<!\w)\*([^*\n]+)\*(?!\w)")
-_ITALIC = re.compile(r"(?<!\w)_([^_\n]+)_(?!\w)")
-
 
 def _plain(text: str) -> str:
     """What a reader sees of Slack mrkdwn: names for mentions, labels for links, no markup."""
-
-    def mention(match: re.Match[str]) -> str:
-        sigil, target, label = match.groups()
-        if sigil == "@":
-            return "@" + USER_NAMES.get(target, label or target)
-        if sigil == "#":
-            return "#" + (CHANNEL_NAMES.get(target) or label or target)
-        return label or target.split("^", 1)[0]  # <!date^...|fallback>, <!here>
-
-    text = _MENTION.sub(mention, text)
-    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
-    text = _EMOJI_CODE.sub("", text)
-    text = _BOLD.sub(r"\1", text)
-    text = _ITALIC.sub(r"\1", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return as_read(text, users=USER_NAMES, channels=CHANNEL_NAMES)
 
 
 def _as_typed(text: str) -> str:

@@ -88,9 +88,7 @@ async def test_hostile_text_is_posted_safely_everywhere(
     await sender.send_event(
         message_event("CSUPPORT", CUSTOMER, PLAIN, ts=next_ts(), thread_ts=root)
     )
-    await sender.send_event(
-        message_changed_event("CSUPPORT", CUSTOMER, root, PLAIN + " (edited)")
-    )
+    await sender.send_event(message_changed_event("CSUPPORT", CUSTOMER, root, PLAIN + " (edited)"))
     answers.append(await command(sender, f"note T-1 {SLACK_TEXT}"))
     # Through an inbound webhook, the new-ticket form and the REST API: plain text.
     secret = await inbound_source(running_app, channel="CSUPPORT")

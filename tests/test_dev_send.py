@@ -166,7 +166,9 @@ async def test_a_refused_click_shows_what_ticketbot_told_the_clicker(
     await customer_asks(capsys, stack)
     await wait_until(lambda: triage_card(stack), message="the triage card")
 
-    code, out, err = await dev_send(capsys, stack, "click", "Assign to me", "--as", "customer")
+    code, out, err = await dev_send(
+        capsys, stack, "click", "Assign to me", "--as", "customer", "--wait", "15"
+    )
 
     assert code == 0, err
     told = out.splitlines()[-1]
