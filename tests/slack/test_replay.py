@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from app.csat.models import CsatSurvey
 from app.slack.ids import ActionId, BlockId, CallbackId
-from app.slack_emulator import next_ts, slack_signature
+from app.slack_emulator import SlackEmulator, next_ts, slack_signature
 from app.tickets.models import TicketMessage
 from app.workspaces.models import Workspace
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, make_settings
 from tests.csat.test_csat_flow import prompt_in, surveys, sweep
 from tests.support import slack_payloads as slack
 from tests.support.server import RunningApp, wait_until
@@ -362,3 +362,47 @@ async def test_stored_messages_are_slack_text(world, no_errors_logged):
     async with world.runtime.session_factory() as session:
         [text] = list(await session.scalars(select(TicketMessage.text)))
     assert text == "a &lt;b&gt; &amp; c"
+
+
+async def test_an_org_wide_installation_files_tickets_under_its_org(
+    database_url, clock, no_errors_logged
+):
+    """Installed for a whole Enterprise Grid org: auth.test and `authorizations` name the org,
+    events name no team of ours, and people of the org's other workspaces are our side."""
+    emulator = SlackEmulator(
+        bot_token=BOT_TOKEN,
+        team_id=slack.INSTALLATION,
+        enterprise_id=slack.ENTERPRISE,
+        is_enterprise_install=True,
+    )
+    await emulator.start()
+    app = await RunningApp(make_settings(database_url, emulator), clock).start()
+    try:
+        await watch(app, "CSUPPORT")
+        await replay(
+            app,
+            slack.as_event(
+                slack.org_wide_message(
+                    channel="CSUPPORT", user="W0GRID0001", text="SSO", ts=next_ts()
+                )
+            ),
+        )
+        other_workspace = slack.org_wide_message(
+            channel="CSUPPORT", user="W0GRID0002", text="VPN", ts=next_ts()
+        )
+        other_workspace["team_id"] = other_workspace["event"]["team"] = "T0002"
+        await replay(app, slack.as_event(other_workspace))
+
+        assert [(t.subject, t.is_external) for t in await tickets(app)] == [
+            ("SSO", False),
+            ("VPN", False),
+        ]
+        async with app.runtime.session_factory() as session:
+            [workspace] = list(await session.scalars(select(Workspace)))
+        assert (workspace.slack_team_id, workspace.is_enterprise_install) == (
+            slack.ENTERPRISE,
+            True,
+        )
+    finally:
+        await app.stop()
+        await emulator.stop()

@@ -166,6 +166,23 @@ async def test_message_shortcut_opens_the_modal_prefilled(running_app, sender, e
     assert await count_tickets(running_app) == 0  # nothing until it is submitted
 
 
+async def test_the_form_shows_a_message_as_people_read_it(running_app, sender, emulator):
+    """A message shortcut's payload carries Slack text; a form's initial_value is not parsed, so
+    it gets the text as read (no `&amp;`, names for mentions), and the card escapes it once."""
+    await setup(running_app)
+    message = a_message("R&amp;D &lt;prod&gt; is down for <@U0ANN|ann>\n<!here> please look")
+
+    modal = await shortcut_on(sender, emulator, message)
+
+    subject = block(modal, BlockId.NEW_TICKET_SUBJECT)["element"]["initial_value"]
+    description = block(modal, BlockId.NEW_TICKET_DESCRIPTION)["element"]["initial_value"]
+    assert subject == "R&D <prod> is down for @ann"
+    assert description == "R&D <prod> is down for @ann\n@here please look"
+    assert await submit(sender, filled(modal)) is not None
+    card = await wait_until(lambda: card_in_triage(emulator), message="triage card")
+    assert "R&amp;D &lt;prod&gt; is down for @ann" in card["blocks"][0]["text"]["text"]
+
+
 async def test_a_ticket_made_from_a_message_follows_its_thread(running_app, sender, emulator):
     await setup(running_app)
     message = a_message()
