@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -294,31 +294,38 @@ def find_action(message: dict[str, Any], label: str) -> dict[str, Any] | None:
     """The `actions` entry Slack sends when `label` (a button's or menu option's text, or an
     action_id) is clicked in `message`; None if it has no such button or option."""
     wanted = _normalised(label)
+    for block, element in _interactive_elements(message):
+        common = {
+            "type": element.get("type"),
+            "action_id": element["action_id"],
+            "block_id": block.get("block_id"),
+        }
+        if element.get("type") == "button":
+            text = (element.get("text") or {}).get("text", "")
+            if wanted in (_normalised(text), element["action_id"].lower()):
+                return {**common, "text": element.get("text"), "value": element.get("value")}
+            continue
+        for option in _options(element):
+            text = (option.get("text") or {}).get("text", "")
+            if wanted in (_normalised(text), str(option.get("value", "")).lower()):
+                picked = {**common, "selected_option": option}
+                if element.get("placeholder"):
+                    picked["placeholder"] = element["placeholder"]
+                return picked
+    return None
+
+
+def _interactive_elements(
+    message: dict[str, Any],
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(block, element) for every button and menu of a message, accessories included."""
     for block in message.get("blocks") or []:
         elements = list(block.get("elements") or [])
         if isinstance(block.get("accessory"), dict):
             elements.append(block["accessory"])
         for element in elements:
-            if not isinstance(element, dict) or "action_id" not in element:
-                continue
-            common = {
-                "type": element.get("type"),
-                "action_id": element["action_id"],
-                "block_id": block.get("block_id"),
-            }
-            if element.get("type") == "button":
-                text = (element.get("text") or {}).get("text", "")
-                if wanted in (_normalised(text), element["action_id"].lower()):
-                    return {**common, "text": element.get("text"), "value": element.get("value")}
-                continue
-            for option in _options(element):
-                text = (option.get("text") or {}).get("text", "")
-                if wanted in (_normalised(text), str(option.get("value", "")).lower()):
-                    picked = {**common, "selected_option": option}
-                    if element.get("placeholder"):
-                        picked["placeholder"] = element["placeholder"]
-                    return picked
-    return None
+            if isinstance(element, dict) and "action_id" in element:
+                yield block, element
 
 
 def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
@@ -330,17 +337,11 @@ def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _clickable(message: dict[str, Any]) -> list[str]:
     labels = []
-    for block in message.get("blocks") or []:
-        elements = list(block.get("elements") or [])
-        if isinstance(block.get("accessory"), dict):
-            elements.append(block["accessory"])
-        for element in elements:
-            if not isinstance(element, dict) or "action_id" not in element:
-                continue
-            if element.get("type") == "button":
-                labels.append(plain((element.get("text") or {}).get("text", "")).strip())
-            elif texts := [(o.get("text") or {}).get("text", "") for o in _options(element)]:
-                labels.append("/".join(plain(text).strip() for text in texts))
+    for _, element in _interactive_elements(message):
+        if element.get("type") == "button":
+            labels.append(plain((element.get("text") or {}).get("text", "")).strip())
+        elif texts := [(o.get("text") or {}).get("text", "") for o in _options(element)]:
+            labels.append("/".join(plain(text).strip() for text in texts))
     return labels
 
 
