@@ -164,7 +164,11 @@ async def test_a_refused_click_shows_what_ticketbot_told_the_clicker(
     capsys: pytest.CaptureFixture[str], stack: DevStack
 ) -> None:
     await customer_asks(capsys, stack)
-    await wait_until(lambda: triage_card(stack), message="the triage card")
+    # Settled: the card's redraw with the account's name (team.info) is not taken for the answer.
+    await wait_until(
+        lambda: "Globex" in str((triage_card(stack) or {}).get("blocks")),
+        message="the triage card with the customer's account",
+    )
 
     code, out, err = await dev_send(
         capsys, stack, "click", "Assign to me", "--as", "customer", "--wait", "15"
