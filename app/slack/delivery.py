@@ -109,7 +109,9 @@ def _retry_after(response: Any) -> float | None:
 
 def _useful_result(data: dict[str, Any]) -> dict[str, Any]:
     """What later work may need from Slack's answer; the rest of the echo is dropped."""
-    result = {key: data[key] for key in ("ts", "channel", "message_ts", "permalink") if key in data}
+    result: dict[str, Any] = {
+        key: data[key] for key in ("ts", "channel", "message_ts", "permalink") if key in data
+    }
     view = data.get("view")
     if isinstance(view, dict) and "id" in view:
         result["view_id"] = view["id"]

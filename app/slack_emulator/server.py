@@ -131,7 +131,8 @@ class ServerRunner:
             log_config=None,  # never reconfigure the host program's logging
             log_level=None,
             access_log=False,
-            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+            # typed int by uvicorn; it is a timeout, and a fraction of a second works
+            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,  # type: ignore[arg-type]
         )
         server = EmbeddedServer(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name="slack-emulator")
