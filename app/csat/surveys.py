@@ -23,7 +23,7 @@ from app.team.service import get_role
 from app.tickets.actors import Actor
 from app.tickets.enums import TicketStatus
 from app.tickets.models import Ticket, TicketEvent
-from app.timers.handlers import TimerHandlers
+from app.timers.handlers import TimerHandlers, lock_for_handler
 from app.timers.models import Timer
 from app.timers.service import cancel_timers, schedule_timer
 from app.webhooks.enums import WebhookEventType
@@ -346,9 +346,9 @@ class CsatTimers:
 
 
 async def _locked_survey(session: AsyncSession, timer: Timer) -> CsatSurvey | None:
-    # NOWAIT: a click or a reopen holding the survey must not deadlock with the sweep; the
-    # timer is simply retried at the next sweep.
+    # A click or a reopen holding the survey must not deadlock with the sweep: if it is held,
+    # the timer is left for the next sweep (TimerBusy).
     survey_id = (timer.payload or {}).get("survey_id")
     if survey_id is None:
         return None
-    return await session.get(CsatSurvey, int(survey_id), with_for_update={"nowait": True})
+    return await lock_for_handler(session, CsatSurvey, int(survey_id))

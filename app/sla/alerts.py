@@ -19,7 +19,7 @@ from app.team.models import TeamMember
 from app.tickets.enums import OPEN_STATUSES, Priority
 from app.tickets.models import Ticket
 from app.tickets.notifications import post_in_triage_thread, refresh_triage_card
-from app.timers.handlers import TimerHandlers
+from app.timers.handlers import TimerHandlers, lock_for_handler
 from app.timers.models import Timer
 from app.webhooks.enums import WebhookEventType
 from app.webhooks.events import emit_ticket_event, timestamp
@@ -32,13 +32,9 @@ TARGET_NAMES = {
 
 
 async def on_sla_timer(session: AsyncSession, timer: Timer, now: datetime, late: bool) -> None:
-    # NOWAIT: a command holding the ticket (and about to touch its timers) must not deadlock
-    # with this sweep; the timer is simply retried at the next sweep.
-    ticket = (
-        await session.get(Ticket, timer.ticket_id, with_for_update={"nowait": True})
-        if timer.ticket_id
-        else None
-    )
+    # A command holding the ticket (and about to touch its timers) must not deadlock with this
+    # sweep: if the ticket is held, the timer is left for the next sweep (TimerBusy).
+    ticket = await lock_for_handler(session, Ticket, timer.ticket_id) if timer.ticket_id else None
     target = str(timer.payload.get("target", ""))
     if ticket is None or ticket.status not in OPEN_STATUSES:
         return

@@ -14,7 +14,7 @@ from app.tickets.actors import Actor
 from app.tickets.enums import TicketStatus
 from app.tickets.models import Ticket
 from app.tickets.notifications import refresh_triage_card
-from app.timers.handlers import TimerHandlers
+from app.timers.handlers import TimerHandlers, lock_for_handler
 from app.timers.models import Timer
 from app.timers.service import cancel_timers, schedule_timer
 
@@ -47,11 +47,7 @@ async def disarm_auto_close(*, session: AsyncSession, ticket: Ticket, now: datet
 async def on_auto_close(session: AsyncSession, timer: Timer, now: datetime, late: bool) -> None:
     from app.tickets.service import record_ticket_event
 
-    ticket = (  # NOWAIT: see app/sla/alerts.py
-        await session.get(Ticket, timer.ticket_id, with_for_update={"nowait": True})
-        if timer.ticket_id
-        else None
-    )
+    ticket = await lock_for_handler(session, Ticket, timer.ticket_id) if timer.ticket_id else None
     if ticket is None or ticket.status is not TicketStatus.RESOLVED:
         return
     ticket.status = TicketStatus.CLOSED

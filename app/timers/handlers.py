@@ -10,10 +10,36 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.timers.models import Timer
+
+_Row = TypeVar("_Row")
+# PostgreSQL's "lock_not_available", what FOR UPDATE NOWAIT raises when another transaction holds
+# the row (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+class TimerBusy(Exception):
+    """A row the handler needs is held by another transaction (a command on the same ticket,
+    another replica's sweep): not a failure. The timer is left due and untouched, and the sweep
+    moves on; the next sweep takes it. Raise it with `lock_for_handler`."""
+
+
+async def lock_for_handler(session: AsyncSession, entity: type[_Row], ident: Any) -> _Row | None:
+    """The row, locked for the timer's transaction (None if it no longer exists), or TimerBusy
+    at once if someone holds it: waiting could deadlock with a command that holds the row and
+    waits for the timer's (SQLite has one writer and never gets here busy)."""
+    try:
+        return await session.get(entity, ident, with_for_update={"nowait": True})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise TimerBusy(f"{entity.__name__} {ident} is held by another transaction") from exc
+        raise
+
 
 TimerHandler = Callable[[AsyncSession, Timer, datetime, bool], Awaitable[None]]
 """(session, the timer, now, late) -> None
@@ -21,7 +47,7 @@ TimerHandler = Callable[[AsyncSession, Timer, datetime, bool], Awaitable[None]]
 `late` is true when the timer is handled more than the sweeper's grace period after it was
 first due (the process was down, or earlier attempts failed): say "(late)" in what is sent.
 Raising rolls back everything the handler wrote; the timer is retried with backoff and given up
-after the sweeper's attempt limit.
+after the sweeper's attempt limit, except for TimerBusy, which only leaves it for the next sweep.
 """
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
-from app.timers.handlers import TimerHandlers
+from app.timers.handlers import TimerBusy, TimerHandlers
 from app.timers.models import Timer
 from app.timers.service import SWEEP_NOTES, first_due_at
 
@@ -68,6 +68,7 @@ class TimerSweeperSettings:
 
 class TimerOutcome(StrEnum):
     DONE = "done"
+    BUSY = "busy"  # a row it needs was held elsewhere: left due for the next sweep
     RESCHEDULED = "rescheduled"  # the handler moved its own timer (schedule_timer, same key)
     RETRY = "retry"
     GAVE_UP = "gave_up"
@@ -114,33 +115,38 @@ class TimerSweeper:
     def settings(self) -> TimerSweeperSettings:
         return self._settings
 
-    async def sweep_once(self) -> int:
+    async def sweep_once(self, busy: set[int] | None = None) -> int:
         """Handle up to one batch of due timers; returns how many were handled (including
-        those that failed and were put off or given up)."""
+        those that failed and were put off or given up, and those found busy). Timers found
+        busy go into `busy` and are not taken again by this sweep."""
+        busy = set() if busy is None else busy
         handled = 0
         while handled < self._settings.batch_size:
-            if await self.handle_next() is None:
+            if await self.handle_next(busy) is None:
                 break
             handled += 1
         return handled
 
     async def sweep_until_idle(self) -> int:
         """Sweep batch after batch until one comes back short (what the scheduler job runs)."""
-        total = 0
+        total, busy = 0, set[int]()
         for _ in range(self._settings.max_rounds):
-            handled = await self.sweep_once()
+            handled = await self.sweep_once(busy)
             total += handled
             if handled < self._settings.batch_size:
                 break
         return total
 
-    async def handle_next(self) -> TimerOutcome | None:
+    async def handle_next(self, busy: set[int] | None = None) -> TimerOutcome | None:
         """Claim the earliest due timer no one else holds and handle it, in one transaction.
-        None when nothing is due."""
+        None when nothing is due. A timer whose handler finds a row it needs held elsewhere is
+        left as it was and added to `busy`, which this call and later ones pass over."""
+        busy = set() if busy is None else busy
+        claimed: int | None = None
         try:
             async with self._session_factory() as session, session.begin():
                 now = self._clock.now()
-                timer = await session.scalar(
+                query = (
                     select(Timer)
                     .where(
                         Timer.done_at.is_(None),
@@ -151,9 +157,18 @@ class TimerSweeper:
                     .limit(1)
                     .with_for_update(skip_locked=True, key_share=True)
                 )
+                if busy:
+                    query = query.where(Timer.id.not_in(busy))
+                timer = await session.scalar(query)
                 if timer is None:
                     return None
+                claimed = timer.id
                 return await self._handle(session, timer, now)
+        except TimerBusy as held:  # rolled back: the timer is as it was, due
+            assert claimed is not None
+            busy.add(claimed)
+            logger.info("timer %s left for the next sweep: %s", claimed, held)
+            return TimerOutcome.BUSY
         except _HandlerFailed as failure:  # its transaction, and all the handler wrote, are gone
             return await self._record_failure(failure)
 
@@ -170,6 +185,8 @@ class TimerSweeper:
         try:
             await handler(session, timer, now, now - claim.first_due > self._settings.late_after)
             await session.flush()  # what the handler wrote fails here, as the handler's failure
+        except TimerBusy:
+            raise
         except Exception as exc:  # a handler bug must not stop the sweep
             raise _HandlerFailed(claim, exc) from exc
         self._stamp(timer, now)

@@ -447,3 +447,49 @@ def test_settings_follow_the_sweep_interval():
     settings = TimerSweeperSettings.for_interval(timedelta(seconds=15))
     assert settings.late_after == timedelta(seconds=30)
     assert settings.retry_base == timedelta(seconds=15)
+
+
+async def test_a_timer_whose_ticket_is_held_is_left_for_the_next_sweep(
+    session_factory, clock, workspace_id, is_postgres
+):
+    """Lock contention is not a failure: no backoff (which a clock standing still, or a quiet
+    hour, would turn into a long delay), no attempt counted; the next sweep takes it."""
+    if not is_postgres:
+        pytest.skip("SQLite has one writer: a sweep never finds a row held by another")
+    from app.tickets.models import Ticket
+    from app.timers.handlers import lock_for_handler
+    from app.timers.sweeper import TimerOutcome
+
+    ticket_id = await make_ticket(session_factory, workspace_id, 1, clock.now())
+    handled: list[int] = []
+
+    async def needs_the_ticket(session: AsyncSession, timer: Timer, now: datetime, late: bool):
+        if timer.ticket_id is not None:
+            await lock_for_handler(session, Ticket, timer.ticket_id)
+        handled.append(timer.id)
+
+    handlers = TimerHandlers()
+    handlers.register(ALERT, needs_the_ticket)
+    timer = await schedule(
+        session_factory,
+        key="held",
+        workspace_id=workspace_id,
+        due_at=clock.now(),
+        now=clock.now(),
+        ticket_id=ticket_id,
+    )
+    other = await schedule(
+        session_factory, key="free", workspace_id=workspace_id, due_at=clock.now(), now=clock.now()
+    )
+    sweeper = sweeper_for(session_factory, clock, handlers)
+
+    async with session_factory() as holder, holder.begin():
+        await holder.get(Ticket, ticket_id, with_for_update=True)  # a command on the ticket
+        assert await sweeper.handle_next(busy := set()) is TimerOutcome.BUSY
+        assert await sweeper.sweep_once(busy) == 1  # the other timer; the held one is passed over
+    stored = await load_timer(session_factory, timer.id)
+    assert (stored.done_at, stored.attempts, stored.due_at) == (None, 0, timer.due_at)
+    assert handled == [other.id]
+
+    assert await sweeper.sweep_until_idle() == 1  # the clock has not moved: still due, now taken
+    assert handled == [other.id, timer.id]
