@@ -22,8 +22,9 @@ dev: install  ## run ticketbot against the bundled Slack emulator (no Slack app 
 run: install  ## run ticketbot against real Slack, configured by .env
 	$(BIN)/ticketbot serve
 
-test: install  ## lint, then the test suite on SQLite and PostgreSQL (two workers)
+test: install  ## lint and type-check, then the test suite on SQLite and PostgreSQL (two workers)
 	$(BIN)/ruff check .
+	$(BIN)/mypy app
 	$(BIN)/pytest -n 2
 
 lint: install

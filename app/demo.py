@@ -195,7 +195,7 @@ def demo_settings(database_url: str, api_url: str) -> Settings:
         "csat_delay_seconds": 0,  # the rating prompt follows the resolution at the next sweep
         "log_level": "WARNING",
     }
-    return Settings(_env_file=None, **{**defaults, **overrides})  # type: ignore[call-arg]
+    return Settings(_env_file=None, **{**defaults, **overrides})
 
 
 def _seeded_emulator() -> SlackEmulator:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Enum
-from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import func
 
 from app.db import UTCDateTime
@@ -27,7 +27,7 @@ def enum_column_type(enum_class: type[StrEnum]) -> Enum:
     )
 
 
-def created_at_column() -> datetime:
+def created_at_column() -> Mapped[datetime]:
     """A `created_at` column filled by the database when the row is inserted.
 
     Services pass their clock's time explicitly where tests need control; this default only

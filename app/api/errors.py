@@ -8,7 +8,7 @@ names each bad field. Services never know about HTTP.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -75,7 +75,7 @@ def error_response(
     status_code: int,
     message: str,
     details: Sequence[ErrorDetail] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(error=message, details=list(details) if details else None)
     return JSONResponse(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import Float, Integer, SQLColumnExpression, case, cast, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,7 +26,7 @@ class Breakdown(StrEnum):
     ACCOUNT = "account"
 
 
-_GROUP_COLUMNS: dict[Breakdown, ColumnElement[str | None]] = {
+_GROUP_COLUMNS: dict[Breakdown, SQLColumnExpression[str | None]] = {
     Breakdown.CHANNEL: CsatSurvey.channel_id,
     Breakdown.AGENT: CsatSurvey.assignee_user_id,
     Breakdown.ACCOUNT: CsatSurvey.account_name,
@@ -143,9 +143,10 @@ async def csat_by_period(
 
 
 def _seconds_between(
-    session: AsyncSession, start: datetime, column: ColumnElement[datetime | None]
+    session: AsyncSession, start: datetime, column: SQLColumnExpression[datetime | None]
 ) -> ColumnElement[float]:
     if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", column) - start.timestamp()
+        # The epoch has fractional seconds; SQLAlchemy types every EXTRACT as an Integer.
+        return type_coerce(func.extract("epoch", column), Float) - start.timestamp()
     # SQLite stores the ISO text; julianday() reads it (the offset is ignored, all are UTC).
     return (func.julianday(column) - func.julianday(start.strftime("%Y-%m-%d %H:%M:%S"))) * 86400

@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import SQLColumnExpression, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -125,7 +125,7 @@ async def week_numbers(*, session: AsyncSession, workspace_id: int, now: datetim
             *opened, Ticket.first_response_at.is_not(None)
         )
     )
-    waits = [(answered - asked).total_seconds() for asked, answered in rows]
+    waits = [(answered - asked).total_seconds() for asked, answered in rows if answered is not None]
     median = timedelta(seconds=round(statistics.median(waits))) if waits else None
     # One row per ticket whose first-response target is decided: missed if it was breached
     # (or met late, when the breach timer had not fired yet).
@@ -160,7 +160,7 @@ async def week_numbers(*, session: AsyncSession, workspace_id: int, now: datetim
 async def _list(
     session: AsyncSession,
     conditions: list[ColumnElement[bool]],
-    order: list[ColumnElement[object]],
+    order: list[SQLColumnExpression[object]],
 ) -> TicketList:
     tickets = list(
         await session.scalars(select(Ticket).where(*conditions).order_by(*order).limit(LIST_LIMIT))
@@ -175,7 +175,9 @@ def _nearest_due() -> ColumnElement[datetime]:
     """The earliest of the running SLA due times; NULL when no clock runs. Portable: SQLite's
     min() and PostgreSQL's least() treat NULLs differently."""
 
-    def earlier(a: ColumnElement[datetime], b: ColumnElement[datetime]) -> ColumnElement[datetime]:
+    def earlier(
+        a: SQLColumnExpression[datetime | None], b: SQLColumnExpression[datetime | None]
+    ) -> ColumnElement[datetime]:
         return case((a.is_(None), b), (b.is_(None), a), (a <= b, a), else_=b)
 
     return earlier(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.inbox.models import SlackEvent
@@ -31,7 +32,7 @@ async def record_event(
         "payload": envelope,
         "received_at": now,
     }
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(SlackEvent)
         .values(**values)
@@ -44,5 +45,9 @@ async def record_event(
 
 async def prune_events(*, session: AsyncSession, now: datetime, keep: timedelta) -> int:
     """Forget events older than `keep`; Slack stops retrying an event within minutes."""
-    result = await session.execute(delete(SlackEvent).where(SlackEvent.received_at < now - keep))
+    # An UPDATE/DELETE without RETURNING gives a CursorResult; Session.execute is typed Result.
+    result = cast(
+        "CursorResult[Any]",
+        await session.execute(delete(SlackEvent).where(SlackEvent.received_at < now - keep)),
+    )
     return result.rowcount or 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import delete, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.outbox.enums import OutboxStatus
@@ -16,6 +18,7 @@ async def prune_delivered(*, session: AsyncSession, now: datetime, keep: timedel
     still_needed = select(OutboxMessage.depends_on_id).where(
         OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.depends_on_id.is_not(None)
     )
+    # An UPDATE/DELETE without RETURNING gives a CursorResult; Session.execute is typed Result.
     result = await session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.status == OutboxStatus.DELIVERED,
@@ -23,4 +26,4 @@ async def prune_delivered(*, session: AsyncSession, now: datetime, keep: timedel
             OutboxMessage.id.not_in(still_needed),
         )
     )
-    return result.rowcount or 0
+    return cast("CursorResult[Any]", result).rowcount or 0

@@ -35,9 +35,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    ColumnExpressionArgument,
     DateTime,
     Float,
     Select,
+    SQLColumnExpression,
     bindparam,
     func,
     literal_column,
@@ -194,26 +196,29 @@ class _Source:
     """One family of numbers: the rows it counts, the moment that places a row in the period
     (and in a day), and the columns it groups by."""
 
-    time: ColumnElement[datetime]
-    channel: ColumnElement[str | None]
-    agent: ColumnElement[str | None]
-    account: ColumnElement[str | None]
-    conditions: Callable[[_Period], list[ColumnElement[bool]]]
+    time: SQLColumnExpression[datetime | None]
+    channel: SQLColumnExpression[str | None]
+    agent: SQLColumnExpression[str | None]
+    account: SQLColumnExpression[str | None]
+    conditions: Callable[[_Period], list[ColumnExpressionArgument[bool]]]
 
-    def where(self, period: _Period) -> list[ColumnElement[bool]]:
+    def where(self, period: _Period) -> list[ColumnExpressionArgument[bool]]:
         return [*self.conditions(period), self.time >= period.start, self.time < period.end]
 
-    def column(self, group_by: GroupBy) -> ColumnElement[Any]:
-        return {
+    def column(self, group_by: GroupBy) -> SQLColumnExpression[Any]:
+        columns: dict[GroupBy, SQLColumnExpression[Any]] = {
             GroupBy.DAY: self.time,
             GroupBy.CHANNEL: self.channel,
             GroupBy.AGENT: self.agent,
             GroupBy.ACCOUNT: self.account,
-        }[group_by]
+        }
+        return columns[group_by]
 
 
-def _tickets(*extra: ColumnElement[bool]) -> Callable[[_Period], list[ColumnElement[bool]]]:
-    def conditions(period: _Period) -> list[ColumnElement[bool]]:
+def _tickets(
+    *extra: ColumnExpressionArgument[bool],
+) -> Callable[[_Period], list[ColumnExpressionArgument[bool]]]:
+    def conditions(period: _Period) -> list[ColumnExpressionArgument[bool]]:
         return [
             Ticket.workspace_id == period.workspace_id,
             *extra,
@@ -223,7 +228,9 @@ def _tickets(*extra: ColumnElement[bool]) -> Callable[[_Period], list[ColumnElem
     return conditions
 
 
-def _ticket_source(time: ColumnElement[datetime], *extra: ColumnElement[bool]) -> _Source:
+def _ticket_source(
+    time: SQLColumnExpression[datetime | None], *extra: ColumnExpressionArgument[bool]
+) -> _Source:
     return _Source(
         time=time,
         channel=Ticket.channel_id,
@@ -388,7 +395,7 @@ async def _grouped(
 
 
 async def _pg_durations(
-    session: AsyncSession, period: _Period, source: _Source, since: ColumnElement[datetime]
+    session: AsyncSession, period: _Period, source: _Source, since: SQLColumnExpression[datetime]
 ) -> tuple[dict[str | None, Durations], Durations]:
     """Count, median and p90 per group and for the whole period, in one scan (GROUPING SETS)."""
     rows = (
@@ -456,7 +463,7 @@ async def _in_python(session: AsyncSession, period: _Period) -> _Found:
 
 
 async def _rows(
-    session: AsyncSession, period: _Period, source: _Source, *columns: ColumnElement[Any]
+    session: AsyncSession, period: _Period, source: _Source, *columns: SQLColumnExpression[Any]
 ) -> list[tuple[str | None, tuple[Any, ...]]]:
     """(group key, (the moment, the other values)) for each row of the source in the period."""
     group_column = source.column(period.group_by)

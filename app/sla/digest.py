@@ -158,7 +158,9 @@ async def _yesterdays_first_response_median(
             Ticket.status != TicketStatus.DISCARDED,
         )
     )
-    waits = [(answered - opened).total_seconds() for opened, answered in rows]
+    waits = [
+        (answered - opened).total_seconds() for opened, answered in rows if answered is not None
+    ]
     return timedelta(seconds=round(statistics.median(waits))) if waits else None
 
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, type_coerce
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import UTCDateTime
@@ -237,7 +237,7 @@ def nearest_due() -> ColumnElement[datetime]:
     """The earliest running due time; NULL when no clock runs. Portable: SQLite's min() and
     PostgreSQL's least() treat NULLs differently."""
 
-    def earlier(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+    def earlier(a: SQLColumnExpression[Any], b: SQLColumnExpression[Any]) -> ColumnElement[Any]:
         return case((a.is_(None), b), (b.is_(None), a), (a <= b, a), else_=b)
 
     return type_coerce(

@@ -377,7 +377,8 @@ def _parse_hours(args: list[str]) -> HoursShow | HoursSet | UsageError:
     match = _HOURS.match(args[2])
     if not match:
         return UsageError(f"`{_echo(args[2])}` is not opening hours like 09:00-17:00.")
-    days, country = _DAY_NAMES[:5], None
+    days: tuple[str, ...] = _DAY_NAMES[:5]
+    country: str | None = None
     for option in args[3:]:
         name, _, value = option.lower().partition("=")
         if name == "days":

@@ -93,7 +93,7 @@ async def sync_usergroup_members(
     added = sorted(wanted - on_team)
     inserted: list[str] = []
     if added:
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = (
             insert(TeamMember)
             .values(

@@ -138,7 +138,7 @@ async def receive_reaction(
         placeholder = IncomingMessage(
             channel_id=channel_id, ts=item_ts, user_id=item_user_id, text=""
         )
-        ticket = await _open_from_message(
+        opened = await _open_from_message(
             session=session,
             workspace=workspace,
             channel=channel,
@@ -148,8 +148,8 @@ async def receive_reaction(
             now=now,
             opened_by=reactor_user_id,
         )
-        await fetch_source_message(session=session, ticket=ticket, now=now)
-        return ticket
+        await fetch_source_message(session=session, ticket=opened, now=now)
+        return opened
     if reaction == rules.resolve_reaction:
         role = await get_role(session=session, workspace_id=workspace.id, user_id=reactor_user_id)
         if role is None:

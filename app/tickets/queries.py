@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput, NotFound
@@ -140,7 +140,7 @@ async def list_tickets(
     return TicketPage(tickets=tickets, next_cursor=next_cursor)
 
 
-def _sort_key(sort: TicketSort) -> ColumnElement[datetime]:
+def _sort_key(sort: TicketSort) -> SQLColumnExpression[datetime]:
     if sort in (TicketSort.CREATED_ASC, TicketSort.CREATED_DESC):
         return Ticket.created_at
     # updated_at is set by every service, but the column allows NULL: fall back to created_at.

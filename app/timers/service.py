@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.timers.models import Timer
@@ -62,7 +63,7 @@ async def schedule_timer(
         created_at=now,
     )
     proposed = statement.excluded
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[Timer.key],
         set_={
             "due_at": proposed.due_at,
@@ -79,7 +80,7 @@ async def schedule_timer(
             Timer.ticket_id.is_not_distinct_from(proposed.ticket_id),
         ),
     ).returning(Timer)
-    timer = await session.scalar(statement, execution_options={"populate_existing": True})
+    timer = await session.scalar(upsert, execution_options={"populate_existing": True})
     if timer is not None:
         return timer
     # The key is taken by a done timer, or by a timer of another kind, workspace or ticket.
@@ -117,7 +118,7 @@ async def cancel_timers(
         raise ValueError("cancel_timers needs a key or a ticket_id")
     if isinstance(kinds, str):
         raise TypeError("kinds is a collection of kinds; wrap a single kind in a tuple")
-    conditions = [Timer.done_at.is_(None), Timer.cancelled_at.is_(None)]
+    conditions: list[ColumnElement[bool]] = [Timer.done_at.is_(None), Timer.cancelled_at.is_(None)]
     if key is not None:
         conditions.append(Timer.key == key)
     if ticket_id is not None:
@@ -126,7 +127,11 @@ async def cancel_timers(
         if not kinds:
             return 0
         conditions.append(Timer.kind.in_(list(kinds)))
-    result = await session.execute(update(Timer).where(*conditions).values(cancelled_at=now))
+    # An UPDATE/DELETE without RETURNING gives a CursorResult; Session.execute is typed Result.
+    result = cast(
+        "CursorResult[Any]",
+        await session.execute(update(Timer).where(*conditions).values(cancelled_at=now)),
+    )
     return result.rowcount or 0
 
 

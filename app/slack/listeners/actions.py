@@ -152,7 +152,9 @@ def _ticket_id_from_value(value: object) -> int | None:
 
 
 def int_or_none(value: object) -> int | None:
+    if not isinstance(value, str | int | float):  # None, a list, an object: not a number
+        return None
     try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return int(value)
+    except (ValueError, OverflowError):  # OverflowError: JSON's Infinity
         return None

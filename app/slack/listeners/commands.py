@@ -274,6 +274,8 @@ async def _run(
             )
         case Help():
             return USAGE
+        case NewTicket():  # the listener opens the new-ticket form instead: nothing to run
+            raise ValueError("/ticket new opens a form; it is not run as a command")
 
 
 # -- replies (plain mrkdwn; Slack renders the <@U…> and <#C…> mentions) ------------------------
