@@ -1,30 +1,43 @@
 """The `ticketbot` command: serve, migrate, dev (and dev send), demo, apikey, webhook, inbound.
 
-Errors a person can fix (a missing setting, an unreachable database, a refused token) end the
-command with one line naming the problem, not a traceback.
+Errors a person can fix (a missing setting, an unreachable database, a port in use, a refused
+token) end the command with one line naming the problem, not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from app.config import Settings, SettingsError, load_settings
+from app.config import Settings, SettingsError, load_database_settings, load_settings
 from app.logs import configure_logging
 
 if TYPE_CHECKING:  # imported lazily at run time: `ticketbot --help` stays fast
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from app.dev_send import DevTarget
+    from app.schema import SchemaUpgrade
 
 T = TypeVar("T")
 
 EXIT_CONFIG_ERROR = 2
 EXIT_STARTUP_ERROR = 1
+
+# The commands that read DATABASE_URL and no other setting.
+DATABASE_ONLY_COMMANDS = ("migrate", "apikey", "webhook", "inbound")
+# What each command's --help says about the settings it reads (all are in .env.example).
+SETTINGS_READ_FROM = "Read from the environment, or from a .env file in the working directory."
+DATABASE_ONLY = (
+    "Settings: DATABASE_URL only (default sqlite+aiosqlite:///./ticketbot.db); no Slack settings. "
+    + SETTINGS_READ_FROM
+)
 
 
 class CommandFailed(Exception):
@@ -39,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if args.command in DATABASE_ONLY_COMMANDS:
+            load_database_settings()  # a bad DATABASE_URL gets its one line before any work
         return args.handler(args)
     except SettingsError as exc:
         print(f"ticketbot: configuration error: {exc}", file=sys.stderr)
@@ -52,25 +67,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ticketbot", description="Self-hosted, Slack-native support ticketing."
+        prog="ticketbot",
+        description="Self-hosted, Slack-native support ticketing.",
+        epilog="`ticketbot COMMAND --help` says what a command does and which settings it needs.",
     )
+    parser.add_argument("--version", action="version", version=f"ticketbot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the HTTP app (Slack endpoint, API, scheduler)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP app (Slack endpoint, API, scheduler)",
+        description="Upgrade the database schema, check the bot token with Slack, then serve"
+        " the Slack endpoint (/slack/events), the REST API, health and metrics, with the outbox"
+        " dispatcher and the scheduler.",
+        epilog="Settings: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (required), DATABASE_URL"
+        " (default sqlite+aiosqlite:///./ticketbot.db); optional ones such as SUPPORT_LEADS and"
+        " TRIAGE_CHANNEL_ID are listed in .env.example. " + SETTINGS_READ_FROM,
+    )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    serve.add_argument("--port", default="3000", help="port to listen on (default 3000)")
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not upgrade the database schema first"
     )
     serve.set_defaults(handler=_serve)
 
     dev = commands.add_parser(
-        "dev", help="run ticketbot against the bundled Slack emulator (no Slack app needed)"
+        "dev",
+        help="run ticketbot against the bundled Slack emulator (no Slack app needed)",
+        description="Run ticketbot and the bundled Slack emulator, with a lead, an agent, a"
+        " Slack Connect customer and two channels, until Ctrl-C; `ticketbot dev send` plays"
+        " those people from another terminal.",
+        epilog="Settings: none. It brings its own Slack token, signing secret and database"
+        " (--database-url), reads no .env, and ignores DATABASE_URL.",
     )
     dev.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    dev.add_argument("--port", type=int, default=3000, help="ticketbot's port (default 3000)")
+    dev.add_argument("--port", default="3000", help="ticketbot's port (default 3000)")
     dev.add_argument(
-        "--emulator-port", type=int, default=3001, help="the Slack emulator's port (default 3001)"
+        "--emulator-port", default="3001", help="the Slack emulator's port (default 3001)"
     )
     dev.add_argument(
         "--database-url",
@@ -84,10 +117,21 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="play one ticket from question to resolution against the bundled Slack emulator"
         " and print what everyone saw (no Slack app, no setup)",
+        description="Play one ticket from question to resolution against the bundled Slack"
+        " emulator, on a fresh SQLite database in a temporary directory, and print what each"
+        " side saw and the ticket's audit trail. Exits 1 if a step does not happen as it should.",
+        epilog="Settings: none. It reads no environment variables and no .env, and leaves"
+        " nothing behind.",
     )
     demo.set_defaults(handler=_demo)
 
-    migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest")
+    migrate = commands.add_parser(
+        "migrate",
+        help="upgrade the database schema to the newest",
+        description="Upgrade the database schema in DATABASE_URL to the newest revision and say"
+        " in one line what it did. Safe while other replicas start (`serve` migrates too).",
+        epilog=DATABASE_ONLY,
+    )
     migrate.set_defaults(handler=_migrate)
 
     _add_apikey_commands(commands)
@@ -120,6 +164,10 @@ def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
         help="the signing secret `ticketbot dev` printed (default: the dev one)",
     )
     who = "who does it: customer, agent, lead or a Slack user id (default: %s)"
+    needs = (
+        "Settings: none. It signs with the dev signing secret and talks to the running"
+        " `ticketbot dev` (--url, --emulator-url)."
+    )
 
     actions = dev.add_subparsers(
         dest="dev_command",
@@ -131,11 +179,16 @@ def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
         "send",
         help="act as a person of the dev workspace: Slack-signed requests to `ticketbot dev`",
         description="Sign and send what Slack would send to the running `ticketbot dev`.",
+        epilog=needs,
     )
     kinds = send.add_subparsers(dest="send_kind", required=True, metavar="KIND")
 
     message = kinds.add_parser(
-        "message", parents=[common], help="post a message (a `message` event); prints its ts"
+        "message",
+        parents=[common],
+        help="post a message (a `message` event); prints its ts",
+        description="Post a message (a `message` event); prints its ts.",
+        epilog=needs,
     )
     message.add_argument("text", help="what the person types; @alex and #support autocomplete")
     message.add_argument("--as", dest="who", default="customer", help=who % "customer")
@@ -146,7 +199,11 @@ def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
     message.set_defaults(handler=_dev_send_message)
 
     command = kinds.add_parser(
-        "command", parents=[common], help="run a slash command; prints the immediate answer"
+        "command",
+        parents=[common],
+        help="run a slash command; prints the immediate answer",
+        description="Run a slash command; prints the immediate answer.",
+        epilog=needs,
     )
     command.add_argument("text", help='e.g. "/ticket list" (/ticket when left out)')
     command.add_argument("--as", dest="who", default="lead", help=who % "lead")
@@ -156,7 +213,11 @@ def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
     command.set_defaults(handler=_dev_send_command)
 
     react = kinds.add_parser(
-        "react", parents=[common], help="add a reaction to a message (`reaction_added`)"
+        "react",
+        parents=[common],
+        help="add a reaction to a message (`reaction_added`)",
+        description="Add a reaction to a message (`reaction_added`).",
+        epilog=needs,
     )
     react.add_argument("name", help="the emoji's name, e.g. ticket or white_check_mark")
     react.add_argument("--ts", required=True, help="the message's ts (`message` prints it)")
@@ -170,6 +231,9 @@ def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
         "click",
         parents=[common],
         help="click a button or pick a menu option on ticketbot's newest message that has it",
+        description="Click a button or pick a menu option on ticketbot's newest message that"
+        " has it, and print what ticketbot told the clicker.",
+        epilog=needs,
     )
     click.add_argument(
         "label", metavar="LABEL_OR_ACTION_ID", help='e.g. "Assign to me", Resolve, High'
@@ -192,9 +256,20 @@ def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
 def _add_apikey_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from app.apikeys.scopes import Scope
 
-    apikey = commands.add_parser("apikey", help="create, list and revoke REST API keys")
+    apikey = commands.add_parser(
+        "apikey",
+        help="create, list and revoke REST API keys",
+        description="Create, list and revoke the keys of the REST API (/api/...), sent as"
+        " `Authorization: Bearer tb_...`.",
+        epilog=DATABASE_ONLY,
+    )
     actions = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
-    create = actions.add_parser("create", help="create a key and print it (shown only once)")
+    create = actions.add_parser(
+        "create",
+        help="create a key and print it (shown only once)",
+        description="Create a REST API key and print it: it is shown only this once.",
+        epilog=DATABASE_ONLY,
+    )
     create.add_argument("name", help="what the key is for, e.g. 'status page sync'")
     create.add_argument(
         "--scope",
@@ -206,9 +281,19 @@ def _add_apikey_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         " Default: tickets:read",
     )
     create.set_defaults(handler=_apikey_create)
-    listing = actions.add_parser("list", help="list keys (never their secret)")
+    listing = actions.add_parser(
+        "list",
+        help="list keys (never their secret)",
+        description="List the REST API keys: prefix, scopes, last use (never their secret).",
+        epilog=DATABASE_ONLY,
+    )
     listing.set_defaults(handler=_apikey_list)
-    revoke = actions.add_parser("revoke", help="revoke a key for good")
+    revoke = actions.add_parser(
+        "revoke",
+        help="revoke a key for good",
+        description="Revoke a REST API key for good.",
+        epilog=DATABASE_ONLY,
+    )
     revoke.add_argument("key", metavar="PREFIX_OR_ID", help="the key's prefix (tb_...) or id")
     revoke.set_defaults(handler=_apikey_revoke)
 
@@ -217,10 +302,21 @@ def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.Argument
     from app.webhooks.enums import WebhookEventType
 
     webhook = commands.add_parser(
-        "webhook", help="subscribe URLs to ticket events, list them, read their delivery log"
+        "webhook",
+        help="subscribe URLs to ticket events, list them, read their delivery log",
+        description="Subscribe URLs to ticket events (outbound webhooks), list them, remove"
+        " them and read their delivery log. Needs a workspace in the database: start"
+        " `ticketbot serve` once first.",
+        epilog=DATABASE_ONLY,
     )
     actions = webhook.add_subparsers(dest="webhook_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="subscribe a URL and print its secret (shown only once)")
+    add = actions.add_parser(
+        "add",
+        help="subscribe a URL and print its secret (shown only once)",
+        description="Subscribe a URL to ticket events and print its signing secret: it is"
+        " shown only this once.",
+        epilog=DATABASE_ONLY,
+    )
     add.add_argument("url", help="where events are POSTed (http or https)")
     add.add_argument(
         "--event",
@@ -233,12 +329,27 @@ def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     add.add_argument("--description", default="", help="what the webhook is for")
     add.set_defaults(handler=_webhook_add)
-    listing = actions.add_parser("list", help="list webhooks (never their secret)")
+    listing = actions.add_parser(
+        "list",
+        help="list webhooks (never their secret)",
+        description="List the outbound webhooks (never their secret).",
+        epilog=DATABASE_ONLY,
+    )
     listing.set_defaults(handler=_webhook_list)
-    remove = actions.add_parser("remove", help="delete a webhook; nothing still owed is sent")
+    remove = actions.add_parser(
+        "remove",
+        help="delete a webhook; nothing still owed is sent",
+        description="Delete an outbound webhook; nothing still owed to it is sent.",
+        epilog=DATABASE_ONLY,
+    )
     remove.add_argument("id", type=int, help="the webhook's id (see `webhook list`)")
     remove.set_defaults(handler=_webhook_remove)
-    deliveries = actions.add_parser("deliveries", help="a webhook's delivery log, newest first")
+    deliveries = actions.add_parser(
+        "deliveries",
+        help="a webhook's delivery log, newest first",
+        description="Print a webhook's delivery log, newest first.",
+        epilog=DATABASE_ONLY,
+    )
     deliveries.add_argument("id", type=int, help="the webhook's id")
     deliveries.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     deliveries.set_defaults(handler=_webhook_deliveries)
@@ -246,10 +357,21 @@ def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.Argument
 
 def _add_inbound_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     inbound = commands.add_parser(
-        "inbound", help="let other systems open tickets at /webhooks/inbound/NAME"
+        "inbound",
+        help="let other systems open tickets at /webhooks/inbound/NAME",
+        description="Add, list and remove the sources allowed to open tickets with signed"
+        " POSTs to /webhooks/inbound/NAME. Needs a workspace in the database: start"
+        " `ticketbot serve` once first.",
+        epilog=DATABASE_ONLY,
     )
     actions = inbound.add_subparsers(dest="inbound_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="add a source and print its secret (shown only once)")
+    add = actions.add_parser(
+        "add",
+        help="add a source and print its secret (shown only once)",
+        description="Add an inbound source and print its signing secret: it is shown only"
+        " this once.",
+        epilog=DATABASE_ONLY,
+    )
     add.add_argument("name", help="the source's name, the last part of its URL (e.g. zendesk)")
     add.add_argument(
         "--channel",
@@ -258,9 +380,19 @@ def _add_inbound_commands(commands: argparse._SubParsersAction[argparse.Argument
         help="Slack channel its new tickets are posted in, so replies there join the ticket",
     )
     add.set_defaults(handler=_inbound_add)
-    listing = actions.add_parser("list", help="list sources (never their secret)")
+    listing = actions.add_parser(
+        "list",
+        help="list sources (never their secret)",
+        description="List the inbound sources (never their secret).",
+        epilog=DATABASE_ONLY,
+    )
     listing.set_defaults(handler=_inbound_list)
-    remove = actions.add_parser("remove", help="remove a source; its URL answers 404 from then")
+    remove = actions.add_parser(
+        "remove",
+        help="remove a source; its URL answers 404 from then",
+        description="Remove an inbound source; its URL answers 404 from then on.",
+        epilog=DATABASE_ONLY,
+    )
     remove.add_argument("name", help="the source's name")
     remove.set_defaults(handler=_inbound_remove)
 
@@ -270,12 +402,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.main import create_app
 
+    port = _port_number(args.port, "--port")
     settings = load_settings()
+    _check_port_free(args.host, port, "--port")  # before migrating and asking Slack
     configure_logging(settings.log_level, settings.log_format)
     if not args.no_migrate:
-        code = _run_migrations(settings)
-        if code:
-            return code
+        _upgrade_schema(settings.database_url)
     problem = asyncio.run(_preflight(settings))
     if problem:
         print(f"ticketbot: {problem}", file=sys.stderr)
@@ -283,7 +415,7 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(
         create_app(settings),
         host=args.host,
-        port=args.port,
+        port=port,
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips="*",
@@ -294,13 +426,70 @@ def _serve(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from app.dev import dev
 
+    port = _port_number(args.port, "--port")
+    emulator_port = _port_number(args.emulator_port, "--emulator-port")
+    if port == emulator_port:
+        raise CommandFailed(
+            f"--port and --emulator-port are both {port}; give them two different ports",
+            EXIT_CONFIG_ERROR,
+        )
+    _check_port_free(args.host, port, "--port")
+    _check_port_free("127.0.0.1", emulator_port, "--emulator-port")  # where the emulator listens
     dev(
         host=args.host,
-        port=args.port,
-        emulator_port=args.emulator_port,
+        port=port,
+        emulator_port=emulator_port,
         database_url=args.database_url,
     )
     return 0
+
+
+def _port_number(value: str, option: str) -> int:
+    """A port as typed after `option`: a number from 1 to 65535, else one line."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise CommandFailed(
+            f"{option}: {value} is not a port number (1 to 65535)", EXIT_CONFIG_ERROR
+        )
+    return port
+
+
+def _check_port_free(host: str, port: int, option: str) -> None:
+    """One line now if ticketbot could not listen on host:port, rather than a traceback after
+    migrating and calling Slack. The probe binds as asyncio's server will (SO_REUSEADDR on POSIX,
+    IPv6 sockets IPv6-only, every address the host resolves to) and lets go at once."""
+    import errno
+    import socket
+
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise CommandFailed(
+            f"--host {host}: cannot listen there ({exc.strerror})", EXIT_CONFIG_ERROR
+        ) from None
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            if os.name == "posix":
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise CommandFailed(
+                        f"{option} {port}: {where} is already in use; stop what listens there"
+                        f" or choose another {option}"
+                    ) from None
+                raise CommandFailed(
+                    f"cannot listen on {where} ({exc.strerror}); check --host and {option}"
+                ) from None
 
 
 def _dev_send_message(args: argparse.Namespace) -> int:
@@ -390,49 +579,53 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    database_url, settings = _database_only_settings()
-    if settings is not None:
-        configure_logging(settings.log_level, settings.log_format)
-    else:
-        from app.config import Settings as _Settings
-
-        configure_logging("INFO", _Settings.model_fields["log_format"].default)
-    return _run_migrations_url(database_url)
-
-
-def _database_only_settings() -> tuple[str, Settings | None]:
-    """DATABASE_URL for commands that need only the database (`migrate`, `apikey`): they do not
-    demand Slack credentials. The settings too, when they are complete."""
-    import os
-
-    from app.config import Settings as _Settings
-
-    try:
+    database_url = load_database_settings().database_url
+    try:  # the log settings apply when the whole configuration is there; it need not be
         settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
     except SettingsError:
-        default = _Settings.model_fields["database_url"].default
-        return os.environ.get("DATABASE_URL", default), None
-    return settings.database_url, settings
+        configure_logging("INFO", Settings.model_fields["log_format"].default)
+    with _alembic_logs_quiet():
+        upgrade = _upgrade_schema(database_url)
+    after = ", ".join(sorted(upgrade.after))
+    if upgrade.before == upgrade.after:
+        print(f"Database schema is at the newest revision ({after}).")
+    elif not upgrade.before:
+        print(f"Created the database schema at revision {after}.")
+    else:
+        print(f"Upgraded the database schema from {', '.join(sorted(upgrade.before))} to {after}.")
+    return 0
 
 
-def _run_migrations(settings: Settings) -> int:
-    return _run_migrations_url(settings.database_url)
+@contextmanager
+def _alembic_logs_quiet() -> Iterator[None]:
+    """alembic's INFO lines (plugins set up, each revision run) are not for `migrate`, which
+    says what it did in one line; LOG_LEVEL=DEBUG shows them still."""
+    logger = logging.getLogger("alembic")
+    previous = logger.level
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
-def _run_migrations_url(database_url: str) -> int:
-    from app.schema import upgrade_to_head
+def _upgrade_schema(database_url: str) -> SchemaUpgrade:
+    """Upgrade the schema to the newest revision; CommandFailed (one line) if it cannot be."""
+    from app.schema import MigrationsNotFound, upgrade_to_head
 
     try:
-        asyncio.run(upgrade_to_head(database_url))
+        return asyncio.run(upgrade_to_head(database_url))
+    except MigrationsNotFound as exc:
+        raise CommandFailed(str(exc)) from None
     except (OSError, ConnectionError) as exc:
-        print(f"ticketbot: DATABASE_URL: cannot connect to the database ({exc})", file=sys.stderr)
-        return EXIT_STARTUP_ERROR
+        raise CommandFailed(f"DATABASE_URL: cannot connect to the database ({exc})") from None
     except Exception as exc:
         if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3")):
-            print(f"ticketbot: DATABASE_URL: migration failed ({exc})", file=sys.stderr)
-            return EXIT_STARTUP_ERROR
+            reason = str(exc).splitlines()[0]
+            raise CommandFailed(f"DATABASE_URL: migration failed ({reason})") from None
         raise
-    return 0
 
 
 def _apikey_create(args: argparse.Namespace) -> int:
@@ -678,7 +871,7 @@ def _with_database(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     from app.db import create_null_pool_engine, create_session_factory
     from app.errors import DomainError
 
-    database_url, _ = _database_only_settings()
+    database_url = load_database_settings().database_url
 
     async def run() -> T:
         engine = create_null_pool_engine(database_url)
@@ -699,6 +892,15 @@ def _with_database(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise CommandFailed(
             f"DATABASE_URL: {reason}; is the schema up to date (`ticketbot migrate`)?"
         ) from None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ticketbot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(version unknown: not installed)"
 
 
 def _now() -> datetime:

@@ -1,4 +1,5 @@
 """Process configuration: one pydantic-settings class, read from the environment and `.env`.
+Its DATABASE_URL part, `DatabaseSettings`, is all that the database-only commands read.
 
 Settings are built once by the CLI (or a test) and passed down; nothing reads them from a global.
 Per-workspace settings that users change at run time live in the database, not here.
@@ -7,7 +8,7 @@ Per-workspace settings that users change at run time live in the database, not h
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -50,8 +51,9 @@ class SettingsError(Exception):
     """A setting is missing or malformed. The message names the variable and fits on one line."""
 
 
-class Settings(BaseSettings):
-    """Everything the process needs to start. Secrets are `SecretStr` so they never print."""
+class DatabaseSettings(BaseSettings):
+    """What the commands that only touch the database read (`migrate`, `apikey`, `webhook`,
+    `inbound`): DATABASE_URL. `Settings` extends it, so it is read and checked in one place."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -61,6 +63,82 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./ticketbot.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        """A URL for ticketbot's async drivers. One that names another driver or none (as
+        `postgres://...` from Heroku-style providers, or `sqlite:///x.db`), or uses libpq's
+        `sslmode=` that asyncpg does not take, is refused with the URL to write instead."""
+        if not value.strip():
+            raise ValueError(
+                "it is empty; leave it unset for SQLite in ./ticketbot.db, or write"
+                " sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:5432/NAME"
+            )
+        scheme, separator, rest = value.partition("://")
+        database = scheme.split("+")[0].lower()
+        if not separator or database not in _ASYNC_SCHEMES:
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        wanted_scheme = _ASYNC_SCHEMES[database]
+        wanted = f"{wanted_scheme}://{rest}"
+        if database != "sqlite":
+            wanted = _sslmode_as_ssl(wanted)
+        if wanted != value:
+            reason = (
+                f"ticketbot needs the {wanted_scheme.partition('+')[2]} driver"
+                if scheme != wanted_scheme
+                else "asyncpg takes ssl=, not sslmode="
+            )
+            shown = _password_hidden(wanted)
+            where = " (your password in place of ***)" if shown != wanted else ""
+            raise ValueError(f"{reason}; write {shown} instead{where}")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "cannot be read as a database URL; write sqlite+aiosqlite:///PATH"
+                " or postgresql+asyncpg://USER:PASSWORD@HOST:5432/NAME"
+            ) from None
+        return value
+
+
+# The scheme, with ticketbot's async driver, for each database a URL may name (`postgres://` is
+# what Heroku-style providers give).
+_ASYNC_SCHEMES = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def _sslmode_as_ssl(url: str) -> str:
+    """libpq's `sslmode=require` is asyncpg's `ssl=require` (same values)."""
+    base, question, query = url.partition("?")
+    if not question:
+        return url
+    parameters = [
+        "ssl=" + part.removeprefix("sslmode=") if part.startswith("sslmode=") else part
+        for part in query.split("&")
+    ]
+    return f"{base}?{'&'.join(parameters)}"
+
+
+def _password_hidden(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    head, question, query = rest.partition("?")
+    userinfo, at, host_and_path = head.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if not at or not colon:
+        return url
+    return f"{scheme}://{user}:***@{host_and_path}{question}{query}"
+
+
+class Settings(DatabaseSettings):
+    """Everything the process needs to start. Secrets are `SecretStr` so they never print."""
+
     slack_bot_token: SecretStr
     slack_signing_secret: SecretStr
     slack_api_url: str = "https://slack.com/api/"
@@ -133,13 +211,6 @@ class Settings(BaseSettings):
                 raise ValueError(f"{user_id!r} is not a Slack user id (like U0123ABCD)")
         return value
 
-    @field_validator("database_url")
-    @classmethod
-    def _check_database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value
-
     @field_validator("slack_api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
@@ -167,10 +238,18 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning pydantic's report into one line that names the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def load_database_settings() -> DatabaseSettings:
+    """DATABASE_URL alone, read and checked as `load_settings` does; no Slack settings needed."""
+    try:
+        return DatabaseSettings()
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
 

@@ -8,13 +8,14 @@ nothing to do. On SQLite the `BEGIN IMMEDIATE` of our engine serialises migratin
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +28,14 @@ MIGRATION_LOCK_KEY = 7_281_142_003
 
 class MigrationsNotFound(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class SchemaUpgrade:
+    """The revisions a database was at before `upgrade_to_head` and after it (empty: none)."""
+
+    before: frozenset[str]
+    after: frozenset[str]
 
 
 def migrations_directory() -> Path:
@@ -55,7 +64,7 @@ def head_revisions() -> frozenset[str]:
     return frozenset(script.get_heads())
 
 
-async def upgrade_to_head(database_url: str) -> None:
+async def upgrade_to_head(database_url: str) -> SchemaUpgrade:
     """Bring the database to the newest schema; safe to call from many processes at once."""
     engine = create_null_pool_engine(database_url, foreign_keys=False)
     config = alembic_config(database_url)
@@ -65,11 +74,12 @@ async def upgrade_to_head(database_url: str) -> None:
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
-            await connection.run_sync(_upgrade, config)
+            upgrade = await connection.run_sync(_upgrade, config)
             if connection.dialect.name == "sqlite":
                 await _check_foreign_keys(connection)
     finally:
         await engine.dispose()
+    return upgrade
 
 
 class ForeignKeyViolation(RuntimeError):
@@ -94,9 +104,18 @@ async def downgrade_to_base(database_url: str) -> None:
         await engine.dispose()
 
 
-def _upgrade(connection: Connection, config: Config) -> None:
+def _upgrade(connection: Connection, config: Config) -> SchemaUpgrade:
+    before = _recorded_revisions(connection)
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+    return SchemaUpgrade(before=before, after=_recorded_revisions(connection))
+
+
+def _recorded_revisions(connection: Connection) -> frozenset[str]:
+    """Read without a failing statement: on PostgreSQL one would abort the transaction."""
+    if not inspect(connection).has_table("alembic_version"):
+        return frozenset()
+    return frozenset(connection.scalars(text("SELECT version_num FROM alembic_version")))
 
 
 def _downgrade(connection: Connection, config: Config) -> None:
