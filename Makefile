@@ -22,9 +22,10 @@ dev: install  ## run ticketbot against the bundled Slack emulator (no Slack app 
 run: install  ## run ticketbot against real Slack, configured by .env
 	$(BIN)/ticketbot serve
 
-test: install  ## lint and type-check, then the test suite on SQLite and PostgreSQL (two workers)
+test: install  ## lint, type-check and check the layers, then the suite on SQLite and PostgreSQL
 	$(BIN)/ruff check .
 	$(BIN)/mypy app
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -n 2
 
 lint: install

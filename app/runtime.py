@@ -24,13 +24,14 @@ from app.csat.notifications import register_csat_delivery_handlers
 from app.csat.preferences import record_default_delay
 from app.csat.surveys import CsatTimers
 from app.db import create_engine, create_session_factory
-from app.directory.service import register_directory_handlers
+from app.flows.delivery import register_delivery_handlers
+from app.flows.lifecycle import register_auto_close_handler
+from app.flows.sla_alerts import register_sla_handlers
 from app.metrics import Metrics
 from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from app.outbox.enums import OutboxKind
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.service import OUTBOX_WRITTEN
-from app.sla.alerts import register_sla_handlers
 from app.sla.digest import ensure_daily_digest, register_digest_handler
 from app.slack.app import build_bolt_app
 from app.slack.authorize import BotIdentity
@@ -39,9 +40,6 @@ from app.slack.context import SlackContext, intake_rules
 from app.slack.delivery import SlackApiSender
 from app.slack.rendering import Renderer
 from app.team.service import bootstrap_leads
-from app.tickets.auto_close import register_auto_close_handler
-from app.tickets.delivery_handlers import register_ticket_handlers
-from app.tickets.manual import register_manual_ticket_handlers
 from app.timers.handlers import TimerHandlers
 from app.timers.sweeper import TimerSweeper, TimerSweeperSettings
 from app.webhooks.delivery import (
@@ -50,7 +48,6 @@ from app.webhooks.delivery import (
     register_webhook_delivery_handlers,
     webhook_retry_policy,
 )
-from app.webhooks.inbound import register_inbound_handlers
 from app.workspaces.cache import WorkspaceIds
 from app.workspaces.service import ensure_workspace
 
@@ -107,12 +104,9 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     interactive_client = build_interactive_client(settings, http_session)
     identity = BotIdentity(interactive_client, settings.slack_bot_token.get_secret_value())
     handlers = DeliveryHandlers()
-    register_ticket_handlers(handlers)
-    register_manual_ticket_handlers(handlers)
-    register_directory_handlers(handlers)
+    register_delivery_handlers(handlers)
     register_csat_delivery_handlers(handlers)
     register_webhook_delivery_handlers(handlers)
-    register_inbound_handlers(handlers)
     webhook_client = build_http_client(settings.webhook_timeout_seconds)
     dispatcher = OutboxDispatcher(
         session_factory=session_factory,

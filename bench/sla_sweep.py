@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.clock import SettableClock
 from app.db import create_engine, create_session_factory
+from app.flows.sla_alerts import register_sla_handlers
 from app.schema import upgrade_to_head
-from app.sla.alerts import register_sla_handlers
 from app.timers.handlers import TimerHandlers
 from app.timers.models import Timer
 from app.timers.sweeper import TimerSweeper, TimerSweeperSettings

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,7 +24,6 @@ from app.apikeys.scopes import Scope
 from app.apikeys.service import api_key_actor, authenticate, check_scope
 from app.clock import Clock
 from app.errors import NotAuthenticated
-from app.runtime import Runtime
 from app.tickets.actors import Actor
 from app.workspaces.service import installation_workspace_id
 
@@ -35,6 +34,9 @@ bearer_scheme = HTTPBearer(
     scheme_name="ApiKey",
     description="An API key from `ticketbot apikey create`: `Authorization: Bearer tb_...`.",
 )
+
+if TYPE_CHECKING:  # the composition root's container; imported for its type only
+    from app.runtime import Runtime
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -9,10 +11,12 @@ from sqlalchemy import func, select, text
 
 from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
-from app.runtime import Runtime
 from app.schema import current_revisions, head_revisions
 
 router = APIRouter(tags=["operations"])
+
+if TYPE_CHECKING:  # the composition root's container; imported for its type only
+    from app.runtime import Runtime
 
 
 def _runtime(request: Request) -> Runtime:

@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api.deps import runtime_of
 from app.api.errors import ErrorBody, error_responses
-from app.webhooks.inbound import find_source, receive
+from app.flows.inbound import receive
+from app.webhooks.inbound import find_source
 from app.webhooks.schemas import InboundPayload, InboundResult
 from app.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from app.api.deps import ApiContext, require_scope
 from app.api.errors import error_responses
 from app.apikeys.scopes import Scope
+from app.flows.changes import update_ticket
 from app.text_safety import escape
 from app.tickets.enums import Priority, TicketStatus
 from app.tickets.notes import add_note
@@ -34,7 +35,6 @@ from app.tickets.schemas import (
     TicketRead,
     TicketUpdate,
 )
-from app.tickets.updates import update_ticket
 
 router = APIRouter(
     prefix="/api/tickets",

@@ -13,11 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.directory.models import SlackTeam
-from app.outbox.handlers import DeliveryHandlers
 from app.outbox.service import enqueue_slack_call
 from app.tickets.enums import OPEN_STATUSES
 from app.tickets.models import Ticket
-from app.tickets.notifications import refresh_triage_card
 
 TEAM_FETCHED = "directory.team_fetched"
 
@@ -42,9 +40,11 @@ async def request_team_info(
     )
 
 
-async def team_fetched(
-    session: AsyncSession, args: dict[str, Any], result: dict[str, Any], now: datetime
-) -> None:
+async def remember_team(
+    *, session: AsyncSession, args: dict[str, Any], result: dict[str, Any], now: datetime
+) -> list[Ticket]:
+    """Cache team.info's answer, and name the open tickets of that team that wait for it.
+    Returns those tickets (the caller redraws them)."""
     team = result.get("team") or {}
     team_id = args["team_id"]
     name = str(team.get("name") or team_id)
@@ -62,10 +62,7 @@ async def team_fetched(
             Ticket.status.in_(OPEN_STATUSES),
         )
     )
-    for ticket in waiting:
+    named = list(waiting)
+    for ticket in named:
         ticket.account_name = name
-        await refresh_triage_card(session=session, ticket=ticket, now=now)
-
-
-def register_directory_handlers(handlers: DeliveryHandlers) -> None:
-    handlers.register(TEAM_FETCHED, team_fetched)
+    return named

@@ -1,5 +1,6 @@
 """Auto-assignment: a watched channel may hand each new ticket to an agent, round robin or to
-the least loaded, among the agents who are at work now and below their capacity.
+the least loaded, among the agents who are at work now and below their capacity. It weighs the
+team (capacity, working hours), business hours (app/sla) and ticket load, so it is a flow.
 
 Leads set it per channel (`/ticket autoassign`), and per agent a capacity and working hours
 (`/ticket team capacity|hours`). An agent without their own hours works the workspace's

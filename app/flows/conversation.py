@@ -2,7 +2,8 @@
 
 The Slack adapter calls these with plain values (`IncomingMessage`); they decide what a
 message means (a new request, a reply, an internal note, nothing) and change the database
-and the outbox in the caller's transaction. Nothing here waits on Slack.
+and the outbox in the caller's transaction. Nothing here waits on Slack. New tickets are opened
+through app/flows/open_ticket.py, like every other.
 """
 
 from __future__ import annotations
@@ -13,39 +14,22 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.directory.service import request_team_info, team_name
-from app.sla.policies import calendar_for
-from app.sla.tracking import start_ticket_clocks
-from app.team.auto_assign import choose_assignee
+from app.flows.lifecycle import record_agent_reply, record_customer_reply, resolve
+from app.flows.open_ticket import FirstMessage, Greeting, NewTicket, open_ticket
+from app.flows.views import refresh_ticket_views
 from app.team.enums import Role
 from app.team.models import TeamMember
 from app.team.service import get_role
-from app.text_safety import date, defuse, quote
+from app.text_safety import quote
 from app.tickets.actors import Actor
-from app.tickets.enums import OPEN_STATUSES, AuthorKind, Priority, TicketSource, TicketStatus
-from app.tickets.intake import IncomingMessage, is_request, permalink, subject_from
+from app.tickets.audit import record_ticket_event
+from app.tickets.enums import OPEN_STATUSES, AuthorKind, TicketSource, TicketStatus
+from app.tickets.intake import IncomingMessage, is_request, subject_from
 from app.tickets.models import Ticket, TicketMessage
-from app.tickets.notifications import (
-    fetch_source_message,
-    post_in_customer_thread,
-    post_in_triage_thread,
-    post_triage_card,
-    refresh_triage_card,
-)
-from app.tickets.service import (
-    add_message,
-    assign,
-    find_ticket_by_root,
-    find_ticket_by_triage_thread,
-    open_ticket,
-    record_agent_reply,
-    record_customer_reply,
-    record_ticket_event,
-    resolve,
-)
+from app.tickets.notifications import fetch_source_message, post_in_triage_thread
+from app.tickets.service import add_message, find_ticket_by_root, find_ticket_by_triage_thread
 from app.workspaces.channels import get_watched_channel
 from app.workspaces.models import WatchedChannel, Workspace
-from app.workspaces.service import is_outside
 
 MIRROR_MAX_LENGTH = 2800
 
@@ -104,7 +88,7 @@ async def receive_message(
     return await _open_from_message(
         session=session,
         workspace=workspace,
-        channel=channel,
+        watched=channel,
         message=message,
         rules=rules,
         source=TicketSource.MESSAGE,
@@ -141,7 +125,7 @@ async def receive_reaction(
         opened = await _open_from_message(
             session=session,
             workspace=workspace,
-            channel=channel,
+            watched=channel,
             message=placeholder,
             rules=rules,
             source=TicketSource.REACTION,
@@ -192,7 +176,7 @@ async def receive_edit(
     message.text = new_text
     message.edited_at = now
     actor = Actor.user(editor_user_id, None) if editor_user_id else Actor.system()
-    await record_ticket_event(
+    record_ticket_event(
         session=session,
         ticket=ticket,
         kind="message_edited",
@@ -203,7 +187,7 @@ async def receive_edit(
     )
     if ticket.root_ts == ts and ticket.channel_id == channel_id:
         ticket.subject = subject_from(new_text)
-        await refresh_triage_card(session=session, ticket=ticket, now=now)
+        await refresh_ticket_views(session=session, ticket=ticket, now=now)
     if not message.is_internal:
         await post_in_triage_thread(
             session=session,
@@ -226,7 +210,7 @@ async def receive_deletion(
     if message.deleted_at is not None:
         return ticket
     message.deleted_at = now
-    await record_ticket_event(
+    record_ticket_event(
         session=session,
         ticket=ticket,
         kind="message_deleted",
@@ -251,120 +235,42 @@ async def _open_from_message(
     *,
     session: AsyncSession,
     workspace: Workspace,
-    channel: WatchedChannel | None,
+    watched: WatchedChannel | None,
     message: IncomingMessage,
     rules: IntakeRules,
     source: TicketSource,
     now: datetime,
     opened_by: str | None = None,
 ) -> Ticket:
-    # The customer's own organisation is the account: its workspace, or its Grid org.
-    requester_team = message.user_team_id or message.user_enterprise_id
-    is_external = is_outside(
-        workspace, team_id=message.user_team_id, enterprise_id=message.user_enterprise_id
-    )
-    account = (
-        await team_name(session=session, team_id=requester_team)
-        if is_external and requester_team
-        else None
-    )
-    triage_channel = (
-        (channel.triage_channel_id if channel and channel.triage_channel_id else None)
-        or workspace.triage_channel_id
-        or rules.default_triage_channel_id
-    )
-    ticket, created = await open_ticket(
+    ticket, _ = await open_ticket(
         session=session,
-        workspace_id=workspace.id,
-        source=source,
-        subject=subject_from(message.text) if message.text else "(fetching the message…)",
-        requester_user_id=message.user_id,
-        requester_team_id=requester_team,
-        is_external=is_external,
-        account_name=account,
-        channel_id=message.channel_id,
-        root_ts=message.ts,
-        priority=channel.default_priority if channel else Priority.NORMAL,
-        triage_channel_id=triage_channel,
-        permalink=permalink(workspace.domain, message.channel_id, message.ts),
-        now=now,
-        actor=Actor.user(opened_by, None) if opened_by else Actor.system(),
-    )
-    if not created:
-        return ticket
-    await start_ticket_clocks(session=session, ticket=ticket, now=now)
-    if message.text:
-        await add_message(
-            session=session,
-            ticket=ticket,
+        new=NewTicket(
+            workspace=workspace,
+            source=source,
+            subject=subject_from(message.text) if message.text else "(fetching the message…)",
+            actor=Actor.user(opened_by, None) if opened_by else Actor.system(),
+            requester_user_id=message.user_id,
+            requester_team_id=message.user_team_id,
+            requester_enterprise_id=message.user_enterprise_id,
             channel_id=message.channel_id,
-            ts=message.ts,
-            author_user_id=message.user_id,
-            author_kind=AuthorKind.CUSTOMER,
-            text=message.text,
-            now=now,
-            known_new=True,
-        )
-    await post_triage_card(session=session, ticket=ticket, now=now)
-    if channel is not None:
-        await _auto_assign(session=session, ticket=ticket, channel=channel, now=now)
-    if channel is None or channel.auto_reply_enabled:
-        template = (channel.auto_reply_text if channel else None) or rules.auto_reply_text
-        await post_in_customer_thread(
-            session=session,
-            ticket=ticket,
-            text=defuse(template.replace("{ticket}", ticket.display_number)),
-            now=now,
-        )
-    if channel is not None and channel.off_hours_reply_enabled:
-        await _reply_if_off_hours(
-            session=session, ticket=ticket, channel=channel, rules=rules, now=now
-        )
-    if is_external and requester_team and account is None:
-        await request_team_info(
-            session=session, workspace_id=workspace.id, team_id=requester_team, now=now
-        )
-    return ticket
-
-
-async def _auto_assign(
-    *, session: AsyncSession, ticket: Ticket, channel: WatchedChannel, now: datetime
-) -> None:
-    choice = await choose_assignee(session=session, channel=channel, now=now)
-    if choice is None:
-        return
-    assignee, load = choice
-    mode = channel.auto_assign.value.replace("_", " ")
-    await assign(
-        session=session,
-        ticket=ticket,
-        assignee_user_id=assignee,
-        actor=Actor.system(),
+            root_ts=message.ts,
+            first_message=FirstMessage(
+                text=message.text,
+                author_user_id=message.user_id,
+                author_kind=AuthorKind.CUSTOMER,
+                channel_id=message.channel_id,
+                ts=message.ts,
+            ),
+            greeting=Greeting(
+                auto_reply_text=rules.auto_reply_text,
+                off_hours_reply_text=rules.off_hours_reply_text,
+            ),
+        ),
+        default_triage_channel_id=rules.default_triage_channel_id,
         now=now,
-        reason=f"auto-assigned ({mode}, {load} open before)",
+        watched=watched,
     )
-
-
-async def _reply_if_off_hours(
-    *,
-    session: AsyncSession,
-    ticket: Ticket,
-    channel: WatchedChannel,
-    rules: IntakeRules,
-    now: datetime,
-) -> None:
-    """Outside business hours, tell the customer when the team is back."""
-    calendar = await calendar_for(
-        session=session, workspace_id=ticket.workspace_id, years=range(now.year, now.year + 2)
-    )
-    if calendar.is_open(now):
-        return
-    back, _ = next(calendar.open_intervals(now))
-    when = date(back, "{date_short_pretty} at {time}", "%A %H:%M UTC")
-    template = defuse(channel.off_hours_reply_text or rules.off_hours_reply_text)
-    await post_in_customer_thread(
-        session=session, ticket=ticket, text=template.replace("{back}", when), now=now
-    )
+    return ticket
 
 
 async def _receive_thread_reply(

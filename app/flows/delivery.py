@@ -1,4 +1,6 @@
-"""What the tickets domain does with Slack's answers (run in the delivery's transaction)."""
+"""What Slack's answers mean for tickets (each run in its delivery's transaction): the triage
+card's ts, the message a reaction pointed at, a post that became a ticket's root, a Slack
+Connect team's name."""
 
 from __future__ import annotations
 
@@ -7,17 +9,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.directory.service import request_team_info, team_name
+from app.directory.service import TEAM_FETCHED, remember_team, request_team_info, team_name
+from app.flows.open_ticket import (
+    ROOT_POST_DELIVERED,
+    ROOT_POST_DELIVERED_ALIASES,
+    root_post_delivered,
+)
+from app.flows.views import refresh_ticket_views
 from app.outbox.handlers import DeliveryHandlers
 from app.team.service import get_role
 from app.tickets.enums import AuthorKind
 from app.tickets.intake import subject_from
 from app.tickets.models import Ticket
-from app.tickets.notifications import (
-    SOURCE_MESSAGE_FETCHED,
-    TRIAGE_CARD_POSTED,
-    refresh_triage_card,
-)
+from app.tickets.notifications import SOURCE_MESSAGE_FETCHED, TRIAGE_CARD_POSTED
 from app.tickets.service import add_message
 from app.workspaces.models import Workspace
 from app.workspaces.service import is_outside
@@ -66,7 +70,15 @@ async def source_message_fetched(
         text=text,
         now=now,
     )
-    await refresh_triage_card(session=session, ticket=ticket, now=now)
+    await refresh_ticket_views(session=session, ticket=ticket, now=now)
+
+
+async def team_fetched(
+    session: AsyncSession, args: dict[str, Any], result: dict[str, Any], now: datetime
+) -> None:
+    """A Slack Connect team's name is known: its waiting tickets show their account."""
+    for ticket in await remember_team(session=session, args=args, result=result, now=now):
+        await refresh_ticket_views(session=session, ticket=ticket, now=now)
 
 
 async def _learn_requester_team(
@@ -88,6 +100,9 @@ async def _learn_requester_team(
         )
 
 
-def register_ticket_handlers(handlers: DeliveryHandlers) -> None:
+def register_delivery_handlers(handlers: DeliveryHandlers) -> None:
     handlers.register(TRIAGE_CARD_POSTED, triage_card_posted)
     handlers.register(SOURCE_MESSAGE_FETCHED, source_message_fetched)
+    handlers.register(TEAM_FETCHED, team_fetched)
+    for name in (ROOT_POST_DELIVERED, *ROOT_POST_DELIVERED_ALIASES):
+        handlers.register(name, root_post_delivered)

@@ -1,4 +1,5 @@
-"""What a fired SLA timer does: tell the triage channel, under the ticket's card.
+"""What a fired SLA timer does: tell the triage channel, under the ticket's card, mark the
+ticket at risk or breached (card, Home tabs) and tell webhook subscribers.
 
 Runs inside the timer sweep's transaction, so the alert (an outbox row), the ledger entry and
 the timer being done commit together: each alert is posted once, also across replicas.
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.flows.views import refresh_ticket_views
 from app.sla.durations import format_duration
 from app.sla.models import SlaLedgerEntry
 from app.sla.tracking import AT_RISK, BREACHED, SLA_BREACH, SLA_WARNING, ledger_context
@@ -18,7 +20,7 @@ from app.team.enums import Role
 from app.team.models import TeamMember
 from app.tickets.enums import OPEN_STATUSES, Priority
 from app.tickets.models import Ticket
-from app.tickets.notifications import post_in_triage_thread, refresh_triage_card
+from app.tickets.notifications import post_in_triage_thread
 from app.timers.handlers import TimerHandlers, lock_for_handler
 from app.timers.models import Timer
 from app.webhooks.enums import WebhookEventType
@@ -72,7 +74,7 @@ async def on_sla_timer(session: AsyncSession, timer: Timer, now: datetime, late:
         )
     )
     await post_in_triage_thread(session=session, ticket=ticket, text=text, now=now)
-    await refresh_triage_card(session=session, ticket=ticket, now=now)
+    await refresh_ticket_views(session=session, ticket=ticket, now=now)
     await emit_ticket_event(
         session=session,
         ticket=ticket,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.sla.calendar import BusinessCalendar
 from app.sla.models import SlaLedgerEntry
 from app.sla.policies import Targets, calendar_for, calendar_or_always_open, targets_for
+from app.tickets.enums import SlaState
 from app.tickets.models import Ticket
 from app.timers.models import Timer
 from app.timers.service import cancel_timers, schedule_timer
@@ -28,7 +29,7 @@ TARGETS = (FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION)
 SLA_WARNING = "sla.warning"
 SLA_BREACH = "sla.breach"
 
-ON_TRACK, AT_RISK, BREACHED = "on_track", "at_risk", "breached"
+ON_TRACK, AT_RISK, BREACHED = SlaState.ON_TRACK, SlaState.AT_RISK, SlaState.BREACHED
 
 
 def timer_key(ticket: Ticket, target: str, started: datetime, kind: str) -> str:

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.clock import Clock
 from app.config import Settings
 from app.errors import NotAllowed
+from app.flows.conversation import IntakeRules
 from app.metrics import Metrics
 from app.slack.authorize import BotIdentity
 from app.slack.installation import installation_of
-from app.tickets.conversation import IntakeRules
 from app.workspaces.cache import WorkspaceIds
 from app.workspaces.service import installation_workspace_id
 

@@ -52,3 +52,11 @@ class ListFilter(StrEnum):
     UNASSIGNED = "unassigned"
     BREACHING = "breaching"  # at risk or breached
     WAITING = "waiting"  # waiting on the customer
+
+
+class SlaState(StrEnum):
+    """Where a ticket stands against its SLA targets (`Ticket.sla_state`, set by app/sla)."""
+
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import InvalidInput
 from app.text_safety import defuse, escape, unescape
 from app.tickets.actors import Actor
+from app.tickets.audit import record_ticket_event
 from app.tickets.enums import ActorKind, AuthorKind
 from app.tickets.models import Ticket, TicketMessage
 from app.tickets.notifications import post_in_triage_thread
-from app.tickets.service import record_ticket_event
 
 MAX_NOTE_LENGTH = 4000
 NO_TRIAGE_CHANNEL = "api"
@@ -55,7 +55,7 @@ async def add_note(
     )
     session.add(message)
     ticket.updated_at = now
-    await record_ticket_event(
+    record_ticket_event(
         session=session,
         ticket=ticket,
         kind="note_added",

@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.home.notifications import refresh_home_tabs
 from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
@@ -60,18 +59,8 @@ async def _card_ts_or_pending_post(
     )
 
 
-async def _refresh_home_tabs_of(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
-    await refresh_home_tabs(
-        session=session,
-        workspace_id=ticket.workspace_id,
-        user_ids=[ticket.assignee_user_id, ticket.requester_user_id],
-        now=now,
-    )
-
-
 async def post_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
     """Post the ticket's card to its triage channel; its ts comes back to the ticket."""
-    await _refresh_home_tabs_of(session, ticket, now)
     if not ticket.triage_channel_id:
         return
     await enqueue_slack_call(
@@ -89,9 +78,7 @@ async def post_triage_card(*, session: AsyncSession, ticket: Ticket, now: dateti
 
 
 async def refresh_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
-    """Edit the card in place to show the ticket as it is when the update is sent (and the Home
-    tabs of its assignee and requester)."""
-    await _refresh_home_tabs_of(session, ticket, now)
+    """Edit the card in place to show the ticket as it is when the update is sent."""
     options: dict[str, object] = {}
     payload: dict[str, object] = {"channel": ticket.triage_channel_id, **_card_spec(ticket)}
     card_ts, card_post = await _card_ts_or_pending_post(session, ticket)

@@ -20,8 +20,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput, NotFound
-from app.sla import tracking
-from app.tickets.enums import Priority, TicketStatus
+from app.tickets.enums import Priority, SlaState, TicketStatus
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
 
 MAX_PAGE_SIZE = 200
@@ -43,12 +42,6 @@ class TicketSort(StrEnum):
     @property
     def descending(self) -> bool:
         return self.value.startswith("-")
-
-
-class SlaState(StrEnum):
-    ON_TRACK = tracking.ON_TRACK
-    AT_RISK = tracking.AT_RISK
-    BREACHED = tracking.BREACHED
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from pydantic import (
 )
 
 from app.text_safety import readable
+from app.tickets.changes import TicketChanges
 from app.tickets.enums import ActorKind, AuthorKind, Priority, TicketSource, TicketStatus
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
 from app.tickets.notes import MAX_NOTE_LENGTH
-from app.tickets.updates import TicketChanges
 
 _AT = "2026-01-05T09:00:00Z"
 

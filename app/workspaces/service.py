@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import NotFound
 from app.workspaces.models import Workspace
 
 
@@ -97,3 +98,26 @@ def is_outside(workspace: Workspace, *, team_id: str | None, enterprise_id: str 
     if workspace.is_enterprise_install or team_id is None:
         return enterprise_id is not None
     return team_id != workspace.slack_team_id
+
+
+async def take_ticket_number(*, session: AsyncSession, workspace_id: int) -> int:
+    """The workspace's next ticket number (T-<n>). It locks the workspace row until commit, so
+    ticket creation in a workspace is serialised: a check made after this cannot race."""
+    number = await session.scalar(
+        update(Workspace)
+        .where(Workspace.id == workspace_id)
+        .values(next_ticket_number=Workspace.next_ticket_number + 1)
+        .returning(Workspace.next_ticket_number - 1)
+    )
+    if number is None:
+        raise NotFound(f"Workspace {workspace_id} does not exist.")
+    return number
+
+
+async def give_back_ticket_number(*, session: AsyncSession, workspace_id: int) -> None:
+    """Undo `take_ticket_number` (same transaction, row still locked): nothing was opened."""
+    await session.execute(
+        update(Workspace)
+        .where(Workspace.id == workspace_id)
+        .values(next_ticket_number=Workspace.next_ticket_number - 1)
+    )

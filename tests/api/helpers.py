@@ -14,9 +14,9 @@ from app.slack_emulator import SlackEmulator, SlackSender, message_event, next_t
 from app.tickets.actors import Actor
 from app.tickets.enums import Priority, TicketSource
 from app.tickets.models import Ticket
-from app.tickets.service import open_ticket
 from app.workspaces.models import Workspace
 from tests.support.server import RunningApp, wait_until
+from tests.support.tickets import insert_ticket_row
 from tests.tickets.helpers import tickets
 
 CUSTOMER = "UCUSTOMER"
@@ -98,7 +98,7 @@ async def service_tickets(
     async with app.runtime.session_factory() as session, session.begin():
         workspace_id = await session.scalar(select(Workspace.id))
         for index in range(count):
-            ticket, _ = await open_ticket(
+            ticket = await insert_ticket_row(
                 session=session,
                 workspace_id=workspace_id,
                 source=TicketSource.API,

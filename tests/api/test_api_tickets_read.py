@@ -11,10 +11,10 @@ from app.apikeys.scopes import Scope
 from app.tickets.actors import Actor
 from app.tickets.enums import TicketSource
 from app.tickets.models import Ticket
-from app.tickets.service import open_ticket
 from app.workspaces.models import Workspace
 from app.workspaces.service import ensure_workspace
 from tests.api.helpers import CUSTOMER, api_client, api_key, reader, service_tickets, slack_ticket
+from tests.support.tickets import insert_ticket_row
 from tests.tickets.helpers import watch
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -110,7 +110,7 @@ async def test_another_workspaces_tickets_are_not_seen(running_app):
     async with running_app.runtime.session_factory() as session, session.begin():
         other = await ensure_workspace(session=session, slack_team_id="T0OTHER")
         for _ in range(2):
-            await open_ticket(
+            await insert_ticket_row(
                 session=session,
                 workspace_id=other.id,
                 source=TicketSource.API,

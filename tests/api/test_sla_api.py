@@ -13,14 +13,16 @@ import pytest
 from sqlalchemy import select, update
 
 from app.apikeys.scopes import Scope
+from app.flows.lifecycle import record_agent_reply
 from app.sla.models import BusinessHours, SlaPolicy
 from app.sla.tracking import start_ticket_clocks
 from app.tickets.actors import Actor
 from app.tickets.enums import Priority, TicketSource
 from app.tickets.models import Ticket
-from app.tickets.service import get_ticket, open_ticket, record_agent_reply
+from app.tickets.service import get_ticket
 from app.workspaces.models import Workspace
 from tests.api.helpers import CUSTOMER, api_client, api_key, reader, writer
+from tests.support.tickets import insert_ticket_row
 
 AGENT = "UAGENT"
 
@@ -57,7 +59,7 @@ async def service_tickets(
         workspace_id = await session.scalar(select(Workspace.id))
         for index in range(count):
             now = start + step * index
-            ticket, _ = await open_ticket(
+            ticket = await insert_ticket_row(
                 session=session,
                 workspace_id=workspace_id,
                 source=TicketSource.API,

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, literal, select
 
 from app.errors import InvalidInput
+from app.flows.lifecycle import record_agent_reply
 from app.reports.metrics import (
     Durations,
     GroupBy,
@@ -23,10 +24,11 @@ from app.sla.models import BusinessHours, SlaLedgerEntry
 from app.sla.tracking import start_ticket_clocks
 from app.tickets.actors import Actor
 from app.tickets.enums import TicketSource
-from app.tickets.service import get_ticket, open_ticket, record_agent_reply
+from app.tickets.service import get_ticket
 from app.workspaces.models import Workspace
 from app.workspaces.service import ensure_workspace
 from tests.reports import dataset
+from tests.support.tickets import insert_ticket_row
 from tests.tickets.helpers import tickets
 
 
@@ -172,7 +174,7 @@ async def test_sla_outcomes_of_real_clocks_count_for_the_assignee_at_the_time(ru
     async with running_app.runtime.session_factory() as session, session.begin():
         workspace_id = await session.scalar(select(Workspace.id))
         for subject in ("Answered in time", "Answered late"):
-            ticket, _ = await open_ticket(
+            ticket = await insert_ticket_row(
                 session=session,
                 workspace_id=workspace_id,
                 source=TicketSource.API,

@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.flows.manual import MAX_SUBJECT_LENGTH, SourceMessage
 from app.slack.blocks.parts import plain, section
 from app.slack.ids import ActionId, BlockId, CallbackId
 from app.text_safety import escape
 from app.tickets.enums import Priority
-from app.tickets.manual import MAX_SUBJECT_LENGTH, SourceMessage
 
 TITLE = "New ticket"
 DESCRIPTION_MAX_LENGTH = 3000  # Slack's limit for a plain_text_input

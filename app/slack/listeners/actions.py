@@ -17,6 +17,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import DomainError, InvalidInput
+from app.flows.assignment import assign, set_priority
+from app.flows.lifecycle import discard, resolve, wait_on_customer
 from app.outbox.service import enqueue_slack_call
 from app.slack.context import SlackContext
 from app.slack.ids import ActionId
@@ -26,14 +28,7 @@ from app.team.service import get_role
 from app.tickets.actors import Actor
 from app.tickets.enums import Priority
 from app.tickets.models import Ticket
-from app.tickets.service import (
-    assign,
-    discard,
-    get_ticket,
-    resolve,
-    set_priority,
-    wait_on_customer,
-)
+from app.tickets.service import get_ticket
 
 logger = logging.getLogger(__name__)
 

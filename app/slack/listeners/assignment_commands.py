@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotAllowed
+from app.flows.auto_assign import describe_hours, set_capacity, set_working_hours
 from app.slack.commands import AutoAssign, TeamCapacity, TeamHours
-from app.team.auto_assign import describe_hours, set_capacity, set_working_hours
 from app.team.enums import AutoAssignMode, Role
 from app.team.service import get_role
 from app.workspaces.channels import set_auto_assign

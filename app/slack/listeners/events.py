@@ -18,16 +18,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.inbox.service import record_event
-from app.slack.context import SlackContext
-from app.slack.installation import actor_of
-from app.slack.listeners.home import on_home_opened
-from app.tickets.conversation import (
+from app.flows.conversation import (
     receive_deletion,
     receive_edit,
     receive_message,
     receive_reaction,
 )
+from app.inbox.service import record_event
+from app.slack.context import SlackContext
+from app.slack.installation import actor_of
+from app.slack.listeners.home import on_home_opened
 from app.tickets.intake import IncomingMessage
 from app.workspaces.models import Workspace
 

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.errors import DomainError, InvalidInput
+from app.flows.manual import InvalidField, SourceMessage, TicketForm, open_ticket_by_hand
 from app.outbox.service import enqueue_slack_call
 from app.slack.blocks.new_ticket import (
     NewTicketForm,
@@ -32,8 +33,8 @@ from app.slack.installation import actor_of
 from app.slack.replies import explain
 from app.team.service import get_role
 from app.text_safety import readable
+from app.tickets.actors import Actor
 from app.tickets.intake import subject_from
-from app.tickets.manual import InvalidField, NewTicket, SourceMessage, open_ticket_by_hand
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +105,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 raise InvalidInput("This form no longer knows who you are; open it again.")
             async with ctx.session_factory() as session, session.begin():
                 workspace_id = await ctx.require_workspace_id(session=session, body=body)
+                role = await get_role(session=session, workspace_id=workspace_id, user_id=user_id)
                 ticket, _ = await open_ticket_by_hand(
                     session=session,
                     workspace_id=workspace_id,
-                    new=_submitted(view),
-                    actor_user_id=user_id,
+                    form=_submitted(view),
+                    actor=Actor.user(user_id, role),
                     default_triage_channel_id=ctx.rules.default_triage_channel_id,
                     now=ctx.clock.now(),
                 )
@@ -181,14 +183,14 @@ async def _tell(ctx: SlackContext, *, channel_id: str | None, user_id: str, text
         )
 
 
-def _submitted(view: dict[str, Any]) -> NewTicket:
+def _submitted(view: dict[str, Any]) -> TicketForm:
     values = (view.get("state") or {}).get("values") or {}
 
     def value(block: BlockId, action: ActionId, key: str) -> Any:
         return ((values.get(block) or {}).get(action) or {}).get(key)
 
     priority = value(BlockId.NEW_TICKET_PRIORITY, ActionId.NEW_TICKET_PRIORITY, "selected_option")
-    return NewTicket(
+    return TicketForm(
         subject=value(BlockId.NEW_TICKET_SUBJECT, ActionId.NEW_TICKET_SUBJECT, "value") or "",
         description=value(BlockId.NEW_TICKET_DESCRIPTION, ActionId.NEW_TICKET_DESCRIPTION, "value")
         or "",

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotAllowed
+from app.flows import assignment, lifecycle
+from app.flows.changes import set_status
 from app.sla.models import SlaLedgerEntry
 from app.slack.blocks.ticket_list import ticket_list
 from app.slack.commands import (
@@ -30,14 +32,12 @@ from app.slack.commands import (
 from app.slack.replies import Reply
 from app.team.service import get_role
 from app.text_safety import escape, link
-from app.tickets import service
 from app.tickets.actors import Actor
 from app.tickets.enums import TicketStatus
 from app.tickets.models import Ticket
 from app.tickets.notes import add_note
 from app.tickets.queries import get_ticket_by_number
 from app.tickets.triage_list import TriageQuery, triage_page
-from app.tickets.updates import set_status
 
 
 async def run_ticket_command(
@@ -62,7 +62,7 @@ async def run_ticket_command(
     match command:
         case Assign(user_id=assignee):
             assignee = assignee or user_id
-            await service.assign(
+            await assignment.assign(
                 session=session, ticket=ticket, assignee_user_id=assignee, actor=actor, now=now
             )
             return (
@@ -72,12 +72,12 @@ async def run_ticket_command(
             )
         case Unassign():
             previous = ticket.assignee_user_id
-            await service.assign(
+            await assignment.assign(
                 session=session, ticket=ticket, assignee_user_id=None, actor=actor, now=now
             )
             return f"{number} is unassigned" + (f" (was <@{previous}>)." if previous else ".")
         case SetPriority(priority=priority):
-            await service.set_priority(
+            await assignment.set_priority(
                 session=session, ticket=ticket, priority=priority, actor=actor, now=now
             )
             return f"{number} is now {priority.value} priority; its SLA targets follow."
@@ -88,13 +88,13 @@ async def run_ticket_command(
                 return f"{number} is waiting on the customer: its resolution clock is paused."
             return f"{number} is open."
         case Resolve():
-            await service.resolve(session=session, ticket=ticket, actor=actor, now=now)
+            await lifecycle.resolve(session=session, ticket=ticket, actor=actor, now=now)
             return f"{number} is resolved."
         case Reopen():
-            await service.reopen(session=session, ticket=ticket, actor=actor, now=now)
+            await lifecycle.reopen(session=session, ticket=ticket, actor=actor, now=now)
             return f"{number} is open again; its resolution clock starts over."
         case Close():
-            await service.close(session=session, ticket=ticket, actor=actor, now=now)
+            await lifecycle.close(session=session, ticket=ticket, actor=actor, now=now)
             return f"{number} is closed."
         case Note(text=text):
             await add_note(session=session, ticket=ticket, text=text, actor=actor, now=now)
