@@ -21,8 +21,9 @@ from app.csat.preferences import delay_of, opted_out_reason, settings_row
 from app.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
 from app.team.service import get_role
 from app.tickets.actors import Actor
+from app.tickets.audit import record_ticket_event
 from app.tickets.enums import TicketStatus
-from app.tickets.models import Ticket, TicketEvent
+from app.tickets.models import Ticket
 from app.timers.handlers import TimerHandlers, lock_for_handler
 from app.timers.models import Timer
 from app.timers.service import cancel_timers, schedule_timer
@@ -42,16 +43,7 @@ def _timer_key(survey: CsatSurvey, step: str) -> str:
 def _audit(
     session: AsyncSession, ticket_id: int, kind: str, actor: Actor, now: datetime, **data: Any
 ) -> None:
-    session.add(
-        TicketEvent(
-            ticket_id=ticket_id,
-            kind=kind,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            data=data,
-            created_at=now,
-        )
-    )
+    record_ticket_event(session=session, ticket=ticket_id, kind=kind, actor=actor, now=now, **data)
 
 
 async def schedule_survey(

@@ -191,3 +191,38 @@ async def test_signed_with_the_current_secret_and_the_system_clock_time(receiver
         "sla.breached",
         "csat.received",
     ]
+
+
+async def test_an_auto_closed_ticket_tells_webhook_subscribers(
+    running_app, sender, emulator, receiver, clock
+):
+    """Auto-close goes through the one status transition, like a close by hand: the card, the
+    audit trail and `ticket.updated` with the status change."""
+    from app.slack_emulator import reaction_added_event
+    from tests.tickets.helpers import event_kinds, tickets
+
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    root = next_ts()
+    await sender.send_event(message_event("CSUPPORT", CUSTOMER, "Exports fail", ts=root))
+    await wait_until(lambda: card_in_triage(emulator), message="triage card")
+    await sender.send_event(reaction_added_event(AGENT, "white_check_mark", "CSUPPORT", root))
+    await settled(running_app)
+    webhook_id, _ = await subscribe(running_app, receiver.url, "ticket.updated")
+
+    clock.advance(days=3, minutes=1)
+    await sweep(running_app)
+
+    [closed] = await received(receiver, 1)
+    assert closed.json["type"] == "ticket.updated"
+    assert closed.json["data"]["changes"] == {
+        "status": {"previous": "resolved", "current": "closed"}
+    }
+    [ticket] = await tickets(running_app)
+    assert ticket.status == "closed" and ticket.closed_at == clock.now()
+    assert (await event_kinds(running_app, ticket.id))[-1] == "closed"
+    await wait_until(
+        lambda: "Closed" in str((card_in_triage(emulator) or {}).get("blocks")),
+        message="the card shows it closed",
+    )
+    assert [d.event_type for d in await delivery_log(running_app, webhook_id)] == ["ticket.updated"]
