@@ -46,6 +46,7 @@ class ApiContext:
     workspace_id: int
     key: ApiKey
     clock: Clock
+    default_triage_channel_id: str | None = None
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -88,6 +89,7 @@ def require_scope(scope: Scope) -> Callable[..., AsyncIterator[ApiContext]]:
                 workspace_id=workspace_id,
                 key=key,
                 clock=runtime.clock,
+                default_triage_channel_id=runtime.settings.triage_channel_id,
             )
 
     return api_context

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.api.deps import ApiContext, require_scope
 from app.api.errors import error_responses
 from app.apikeys.scopes import Scope
 from app.flows.changes import update_ticket
+from app.flows.manual import TicketForm, open_ticket_by_hand
 from app.text_safety import escape
 from app.tickets.enums import Priority, TicketStatus
 from app.tickets.notes import add_note
@@ -30,11 +31,15 @@ from app.tickets.queries import (
 from app.tickets.schemas import (
     MessageRead,
     NoteCreate,
+    TicketCreate,
     TicketDetail,
     TicketPage,
     TicketRead,
     TicketUpdate,
 )
+
+API_SOURCE = "api:tickets"  # a colon: no inbound source can be named so
+"""`external_source` of tickets an API client opened with an `external_id`."""
 
 router = APIRouter(
     prefix="/api/tickets",
@@ -121,6 +126,40 @@ async def read_ticket(number: TicketNumber, api: Reader) -> TicketDetail:
         messages = await ticket_messages(session=api.session, ticket=ticket)
         events = await ticket_events(session=api.session, ticket=ticket)
     return TicketDetail.with_history(ticket, messages, events)
+
+
+@router.post(
+    "",
+    summary="Open a ticket, as the new-ticket form does in Slack",
+    response_model=TicketRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": TicketRead, "description": "Its `external_id` already opened this one."},
+        **error_responses(409),
+    },
+    operation_id="createTicket",
+)
+async def create_ticket(body: TicketCreate, api: Writer, response: Response) -> TicketRead:
+    async with api.session.begin():
+        ticket, created = await open_ticket_by_hand(
+            session=api.session,
+            workspace_id=api.workspace_id,
+            form=TicketForm(
+                subject=body.subject,
+                description=body.description,
+                priority=body.priority.value,
+                requester_user_id=body.requester,
+                channel_id=body.channel,
+                form_id=body.external_id,
+                form_source=API_SOURCE,
+            ),
+            actor=api.actor,
+            default_triage_channel_id=api.default_triage_channel_id,
+            now=api.clock.now(),
+        )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return TicketRead.of(ticket)
 
 
 @router.patch(

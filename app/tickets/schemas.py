@@ -261,3 +261,64 @@ class NoteCreate(BaseModel):
     )
 
     text: NoteText = Field(description=f"The note (1 to {MAX_NOTE_LENGTH} characters).")
+
+
+SubjectText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class TicketCreate(BaseModel):
+    """A ticket opened by an API client, as an agent opens one with the new-ticket form: the
+    same checks, triage card, SLA clocks and channel post."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "Exports fail since this morning",
+                    "description": "Every CSV export ends with a 500 since 08:00 UTC.",
+                    "priority": "high",
+                    "requester": "U0CUSTOMER",
+                    "channel": "C0SUPPORT",
+                    "external_id": "status-page-4711",
+                }
+            ]
+        },
+    )
+
+    subject: SubjectText = Field(description="Plain text, shown as written (1 to 255 characters).")
+    description: Annotated[str, StringConstraints(max_length=3000)] = Field(
+        default="", description="Plain text: the conversation's first message."
+    )
+    priority: Priority = Field(default=Priority.NORMAL)
+    requester: str | None = Field(
+        default=None, description="Slack user id of who asked.", examples=["U0CUSTOMER"]
+    )
+    channel: str | None = Field(
+        default=None,
+        description="Slack channel to post the ticket in; replies in that post's thread join it.",
+        examples=["C0SUPPORT"],
+    )
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None,
+        description="Your id for this request: sending it again returns the same ticket (200).",
+        examples=["status-page-4711"],
+    )
+
+    @field_validator("requester")
+    @classmethod
+    def _slack_user_id(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            value[:1] in ("U", "W") and value.isalnum() and value.isascii() and len(value) <= 32
+        ):
+            raise ValueError(f"{value!r} is not a Slack user id (like U0123ABCD)")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _slack_channel_id(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            value[:1] in ("C", "G") and value.isalnum() and value.isascii() and len(value) <= 32
+        ):
+            raise ValueError(f"{value!r} is not a Slack channel id (like C0123ABCD)")
+        return value

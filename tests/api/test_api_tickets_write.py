@@ -232,3 +232,59 @@ async def test_a_change_in_slack_and_one_from_the_api_land_on_the_same_card(
 
     assert len(await tickets(running_app)) == 1
     assert len([m for m in emulator.messages("CTRIAGE") if m.get("blocks")]) == 1
+
+
+# -- POST /api/tickets -------------------------------------------------------------------------
+
+
+async def test_an_api_client_opens_a_ticket_as_the_form_does(running_app, emulator):
+    await watch(running_app)
+    await add_member(running_app, "UAGENT")
+    body = {
+        "subject": "Status page: R&D <prod> is down",
+        "description": "Every export ends with a 500.",
+        "priority": "high",
+        "requester": "UAGENT",
+        "channel": "CSUPPORT",
+        "external_id": "status-4711",
+    }
+
+    async with await writer(running_app) as client:
+        opened = await client.post("/api/tickets", json=body)
+        again = await client.post("/api/tickets", json=body)
+        detail = (await client.get("/api/tickets/1")).json()
+
+    assert opened.status_code == 201, opened.text
+    assert again.status_code == 200 and again.json()["number"] == 1  # the same request, once
+    assert opened.json()["subject"] == "Status page: R&D <prod> is down"
+    assert (opened.json()["priority"], opened.json()["source"]) == ("high", "api")
+    [ticket] = await tickets(running_app)
+    assert ticket.first_response_due_at is not None  # its SLA clocks run
+    assert [m["text"] for m in detail["messages"]] == ["Every export ends with a 500."]
+    assert [e["kind"] for e in detail["events"]][:1] == ["created"]
+    posted = await wait_until(
+        lambda: [m for m in emulator.messages("CSUPPORT") if "T-1" in (m.get("text") or "")],
+        message="the ticket posted in its channel",
+    )
+    assert "R&amp;D &lt;prod&gt;" in posted[0]["text"]
+    await wait_until(lambda: card(emulator), message="triage card")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "subject"),
+        ({"subject": "  "}, "subject"),
+        ({"subject": "x", "requester": "alice"}, "requester"),
+        ({"subject": "x", "channel": "general"}, "channel"),
+        ({"subject": "x", "priority": "asap"}, "priority"),
+        ({"subject": "x", "colour": "red"}, "colour"),
+    ],
+)
+async def test_a_bad_new_ticket_is_422_naming_the_field(running_app, body, field):
+    async with await writer(running_app) as client:
+        answer = await client.post("/api/tickets", json=body)
+
+    assert answer.status_code == 422
+    assert field in answer.text
+    assert await tickets(running_app) == []
