@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.slack.context import SlackContext
+from app.slack.interaction import SLACK_CONTEXT
 from app.slack.listeners import (
     actions,
     commands,
@@ -43,17 +45,23 @@ def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
 
 def register_listeners(app: AsyncApp, ctx: SlackContext) -> None:
     @app.middleware
-    async def count_request(body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]):
+    async def provide_context(
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        """Every listener finds the running app's SlackContext in Bolt's context."""
+        context[SLACK_CONTEXT] = ctx
         ctx.metrics.slack_requests.labels(type=slack_request_type(body)).inc()
         return await next()
 
-    events.register(app, ctx)
+    events.register(app)
     commands.register(app, ctx)
-    actions.register(app, ctx)
-    csat.register(app, ctx)
-    list_pages.register(app, ctx)
-    new_ticket.register(app, ctx)
-    interactivity.register(app, ctx)  # catch-alls: registered last
+    actions.register(app)
+    csat.register(app)
+    list_pages.register(app)
+    new_ticket.register(app)
+    interactivity.register(app)  # catch-alls: registered last
 
 
 def slack_request_type(body: dict[str, Any]) -> str:

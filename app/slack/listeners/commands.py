@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.slack.blocks.new_ticket import NewTicketForm
 from app.slack.commands import (
     USAGE,
     Assign,
@@ -58,13 +59,13 @@ from app.slack.commands import (
 from app.slack.context import SlackContext
 from app.slack.listeners.assignment_commands import run_auto_assign_command, run_member_command
 from app.slack.listeners.csat_commands import run_csat_command, run_stats_command
-from app.slack.listeners.new_ticket import open_new_ticket_modal
 from app.slack.listeners.sla_commands import run_hours_command, run_sla_command
 from app.slack.listeners.ticket_commands import (
     run_list_command,
     run_ticket_command,
     show_ticket,
 )
+from app.slack.new_ticket_form import open_new_ticket_form
 from app.slack.replies import Reply, ack_ephemeral, answer_command
 from app.team import service as team
 from app.team.enums import Role
@@ -95,12 +96,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack_ephemeral(ack, USAGE)
         elif isinstance(parsed, NewTicket):
             await ack()
-            await open_new_ticket_modal(
-                ctx,
-                client,
-                body=command,
-                trigger_id=command.get("trigger_id") or "",
-                channel_id=command.get("channel_id"),
+            await open_new_ticket_form(
+                ctx, client, body=command, form=NewTicketForm(channel_id=command.get("channel_id"))
             )
         else:
             await answer_command(ack, lambda: run_command(ctx, parsed, command))

@@ -7,123 +7,111 @@ an ephemeral answer instead.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.csat.surveys import add_comment, check_may_comment, get_survey, rate
 from app.errors import DomainError, InvalidInput
 from app.slack.blocks.csat_prompt import comment_modal, rating_from_action_id
-from app.slack.context import SlackContext
 from app.slack.ids import ActionId, BlockId, CallbackId
-from app.slack.installation import actor_of
-from app.slack.listeners.actions import int_or_none, tell_clicker
+from app.slack.interaction import acting, slack_context, tell_clicker, tell_refusal
 from app.slack.replies import explain
+from app.slack.values import first_action, json_int, state_value, survey_id_of, view_of
 from app.tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
 
 _RATE = re.compile(rf"^{ActionId.CSAT_RATE_PREFIX}[1-5]$")
+DID_NOT_OPEN = "Sorry, the comment box did not open. Please tap the button again."
 
 
-def register(app: AsyncApp, ctx: SlackContext) -> None:
-    @app.action(_RATE)
-    async def on_rate(ack: AsyncAck, body: dict[str, Any]) -> None:
-        action = (body.get("actions") or [{}])[0]
-        rating = rating_from_action_id(str(action.get("action_id", "")))
-        survey_id = int_or_none(action.get("value"))
-        user_id = actor_of(body).user_id
-        now = ctx.clock.now()
-        try:
-            if rating is None or survey_id is None or not user_id:
-                raise InvalidInput("That button no longer points at a survey.")
-            async with ctx.session_factory() as session, session.begin():
-                workspace_id = await ctx.require_workspace_id(session=session, body=body)
-                survey = await get_survey(
-                    session=session, survey_id=survey_id, workspace_id=workspace_id, for_update=True
-                )
-                await rate(session=session, survey=survey, user_id=user_id, rating=rating, now=now)
-        except DomainError as exc:
-            logger.info("rating refused for %s: %s", user_id, type(exc).__name__)
-            await tell_clicker(ctx, body, explain(exc), now)
-        await ack()
-
-    @app.action(ActionId.CSAT_ADD_COMMENT)
-    async def on_add_comment(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        action = (body.get("actions") or [{}])[0]
-        survey_id = int_or_none(action.get("value"))
-        user_id = actor_of(body).user_id
-        now = ctx.clock.now()
-        await ack()
-        try:
-            if survey_id is None or not user_id:
-                raise InvalidInput("That button no longer points at a survey.")
-            async with ctx.session_factory() as session:
-                workspace_id = await ctx.require_workspace_id(session=session, body=body)
-                survey = await get_survey(
-                    session=session, survey_id=survey_id, workspace_id=workspace_id
-                )
-                check_may_comment(survey, user_id)
-                ticket = await session.get(Ticket, survey.ticket_id)
-                modal = comment_modal(
-                    survey_id=survey.id,
-                    ticket_number=ticket.display_number if ticket else "your ticket",
-                    rating=survey.rating or 0,
-                )
-        except DomainError as exc:
-            await tell_clicker(ctx, body, explain(exc), now)
-            return
-        # The trigger id expires 3 s after the click, so the modal opens now, not via the
-        # outbox; if Slack refuses, the requester is told to tap again.
-        try:
-            await client.views_open(trigger_id=body.get("trigger_id", ""), view=modal)
-        except SlackApiError as exc:
-            logger.warning("views.open for a CSAT comment failed: %s", exc.response.get("error"))
-            await tell_clicker(
-                ctx, body, "Sorry, the comment box did not open. Please tap the button again.", now
-            )
-
-    @app.view(CallbackId.CSAT_COMMENT)
-    async def on_comment(ack: AsyncAck, body: dict[str, Any]) -> None:
-        view = body.get("view") or {}
-        survey_id = _survey_id_from_metadata(view.get("private_metadata"))
-        comment = _comment_from_state(view)
-        user_id = actor_of(body).user_id
-        try:
-            if survey_id is None or not user_id:
-                raise InvalidInput("This form no longer points at a survey.")
-            async with ctx.session_factory() as session, session.begin():
-                workspace_id = await ctx.require_workspace_id(session=session, body=body)
-                survey = await get_survey(
-                    session=session, survey_id=survey_id, workspace_id=workspace_id, for_update=True
-                )
-                await add_comment(
-                    session=session,
-                    survey=survey,
-                    user_id=user_id,
-                    comment=comment,
-                    now=ctx.clock.now(),
-                )
-        except DomainError as exc:
-            await ack(response_action="errors", errors={BlockId.CSAT_COMMENT: explain(exc)})
-            return
-        await ack()
-
-
-def _survey_id_from_metadata(metadata: object) -> int | None:
+async def rate_resolution(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    rating = rating_from_action_id(str(first_action(body).get("action_id", "")))
+    survey_id = survey_id_of(body)
     try:
-        decoded = json.loads(metadata) if isinstance(metadata, str) else None
-    except ValueError:
-        return None
-    return int_or_none(decoded.get("survey_id")) if isinstance(decoded, dict) else None
+        if rating is None or survey_id is None:
+            raise InvalidInput("That button no longer points at a survey.")
+        async with acting(context, body) as it:
+            survey = await get_survey(
+                session=it.session,
+                survey_id=survey_id,
+                workspace_id=it.workspace_id,
+                for_update=True,
+            )
+            await rate(
+                session=it.session, survey=survey, user_id=it.user_id, rating=rating, now=it.now
+            )
+    except DomainError as exc:
+        logger.info("rating refused: %s", type(exc).__name__)
+        await tell_refusal(context, body, exc)
+    await ack()
 
 
-def _comment_from_state(view: dict[str, Any]) -> str:
-    values = ((view.get("state") or {}).get("values") or {}).get(BlockId.CSAT_COMMENT) or {}
-    field = values.get(ActionId.CSAT_COMMENT_INPUT) or {}
-    return str(field.get("value") or "")
+async def open_comment_box(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    survey_id = survey_id_of(body)
+    try:
+        if survey_id is None:
+            raise InvalidInput("That button no longer points at a survey.")
+        async with acting(context, body, write=False) as it:
+            survey = await get_survey(
+                session=it.session, survey_id=survey_id, workspace_id=it.workspace_id
+            )
+            check_may_comment(survey, it.user_id)
+            ticket = await it.session.get(Ticket, survey.ticket_id)
+            modal = comment_modal(
+                survey_id=survey.id,
+                ticket_number=ticket.display_number if ticket else "your ticket",
+                rating=survey.rating or 0,
+            )
+    except DomainError as exc:
+        await tell_refusal(context, body, exc)
+        return
+    # The trigger id expires 3 s after the click, so the modal opens now, not via the outbox;
+    # if Slack refuses, the requester is told to tap again.
+    try:
+        await client.views_open(trigger_id=body.get("trigger_id", ""), view=modal)
+    except SlackApiError as exc:
+        logger.warning("views.open for a CSAT comment failed: %s", exc.response.get("error"))
+        await tell_clicker(slack_context(context), body, DID_NOT_OPEN)
+
+
+async def save_comment(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    view = view_of(body)
+    survey_id = json_int(view.get("private_metadata"), "survey_id")
+    comment = state_value(view, BlockId.CSAT_COMMENT, ActionId.CSAT_COMMENT_INPUT, "value")
+    try:
+        if survey_id is None:
+            raise InvalidInput("This form no longer points at a survey.")
+        async with acting(context, body) as it:
+            survey = await get_survey(
+                session=it.session,
+                survey_id=survey_id,
+                workspace_id=it.workspace_id,
+                for_update=True,
+            )
+            await add_comment(
+                session=it.session,
+                survey=survey,
+                user_id=it.user_id,
+                comment=str(comment or ""),
+                now=it.now,
+            )
+    except DomainError as exc:
+        await ack(response_action="errors", errors={BlockId.CSAT_COMMENT: explain(exc)})
+        return
+    await ack()
+
+
+def register(app: AsyncApp) -> None:
+    app.action(_RATE)(rate_resolution)
+    app.action(ActionId.CSAT_ADD_COMMENT)(open_comment_box)
+    app.view(CallbackId.CSAT_COMMENT)(save_comment)

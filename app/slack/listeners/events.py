@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ from app.flows.conversation import (
 from app.inbox.service import record_event
 from app.slack.context import SlackContext
 from app.slack.installation import actor_of
+from app.slack.interaction import slack_context
 from app.slack.listeners.home import on_home_opened
 from app.tickets.intake import IncomingMessage
 from app.workspaces.models import Workspace
@@ -38,10 +40,14 @@ logger = logging.getLogger(__name__)
 SPOKEN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 
 
-def register(app: AsyncApp, ctx: SlackContext) -> None:
-    @app.event(re.compile(".*"))
-    async def on_event(body: dict[str, Any], request: AsyncBoltRequest) -> None:
-        await handle_event(ctx, body, retry_num=_retry_num(request))
+async def on_event(
+    body: dict[str, Any], request: AsyncBoltRequest, context: AsyncBoltContext
+) -> None:
+    await handle_event(slack_context(context), body, retry_num=_retry_num(request))
+
+
+def register(app: AsyncApp) -> None:
+    app.event(re.compile(".*"))(on_event)
 
 
 async def handle_event(ctx: SlackContext, envelope: dict[str, Any], *, retry_num: int) -> None:

@@ -8,20 +8,22 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from app.slack.context import SlackContext
+from app.slack.values import first_action
 
 logger = logging.getLogger(__name__)
 
 _ANY = re.compile(".*")
 
 
-def register(app: AsyncApp, ctx: SlackContext) -> None:
-    @app.action(_ANY)
-    async def on_unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        actions = body.get("actions") or [{}]
-        logger.info("no handler for action %s", actions[0].get("action_id"))
+async def unknown_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+    await ack()
+    logger.info("no handler for action %s", first_action(body).get("action_id"))
 
-    @app.view(_ANY)
-    async def on_unknown_view(ack: AsyncAck) -> None:
-        await ack()
+
+async def unknown_view(ack: AsyncAck) -> None:
+    await ack()
+
+
+def register(app: AsyncApp) -> None:
+    app.action(_ANY)(unknown_action)
+    app.view(_ANY)(unknown_view)
