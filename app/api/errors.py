@@ -54,8 +54,14 @@ class ErrorBody(BaseModel):
     """Every error the API answers with."""
 
     error: str = Field(
-        description="What went wrong, as a sentence.",
+        description="What went wrong, as a sentence (plain text; people as Slack user ids).",
         examples=["This API key lacks the tickets:write scope needed here."],
+    )
+    code: str | None = Field(
+        default=None,
+        description="What went wrong, for programs: e.g. not_found, not_allowed, not_on_team,"
+        " invalid_transition, invalid_input.",
+        examples=["not_allowed"],
     )
     details: list[ErrorDetail] | None = Field(
         default=None, description="One entry per bad field, for validation errors."
@@ -76,8 +82,9 @@ def error_response(
     message: str,
     details: Sequence[ErrorDetail] | None = None,
     headers: Mapping[str, str] | None = None,
+    code: str | None = None,
 ) -> JSONResponse:
-    body = ErrorBody(error=message, details=list(details) if details else None)
+    body = ErrorBody(error=message, code=code, details=list(details) if details else None)
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status_code, headers=headers
     )
@@ -109,7 +116,11 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     logger.info("%s %s refused: %s", request.method, request.url.path, type(exc).__name__)
     headers = BEARER_CHALLENGE if status == 401 else None
-    return error_response(status, str(exc) or "That cannot be done.", headers=headers)
+    message = exc.render(lambda user_id: user_id) or "That cannot be done."
+    details = (
+        [ErrorDetail(field=exc.field, location="body", message=message)] if exc.field else None
+    )
+    return error_response(status, message, details, headers=headers, code=exc.code)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -151,7 +151,11 @@ async def get_survey(
 
 def _require_requester(survey: CsatSurvey, user_id: str) -> None:
     if user_id != survey.requester_user_id:
-        raise NotAllowed(f"Only <@{survey.requester_user_id}> can rate this.")
+        raise NotAllowed(
+            "Only {requester} can rate this.",
+            code="not_the_requester",
+            people={"requester": survey.requester_user_id},
+        )
 
 
 def _require_open(survey: CsatSurvey) -> None:

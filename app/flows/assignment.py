@@ -41,7 +41,12 @@ async def assign(
             session=session, workspace_id=ticket.workspace_id, user_id=assignee_user_id
         )
         if role is None:
-            raise InvalidInput(f"<@{assignee_user_id}> is not on the support team.")
+            raise InvalidInput(
+                "{user} is not on the support team.",
+                code="not_on_team",
+                field="assignee",
+                people={"user": assignee_user_id},
+            )
     if not actor.is_lead:
         if assignee_user_id is not None and assignee_user_id != actor.id:
             raise NotAllowed("Sorry, only support leads can assign tickets to someone else.")

@@ -118,7 +118,9 @@ async def _member(session: AsyncSession, workspace_id: int, user_id: str) -> Tea
         )
     )
     if member is None:
-        raise NotFound(f"<@{user_id}> is not on the support team.")
+        raise NotFound(
+            "{user} is not on the support team.", code="not_on_team", people={"user": user_id}
+        )
     return member
 
 
@@ -150,7 +152,9 @@ async def set_working_hours(
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"`{time_zone}` is not a time zone like Europe/Berlin.") from None
+        raise InvalidInput(
+            f"`{time_zone}` is not a time zone like Europe/Berlin.", field="time_zone"
+        ) from None
     hours = {"time_zone": time_zone, "days": list(days), "opens": opens, "closes": closes}
     member_calendar(hours)  # raises InvalidInput on impossible hours
     member.working_hours = hours

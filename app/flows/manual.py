@@ -37,8 +37,7 @@ class InvalidField(InvalidInput):
     """One field of the form is wrong; `field` names it so the form can show the message there."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 
 from app.errors import DomainError
+from app.text_safety import escape
 
 logger = logging.getLogger(__name__)
 
@@ -46,4 +47,6 @@ async def answer_command(ack: AsyncAck, work: Callable[[], Awaitable[str | Reply
 
 
 def explain(error: DomainError) -> str:
-    return str(error) or "Sorry, that can't be done."
+    """A refusal in Slack's words: its plain text escaped once, the people it names as
+    mentions."""
+    return error.render(lambda user_id: f"<@{user_id}>", escape) or "Sorry, that can't be done."

@@ -158,7 +158,9 @@ async def remove_member(
     )
     member = await _find_member(session=session, workspace_id=workspace_id, user_id=user_id)
     if member is None:
-        raise NotFound(f"<@{user_id}> is not on the support team.")
+        raise NotFound(
+            "{user} is not on the support team.", code="not_on_team", people={"user": user_id}
+        )
     if member.role == Role.LEAD:
         await _keep_a_lead(session=session, workspace_id=workspace_id, leaving=member)
     await session.delete(member)
@@ -196,5 +198,7 @@ async def _keep_a_lead(*, session: AsyncSession, workspace_id: int, leaving: Tea
     )
     if not other_leads:
         raise NotAllowed(
-            f"<@{leaving.slack_user_id}> is the only support lead; make someone else a lead first."
+            "{user} is the only support lead; make someone else a lead first.",
+            code="last_lead",
+            people={"user": leaving.slack_user_id},
         )

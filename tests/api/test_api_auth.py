@@ -16,7 +16,8 @@ def assert_unauthenticated(answer, words: str) -> None:
     assert answer.status_code == 401, answer.text
     assert answer.headers["www-authenticate"] == "Bearer"
     assert words in answer.json()["error"]
-    assert set(answer.json()) == {"error"}
+    assert answer.json()["code"] == "not_authenticated"
+    assert set(answer.json()) == {"error", "code"}
 
 
 async def test_a_request_without_a_key_is_refused(running_app):
@@ -75,7 +76,10 @@ async def test_a_key_without_the_scope_is_forbidden_and_told_which(running_app):
         write = await client.post("/api/tickets/1/notes", json={"text": "hi"})
 
     assert read.status_code == 403
-    assert read.json() == {"error": "This API key lacks the tickets:read scope needed here."}
+    assert read.json() == {
+        "error": "This API key lacks the tickets:read scope needed here.",
+        "code": "not_allowed",
+    }
     assert write.status_code == 403
     assert "tickets:write" in write.json()["error"]
 

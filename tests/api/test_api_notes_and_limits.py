@@ -87,7 +87,7 @@ async def test_a_note_on_an_unknown_ticket_is_404(running_app):
         answer = await client.post("/api/tickets/T-3/notes", json={"text": "hello"})
 
     assert answer.status_code == 404
-    assert answer.json() == {"error": "Ticket T-3 does not exist."}
+    assert answer.json() == {"error": "Ticket T-3 does not exist.", "code": "not_found"}
 
 
 async def test_a_body_over_1_mib_is_413(running_app):

@@ -59,7 +59,7 @@ async def test_only_team_members_can_be_assigned(running_app, ticket):
         trail = await events(client)
 
     assert answer.status_code == 422
-    assert answer.json() == {"error": "<@UCUSTOMER> is not on the support team."}
+    assert answer.json()["error"] == "UCUSTOMER is not on the support team."  # no Slack markup
     assert trail == []
 
 
@@ -215,7 +215,7 @@ async def test_unknown_ticket_is_404(running_app, ticket):
         answer = await client.patch("/api/tickets/T-404", json={"priority": "low"})
 
     assert answer.status_code == 404
-    assert answer.json() == {"error": "Ticket T-404 does not exist."}
+    assert answer.json() == {"error": "Ticket T-404 does not exist.", "code": "not_found"}
 
 
 async def test_a_change_in_slack_and_one_from_the_api_land_on_the_same_card(
@@ -288,3 +288,17 @@ async def test_a_bad_new_ticket_is_422_naming_the_field(running_app, body, field
     assert answer.status_code == 422
     assert field in answer.text
     assert await tickets(running_app) == []
+
+
+async def test_refusals_are_data_without_slack_markup(running_app, ticket):
+    """The REST API names people by id and says what went wrong in a code; Slack (tested with
+    the commands) shows the same refusal with a mention."""
+    async with await writer(running_app) as client:
+        answer = await client.patch("/api/tickets/1", json={"assignee": "U0NOBODY"})
+
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["error"] == "U0NOBODY is not on the support team."
+    assert body["code"] == "not_on_team"
+    assert body["details"] == [{"field": "assignee", "location": "body", "message": body["error"]}]
+    assert "<@" not in answer.text

@@ -138,7 +138,10 @@ async def test_metrics_need_the_metrics_read_scope(running_app):
 
     assert missing.status_code == 401
     assert forbidden.status_code == 403
-    assert forbidden.json() == {"error": "This API key lacks the metrics:read scope needed here."}
+    assert forbidden.json() == {
+        "error": "This API key lacks the metrics:read scope needed here.",
+        "code": "not_allowed",
+    }
     assert allowed.status_code == 200
 
 

@@ -594,7 +594,7 @@ async def test_unknown_holiday_calendars_are_422(running_app, change, words):
         answer = await client.put("/api/business-hours", json=body)
 
     assert answer.status_code == 422
-    assert answer.json() == {"error": words}
+    assert answer.json()["error"] == words and answer.json()["code"] == "invalid_input"
 
 
 # -- who may ------------------------------------------------------------------------------------
@@ -636,7 +636,10 @@ async def test_a_key_without_the_scope_is_forbidden(running_app, scopes, method,
         answer = await client.request(method, path, json={"policies": []})
 
     assert answer.status_code == 403
-    assert answer.json() == {"error": f"This API key lacks the {needed} scope needed here."}
+    assert answer.json() == {
+        "error": f"This API key lacks the {needed} scope needed here.",
+        "code": "not_allowed",
+    }
 
 
 async def test_openapi_documents_the_sla_endpoints(running_app):

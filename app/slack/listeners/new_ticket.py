@@ -17,7 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.errors import DomainError
-from app.flows.manual import InvalidField, SourceMessage, TicketForm, open_ticket_by_hand
+from app.flows.manual import SourceMessage, TicketForm, open_ticket_by_hand
 from app.slack.blocks.new_ticket import NewTicketForm, created_modal, source_from_metadata
 from app.slack.ids import ActionId, BlockId, CallbackId
 from app.slack.interaction import acting, slack_context
@@ -89,8 +89,7 @@ async def submit_new_ticket(ack: AsyncAck, body: dict[str, Any], context: AsyncB
             )
             done = created_modal(ticket.display_number, ticket.subject, ticket.triage_channel_id)
     except DomainError as exc:
-        field = exc.field if isinstance(exc, InvalidField) else "subject"
-        block = _FIELD_BLOCKS.get(field, BlockId.NEW_TICKET_SUBJECT)
+        block = _FIELD_BLOCKS.get(exc.field or "subject", BlockId.NEW_TICKET_SUBJECT)
         await ack(response_action="errors", errors={block: explain(exc)})
         return
     await ack(response_action="update", view=done)
