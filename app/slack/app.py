@@ -56,7 +56,7 @@ def register_listeners(app: AsyncApp, ctx: SlackContext) -> None:
         return await next()
 
     events.register(app)
-    commands.register(app, ctx)
+    commands.register(app)
     actions.register(app)
     csat.register(app)
     list_pages.register(app)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.slack.commands import (
+from app.slack.ticket_command.grammar import (
     CsatAccount,
     CsatChannel,
     CsatDelay,
@@ -15,8 +15,8 @@ from app.slack.commands import (
     CsatWorkspace,
     Stats,
     UsageError,
-    parse,
 )
+from app.slack.ticket_command.specs import parse
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from app.sla.models import SlaPolicy
 from app.sla.policies import DEFAULT_TARGETS, targets_for
-from app.slack.commands import SlaSet, UsageError, parse
+from app.slack.ticket_command.grammar import SlaSet, UsageError
+from app.slack.ticket_command.specs import parse
 from app.team.enums import Role
 from app.tickets.enums import Priority
 from app.workspaces.models import Workspace

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.slack.commands import (
-    USAGE,
+from app.slack.ticket_command.grammar import (
     AutoReply,
     ChannelList,
     Help,
@@ -15,10 +14,10 @@ from app.slack.commands import (
     Unwatch,
     UsageError,
     Watch,
-    parse,
     parse_channel_mention,
     parse_user_mention,
 )
+from app.slack.ticket_command.specs import USAGE, parse
 from app.team.enums import Role
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.slack.commands import (
-    USAGE,
+from app.slack.ticket_command.grammar import (
     Assign,
     Close,
     ListTickets,
@@ -18,9 +17,9 @@ from app.slack.commands import (
     SetStatus,
     Unassign,
     UsageError,
-    parse,
     parse_ticket_number,
 )
+from app.slack.ticket_command.specs import USAGE, parse
 from app.tickets.enums import ListFilter, Priority
 
 SUBCOMMANDS = [

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.errors import NotAllowed
 from app.flows.auto_assign import describe_hours, set_capacity, set_working_hours
-from app.slack.commands import AutoAssign, TeamCapacity, TeamHours
+from app.slack.ticket_command.call import Call
+from app.slack.ticket_command.grammar import AutoAssign, TeamCapacity, TeamHours
 from app.team.enums import AutoAssignMode, Role
-from app.team.service import get_role
 from app.workspaces.channels import set_auto_assign
 
 
-async def run_auto_assign_command(
-    *,
-    session: AsyncSession,
-    workspace_id: int,
-    user_id: str,
-    channel_id: str,
-    command: AutoAssign,
-) -> str:
+async def set_channel_auto_assign(call: Call, command: AutoAssign) -> str:
+    channel_id = call.channel_id
     await set_auto_assign(
-        session=session,
-        workspace_id=workspace_id,
+        session=call.session,
+        workspace_id=call.workspace_id,
         channel_id=channel_id,
         mode=command.mode,
-        actor_id=user_id,
+        actor_id=call.user_id,
     )
     if command.mode is AutoAssignMode.OFF:
         return f"New tickets from <#{channel_id}> are no longer assigned automatically."
@@ -37,33 +29,31 @@ async def run_auto_assign_command(
     )
 
 
-async def run_member_command(
-    *, session: AsyncSession, workspace_id: int, user_id: str, command: TeamCapacity | TeamHours
-) -> str:
-    """Leads set anyone's capacity and hours; agents may set their own hours."""
-    role = await get_role(session=session, workspace_id=workspace_id, user_id=user_id)
-    own_hours = isinstance(command, TeamHours) and command.user_id == user_id and role is not None
-    if role is not Role.LEAD and not own_hours:
-        what = "capacities" if isinstance(command, TeamCapacity) else "someone else's hours"
-        raise NotAllowed(f"Sorry, only support leads can change {what}.")
+async def set_member_capacity(call: Call, command: TeamCapacity) -> str:
+    await set_capacity(
+        session=call.session,
+        workspace_id=call.workspace_id,
+        user_id=command.user_id,
+        capacity=command.capacity,
+    )
     who = f"<@{command.user_id}>"
-    if isinstance(command, TeamCapacity):
-        await set_capacity(
-            session=session,
-            workspace_id=workspace_id,
-            user_id=command.user_id,
-            capacity=command.capacity,
-        )
-        if command.capacity is None:
-            return f"{who} has no limit on open tickets from auto-assignment."
-        return f"Auto-assignment gives {who} at most {command.capacity} open tickets."
+    if command.capacity is None:
+        return f"{who} has no limit on open tickets from auto-assignment."
+    return f"Auto-assignment gives {who} at most {command.capacity} open tickets."
+
+
+async def set_member_hours(call: Call, command: TeamHours) -> str:
+    """Leads set anyone's hours; agents may set their own."""
+    if call.role != Role.LEAD and command.user_id != call.user_id:
+        raise NotAllowed("Sorry, only support leads can change someone else's hours.")
     member = await set_working_hours(
-        session=session,
-        workspace_id=workspace_id,
+        session=call.session,
+        workspace_id=call.workspace_id,
         user_id=command.user_id,
         time_zone=command.time_zone,
         opens=command.opens,
         closes=command.closes,
         days=command.days,
     )
-    return f"Auto-assignment picks {who} during {describe_hours(member.working_hours)}."
+    hours = describe_hours(member.working_hours)
+    return f"Auto-assignment picks <@{command.user_id}> during {hours}."

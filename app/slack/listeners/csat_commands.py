@@ -1,109 +1,107 @@
-"""`/ticket csat ...` (who is asked to rate, and when) and `/ticket stats` (the numbers)."""
+"""`/ticket csat ...` (who is asked to rate, and when) and `/ticket stats` (the numbers). The
+team sees the settings and the stats, leads change the settings: the table says so
+(app/slack/ticket_command/specs.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from datetime import timedelta
 
 from app.csat import preferences
 from app.csat.enums import OptOutKind
 from app.csat.stats import Breakdown, CsatNumbers, csat_breakdown, csat_by_period, csat_numbers
-from app.errors import NotAllowed
 from app.sla.durations import format_duration
-from app.slack.commands import (
+from app.slack.ticket_command.call import Call
+from app.slack.ticket_command.grammar import (
     CsatAccount,
     CsatChannel,
-    CsatCommand,
     CsatDelay,
     CsatInternal,
     CsatShow,
     CsatWorkspace,
     Stats,
 )
-from app.team.service import get_role, require_lead
 from app.text_safety import escape
 from app.tickets.stats import ticket_volume
 
 
-async def run_csat_command(
-    *,
-    session: AsyncSession,
-    workspace_id: int,
-    user_id: str,
-    channel_id: str,
-    command: CsatCommand,
-    now: datetime,
-) -> str:
-    if isinstance(command, CsatShow):
-        if await get_role(session=session, workspace_id=workspace_id, user_id=user_id) is None:
-            raise NotAllowed("Sorry, only the support team can see the CSAT settings.")
-        choices = await preferences.load_choices(session=session, workspace_id=workspace_id)
-        return csat_settings_reply(choices)
-    await require_lead(
-        session=session, workspace_id=workspace_id, user_id=user_id, to="change CSAT settings"
+async def show_csat(call: Call, command: CsatShow) -> str:
+    choices = await preferences.load_choices(session=call.session, workspace_id=call.workspace_id)
+    return csat_settings_reply(choices)
+
+
+async def set_csat_channel(call: Call, command: CsatChannel) -> str:
+    channel_id = call.channel_id
+    await preferences.set_opt_out(
+        kind=OptOutKind.CHANNEL,
+        key=channel_id,
+        label=channel_id,
+        opted_out=not command.enabled,
+        session=call.session,
+        workspace_id=call.workspace_id,
+        actor_id=call.user_id,
+        now=call.now,
     )
-    match command:
-        case CsatChannel(enabled=enabled):
-            await preferences.set_opt_out(
-                kind=OptOutKind.CHANNEL,
-                key=channel_id,
-                label=channel_id,
-                opted_out=not enabled,
-                session=session,
-                workspace_id=workspace_id,
-                actor_id=user_id,
-                now=now,
-            )
-            if enabled:
-                return f"Resolved tickets from <#{channel_id}> get a rating prompt again."
-            return f"Tickets from <#{channel_id}> are no longer followed by a rating prompt."
-        case CsatWorkspace(enabled=enabled):
-            await preferences.set_enabled(
-                session=session,
-                workspace_id=workspace_id,
-                enabled=enabled,
-                actor_id=user_id,
-                now=now,
-            )
-            return (
-                "Rating prompts are on: requesters are asked after each resolution."
-                if enabled
-                else "Rating prompts are off in this workspace."
-            )
-        case CsatDelay(delay=delay):
-            await preferences.set_delay(
-                session=session, workspace_id=workspace_id, delay=delay, actor_id=user_id, now=now
-            )
-            return f"Rating prompts now go out {_after(delay)} a ticket is resolved."
-        case CsatInternal(enabled=enabled):
-            await preferences.set_include_internal(
-                session=session,
-                workspace_id=workspace_id,
-                include=enabled,
-                actor_id=user_id,
-                now=now,
-            )
-            return (
-                "Requesters from this workspace are asked to rate too."
-                if enabled
-                else "Only external (Slack Connect) requesters are asked to rate from now on."
-            )
-        case CsatAccount(account=account, enabled=enabled):
-            await preferences.set_opt_out(
-                kind=OptOutKind.ACCOUNT,
-                key=preferences.account_key(account),
-                label=account,
-                opted_out=not enabled,
-                session=session,
-                workspace_id=workspace_id,
-                actor_id=user_id,
-                now=now,
-            )
-            if enabled:
-                return f"Requesters from *{escape(account)}* are asked to rate again."
-            return f"Requesters from *{escape(account)}* are no longer asked to rate."
-    raise AssertionError(f"unhandled CSAT command {command!r}")  # pragma: no cover
+    if command.enabled:
+        return f"Resolved tickets from <#{channel_id}> get a rating prompt again."
+    return f"Tickets from <#{channel_id}> are no longer followed by a rating prompt."
+
+
+async def set_csat_workspace(call: Call, command: CsatWorkspace) -> str:
+    await preferences.set_enabled(
+        session=call.session,
+        workspace_id=call.workspace_id,
+        enabled=command.enabled,
+        actor_id=call.user_id,
+        now=call.now,
+    )
+    return (
+        "Rating prompts are on: requesters are asked after each resolution."
+        if command.enabled
+        else "Rating prompts are off in this workspace."
+    )
+
+
+async def set_csat_delay(call: Call, command: CsatDelay) -> str:
+    await preferences.set_delay(
+        session=call.session,
+        workspace_id=call.workspace_id,
+        delay=command.delay,
+        actor_id=call.user_id,
+        now=call.now,
+    )
+    return f"Rating prompts now go out {_after(command.delay)} a ticket is resolved."
+
+
+async def set_csat_internal(call: Call, command: CsatInternal) -> str:
+    await preferences.set_include_internal(
+        session=call.session,
+        workspace_id=call.workspace_id,
+        include=command.enabled,
+        actor_id=call.user_id,
+        now=call.now,
+    )
+    return (
+        "Requesters from this workspace are asked to rate too."
+        if command.enabled
+        else "Only external (Slack Connect) requesters are asked to rate from now on."
+    )
+
+
+async def set_csat_account(call: Call, command: CsatAccount) -> str:
+    account = command.account
+    await preferences.set_opt_out(
+        kind=OptOutKind.ACCOUNT,
+        key=preferences.account_key(account),
+        label=account,
+        opted_out=not command.enabled,
+        session=call.session,
+        workspace_id=call.workspace_id,
+        actor_id=call.user_id,
+        now=call.now,
+    )
+    if command.enabled:
+        return f"Requesters from *{escape(account)}* are asked to rate again."
+    return f"Requesters from *{escape(account)}* are no longer asked to rate."
 
 
 def csat_settings_reply(choices: preferences.CsatChoices) -> str:
@@ -128,12 +126,9 @@ def _after(delay: timedelta) -> str:
     return "right" if delay <= timedelta(0) else f"{format_duration(delay)} after"
 
 
-async def run_stats_command(
-    *, session: AsyncSession, workspace_id: int, user_id: str, command: Stats, now: datetime
-) -> str:
-    if await get_role(session=session, workspace_id=workspace_id, user_id=user_id) is None:
-        raise NotAllowed("Sorry, only the support team can see the stats.")
-    end = now
+async def show_stats(call: Call, command: Stats) -> str:
+    session, workspace_id = call.session, call.workspace_id
+    end = call.now
     start = end - timedelta(days=command.days)
     earlier = start - timedelta(days=command.days)
     step = timedelta(days=1) if command.days <= 7 else timedelta(days=7)

@@ -25,11 +25,11 @@ from app.flows.conversation import (
     receive_message,
     receive_reaction,
 )
+from app.home.notifications import home_tab_opened
 from app.inbox.service import record_event
 from app.slack.context import SlackContext
 from app.slack.installation import actor_of
 from app.slack.interaction import slack_context
-from app.slack.listeners.home import on_home_opened
 from app.tickets.intake import IncomingMessage
 from app.workspaces.models import Workspace
 
@@ -168,8 +168,13 @@ async def _on_home_opened(
     envelope: dict[str, Any],
     now: datetime,
 ) -> None:
+    """The Home tab (already stored and deduped) is published as it is now; the Messages tab
+    is left alone."""
     event = envelope.get("event") or {}
-    await on_home_opened(session=session, workspace=workspace, event=event, now=now)
+    user_id = event.get("user")
+    if event.get("tab") != "home" or not user_id:
+        return
+    await home_tab_opened(session=session, workspace_id=workspace.id, user_id=user_id, now=now)
 
 
 EventHandler = Callable[

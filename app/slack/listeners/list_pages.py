@@ -15,8 +15,8 @@ from app.errors import DomainError
 from app.slack.blocks.ticket_list import query_from_value
 from app.slack.ids import ActionId
 from app.slack.interaction import acting
-from app.slack.listeners.ticket_commands import list_page
 from app.slack.replies import explain
+from app.slack.ticket_lists import list_page
 from app.slack.values import first_action
 
 logger = logging.getLogger(__name__)

@@ -1,13 +1,11 @@
-"""`/ticket sla` (the team sees the targets), `/ticket sla set` (leads change them) and
-`/ticket hours` (business hours)."""
+"""`/ticket sla` (the team sees the targets), `/ticket sla set` (leads change them),
+`/ticket hours` and `/ticket hours set` (business hours). Who may run which is in the table
+(app/slack/ticket_command/specs.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.errors import NotAllowed
 from app.sla.durations import format_duration
 from app.sla.policies import (
     Targets,
@@ -16,32 +14,22 @@ from app.sla.policies import (
     set_business_hours,
     set_targets,
 )
-from app.slack.commands import HoursSet, HoursShow, SlaSet, SlaShow
-from app.team.service import get_role, require_lead
+from app.slack.ticket_command.call import Call
+from app.slack.ticket_command.grammar import HoursSet, HoursShow, SlaSet, SlaShow
 from app.text_safety import escape
 
 
-async def run_sla_command(
-    *,
-    session: AsyncSession,
-    workspace_id: int,
-    user_id: str,
-    command: SlaShow | SlaSet,
-    now: datetime,
-) -> str:
-    if isinstance(command, SlaShow):
-        if await get_role(session=session, workspace_id=workspace_id, user_id=user_id) is None:
-            raise NotAllowed("Sorry, only the support team can see the SLA targets.")
-        return sla_reply(await all_targets(session=session, workspace_id=workspace_id))
-    await require_lead(
-        session=session, workspace_id=workspace_id, user_id=user_id, to="change SLA targets"
-    )
+async def show_sla(call: Call, command: SlaShow) -> str:
+    return sla_reply(await all_targets(session=call.session, workspace_id=call.workspace_id))
+
+
+async def set_sla(call: Call, command: SlaSet) -> str:
     targets = await set_targets(
-        session=session,
-        workspace_id=workspace_id,
+        session=call.session,
+        workspace_id=call.workspace_id,
         priority=command.priority,
-        actor_id=user_id,
-        now=now,
+        actor_id=call.user_id,
+        now=call.now,
         first_response=command.first_response,
         next_response=command.next_response,
         resolution=command.resolution,
@@ -73,30 +61,20 @@ def _show(duration: timedelta | None) -> str:
     return format_duration(duration) if duration is not None else "none"
 
 
-async def run_hours_command(
-    *,
-    session: AsyncSession,
-    workspace_id: int,
-    user_id: str,
-    command: HoursShow | HoursSet,
-    now: datetime,
-) -> str:
-    if isinstance(command, HoursShow):
-        if await get_role(session=session, workspace_id=workspace_id, user_id=user_id) is None:
-            raise NotAllowed("Sorry, only the support team can see the business hours.")
-        hours = await describe_business_hours(session=session, workspace_id=workspace_id)
-        return f"*Business hours*: {hours}"
-    await require_lead(
-        session=session, workspace_id=workspace_id, user_id=user_id, to="change business hours"
-    )
+async def show_hours(call: Call, command: HoursShow) -> str:
+    hours = await describe_business_hours(session=call.session, workspace_id=call.workspace_id)
+    return f"*Business hours*: {hours}"
+
+
+async def set_hours(call: Call, command: HoursSet) -> str:
     await set_business_hours(
-        session=session,
-        workspace_id=workspace_id,
+        session=call.session,
+        workspace_id=call.workspace_id,
         time_zone=command.time_zone,
         weekly_hours={day: [[command.opens, command.closes]] for day in command.days},
         holiday_country=command.holiday_country,
-        actor_id=user_id,
-        now=now,
+        actor_id=call.user_id,
+        now=call.now,
     )
-    hours = await describe_business_hours(session=session, workspace_id=workspace_id)
+    hours = await describe_business_hours(session=call.session, workspace_id=call.workspace_id)
     return f"Business hours are now {hours}. SLA clocks started from now on count them."

@@ -1,116 +1,139 @@
-"""`/ticket list`, `show`, and the triage subcommands on one ticket (assign, priority, status,
-resolve, reopen, close, note). Each runs the same services as the triage card and the REST API.
+"""`/ticket list`, `show`, `new`, and the triage subcommands on one ticket (assign, unassign,
+priority, status, resolve, reopen, close, note). Each runs the same services as the triage card
+and the REST API.
 
-Who may do what is decided by the services (leads everything; agents take, answer, prioritise
-and resolve); this module only finds the ticket and words the outcome.
+The table (app/slack/ticket_command/specs.py) lets only the support team change or list tickets;
+what else a role may do is decided by the services (leads everything; agents take, answer,
+prioritise and resolve); this module only finds the ticket and words the outcome.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotAllowed
 from app.flows import assignment, lifecycle
 from app.flows.changes import set_status
 from app.sla.models import SlaLedgerEntry
-from app.slack.blocks.ticket_list import ticket_list
-from app.slack.commands import (
+from app.slack.blocks.new_ticket import NewTicketForm
+from app.slack.new_ticket_form import open_new_ticket_form
+from app.slack.replies import Reply
+from app.slack.ticket_command.call import Call, Slash
+from app.slack.ticket_command.grammar import (
     Assign,
     Close,
     ListTickets,
+    NewTicket,
     Note,
     Reopen,
     Resolve,
     SetPriority,
     SetStatus,
-    TicketCommand,
+    Show,
     Unassign,
 )
-from app.slack.replies import Reply
-from app.team.service import get_role
+from app.slack.ticket_lists import render_page
 from app.text_safety import escape, link
-from app.tickets.actors import Actor
 from app.tickets.enums import TicketStatus
 from app.tickets.models import Ticket
 from app.tickets.notes import add_note
 from app.tickets.queries import get_ticket_by_number
-from app.tickets.triage_list import TriageQuery, triage_page
+from app.tickets.triage_list import TriageQuery
 
 
-async def run_ticket_command(
-    *,
-    session: AsyncSession,
-    workspace_id: int,
-    user_id: str,
-    command: TicketCommand,
-    now: datetime,
-) -> str:
-    role = await get_role(session=session, workspace_id=workspace_id, user_id=user_id)
-    if role is None:
-        raise NotAllowed(
-            "Sorry, only the support team can change tickets. You can `/ticket show` the"
-            " tickets you asked about."
-        )
-    actor = Actor.user(user_id, role)
-    ticket = await get_ticket_by_number(
-        session=session, workspace_id=workspace_id, number=command.number, for_update=True
+async def assign_ticket(call: Call, command: Assign) -> str:
+    ticket = await _ticket(call, command.number)
+    assignee = command.user_id or call.user_id
+    await assignment.assign(
+        session=call.session,
+        ticket=ticket,
+        assignee_user_id=assignee,
+        actor=call.actor,
+        now=call.now,
     )
-    number = ticket.display_number
-    match command:
-        case Assign(user_id=assignee):
-            assignee = assignee or user_id
-            await assignment.assign(
-                session=session, ticket=ticket, assignee_user_id=assignee, actor=actor, now=now
-            )
-            return (
-                f"You now have {number}."
-                if assignee == user_id
-                else (f"<@{assignee}> now has {number}.")
-            )
-        case Unassign():
-            previous = ticket.assignee_user_id
-            await assignment.assign(
-                session=session, ticket=ticket, assignee_user_id=None, actor=actor, now=now
-            )
-            return f"{number} is unassigned" + (f" (was <@{previous}>)." if previous else ".")
-        case SetPriority(priority=priority):
-            await assignment.set_priority(
-                session=session, ticket=ticket, priority=priority, actor=actor, now=now
-            )
-            return f"{number} is now {priority.value} priority; its SLA targets follow."
-        case SetStatus(waiting=waiting):
-            status = TicketStatus.WAITING_ON_CUSTOMER if waiting else TicketStatus.OPEN
-            await set_status(session=session, ticket=ticket, status=status, actor=actor, now=now)
-            if waiting:
-                return f"{number} is waiting on the customer: its resolution clock is paused."
-            return f"{number} is open."
-        case Resolve():
-            await lifecycle.resolve(session=session, ticket=ticket, actor=actor, now=now)
-            return f"{number} is resolved."
-        case Reopen():
-            await lifecycle.reopen(session=session, ticket=ticket, actor=actor, now=now)
-            return f"{number} is open again; its resolution clock starts over."
-        case Close():
-            await lifecycle.close(session=session, ticket=ticket, actor=actor, now=now)
-            return f"{number} is closed."
-        case Note(text=text):
-            await add_note(session=session, ticket=ticket, text=text, actor=actor, now=now)
-            return (
-                f"Added your note to {number}, under its triage card (the customer never sees it)."
-            )
-    raise AssertionError(f"unhandled ticket command {command!r}")  # pragma: no cover
+    if assignee == call.user_id:
+        return f"You now have {ticket.display_number}."
+    return f"<@{assignee}> now has {ticket.display_number}."
 
 
-async def run_list_command(
-    *, session: AsyncSession, workspace_id: int, user_id: str, command: ListTickets
-) -> Reply:
-    return await list_page(
-        session=session,
-        workspace_id=workspace_id,
-        user_id=user_id,
+async def unassign_ticket(call: Call, command: Unassign) -> str:
+    ticket = await _ticket(call, command.number)
+    previous = ticket.assignee_user_id
+    await assignment.assign(
+        session=call.session, ticket=ticket, assignee_user_id=None, actor=call.actor, now=call.now
+    )
+    return f"{ticket.display_number} is unassigned" + (
+        f" (was <@{previous}>)." if previous else "."
+    )
+
+
+async def set_ticket_priority(call: Call, command: SetPriority) -> str:
+    ticket = await _ticket(call, command.number)
+    await assignment.set_priority(
+        session=call.session,
+        ticket=ticket,
+        priority=command.priority,
+        actor=call.actor,
+        now=call.now,
+    )
+    return (
+        f"{ticket.display_number} is now {command.priority.value} priority; its SLA targets follow."
+    )
+
+
+async def set_ticket_status(call: Call, command: SetStatus) -> str:
+    ticket = await _ticket(call, command.number)
+    status = TicketStatus.WAITING_ON_CUSTOMER if command.waiting else TicketStatus.OPEN
+    await set_status(
+        session=call.session, ticket=ticket, status=status, actor=call.actor, now=call.now
+    )
+    if command.waiting:
+        return (
+            f"{ticket.display_number} is waiting on the customer: its resolution clock is paused."
+        )
+    return f"{ticket.display_number} is open."
+
+
+async def resolve_ticket(call: Call, command: Resolve) -> str:
+    ticket = await _ticket(call, command.number)
+    await lifecycle.resolve(session=call.session, ticket=ticket, actor=call.actor, now=call.now)
+    return f"{ticket.display_number} is resolved."
+
+
+async def reopen_ticket(call: Call, command: Reopen) -> str:
+    ticket = await _ticket(call, command.number)
+    await lifecycle.reopen(session=call.session, ticket=ticket, actor=call.actor, now=call.now)
+    return f"{ticket.display_number} is open again; its resolution clock starts over."
+
+
+async def close_ticket(call: Call, command: Close) -> str:
+    ticket = await _ticket(call, command.number)
+    await lifecycle.close(session=call.session, ticket=ticket, actor=call.actor, now=call.now)
+    return f"{ticket.display_number} is closed."
+
+
+async def note_ticket(call: Call, command: Note) -> str:
+    ticket = await _ticket(call, command.number)
+    await add_note(
+        session=call.session, ticket=ticket, text=command.text, actor=call.actor, now=call.now
+    )
+    return (
+        f"Added your note to {ticket.display_number}, under its triage card"
+        " (the customer never sees it)."
+    )
+
+
+async def _ticket(call: Call, number: int) -> Ticket:
+    return await get_ticket_by_number(
+        session=call.session, workspace_id=call.workspace_id, number=number, for_update=True
+    )
+
+
+async def list_tickets(call: Call, command: ListTickets) -> Reply:
+    return await render_page(
+        session=call.session,
+        workspace_id=call.workspace_id,
+        user_id=call.user_id,
         query=TriageQuery(
             filter=command.filter,
             channel_id=command.channel_id,
@@ -120,31 +143,14 @@ async def run_list_command(
     )
 
 
-async def list_page(
-    *, session: AsyncSession, workspace_id: int, user_id: str, query: TriageQuery
-) -> Reply:
-    if await get_role(session=session, workspace_id=workspace_id, user_id=user_id) is None:
-        raise NotAllowed(
-            "Sorry, only the support team can list tickets. You can `/ticket show` the tickets"
-            " you asked about."
-        )
-    page = await triage_page(
-        session=session, workspace_id=workspace_id, query=query, viewer_id=user_id
-    )
-    rendered = ticket_list(page)
-    return Reply(text=rendered["text"], blocks=rendered["blocks"])
-
-
-async def show_ticket(
-    *, session: AsyncSession, workspace_id: int, user_id: str, number: int
-) -> str:
+async def show_ticket(call: Call, command: Show) -> str:
     """The team sees everything, with the SLA ledger; a requester sees their own ticket."""
-    role = await get_role(session=session, workspace_id=workspace_id, user_id=user_id)
+    session, workspace_id, number = call.session, call.workspace_id, command.number
     ticket = await session.scalar(
         select(Ticket).where(Ticket.workspace_id == workspace_id, Ticket.number == number)
     )
-    if role is None:
-        if ticket is None or ticket.requester_user_id != user_id:
+    if call.role is None:
+        if ticket is None or ticket.requester_user_id != call.user_id:
             raise NotAllowed(
                 f"Sorry, you can only look at tickets you asked about; T-{number} is not one of"
                 " them. The support team can see every ticket."
@@ -192,3 +198,15 @@ def _requester_view(ticket: Ticket) -> str:
 
 def _status(ticket: Ticket) -> str:
     return ticket.status.value.replace("_", " ")
+
+
+async def open_new_ticket(slash: Slash, command: NewTicket) -> None:
+    """`/ticket new`: acknowledged at once, then the form opens (its trigger id expires 3 s after
+    the command); anyone not on the team gets a refusal in its place."""
+    await slash.ack()
+    await open_new_ticket_form(
+        slash.ctx,
+        slash.client,
+        body=slash.body,
+        form=NewTicketForm(channel_id=slash.body.get("channel_id")),
+    )
