@@ -124,6 +124,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
             batch_size=settings.outbox_batch_size,
             concurrency=settings.outbox_concurrency,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
+            send_timeout=send_timeout(settings),
             poll_interval=settings.outbox_poll_seconds,
             policies={
                 OutboxKind.WEBHOOK: webhook_retry_policy(
@@ -183,6 +184,13 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         raise
     dispatcher.start()
     return runtime
+
+
+def send_timeout(settings: Settings) -> timedelta:
+    """The longest one outbox send may take: its client's timeout twice (the Slack client
+    retries once a connection that could not be opened), plus rendering and a margin."""
+    longest = max(settings.slack_http_timeout_seconds, settings.webhook_timeout_seconds)
+    return timedelta(seconds=2 * longest + 5)
 
 
 async def _learn_identity(runtime: Runtime) -> None:

@@ -5,6 +5,11 @@ SKIP LOCKED` on PostgreSQL so replicas never claim the same row), sent with no t
 and then marked. If the process dies in between, the lease runs out and another dispatcher (or
 this one after a restart) sends it again. Only a timeout leaves it unknown whether the far side
 acted; everything else (429, 5xx, refused connections) is known not to have been delivered.
+
+The lease always outlives the sends it covers: each send is cut off after `send_timeout`, a
+claim of n rows sent `concurrency` at a time takes at most ceil(n / concurrency) of those, and
+the lease is that long plus a margin (or the configured lease, if longer). So a second
+dispatcher can only take a row over once its first send has surely ended.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -40,6 +46,9 @@ RECORD_ATTEMPTS = 5
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 
 
+LEASE_MARGIN = timedelta(seconds=5)
+
+
 @dataclass(frozen=True)
 class DispatcherSettings:
     max_attempts: int = 24
@@ -47,11 +56,19 @@ class DispatcherSettings:
     concurrency: int = 4
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 2.0
+    # The longest one send may take, its client's own timeouts and retries included; a send
+    # still running then is cut off and counted as an unknown outcome.
+    send_timeout: timedelta = timedelta(seconds=25)
     # Kinds retried by their own rules; any other kind gets `max_attempts` and the default cap.
     policies: Mapping[OutboxKind, RetryPolicy] = field(default_factory=dict)
 
     def policy_for(self, kind: OutboxKind) -> RetryPolicy:
         return self.policies.get(kind) or RetryPolicy(max_attempts=self.max_attempts)
+
+    def lease_for(self, rows: int) -> timedelta:
+        """A claim's lease: longer than sending `rows` rows `concurrency` at a time can take."""
+        rounds = math.ceil(rows / self.concurrency)
+        return max(self.lease, rounds * self.send_timeout + LEASE_MARGIN)
 
 
 @dataclass(frozen=True)
@@ -158,8 +175,9 @@ class OutboxDispatcher:
             rows = list((await session.scalars(ready)).all())
             if not rows:
                 return []
+            lease = self._settings.lease_for(len(rows))
             for row in rows:
-                row.claimed_until = now + self._settings.lease
+                row.claimed_until = now + lease
                 row.claimed_by = self._identity
             dependencies = await self._dependency_results(session, rows)
             return [
@@ -190,7 +208,15 @@ class OutboxDispatcher:
             outcome = DeliveryOutcome.rejected(f"no sender for outbox kind {delivery.kind}")
         else:
             try:
-                outcome = await sender.send(delivery.target, delivery.payload)
+                outcome = await asyncio.wait_for(
+                    sender.send(delivery.target, delivery.payload),
+                    timeout=self._settings.send_timeout.total_seconds(),
+                )
+            except TimeoutError:
+                outcome = DeliveryOutcome.retry(
+                    f"no answer within {self._settings.send_timeout.total_seconds():g} s;"
+                    " the far side may have acted"
+                )
             except Exception as exc:  # a sender bug must not strand the row
                 logger.exception("outbox sender raised for row %s", delivery.id)
                 outcome = DeliveryOutcome.retry(f"sender raised {type(exc).__name__}: {exc}")

@@ -318,3 +318,60 @@ async def test_outbox_depth_and_latency_are_exported(running_app, emulator):
     assert 'ticketbot_outbox_messages{status="pending"} 0.0' in drained
     assert 'ticketbot_outbox_delivery_attempts_total{kind="slack_api",outcome="retry"}' in drained
     assert 'ticketbot_outbox_delivery_latency_seconds_count{kind="slack_api"} 1.0' in drained
+
+
+async def test_a_slow_slack_never_lets_a_second_replica_post_again(database_url, clock, emulator):
+    """Rows wait their turn behind slow answers, but their claim outlives every send it covers,
+    so another replica never takes over a row whose first send may still land."""
+    slow = make_settings(database_url, emulator, outbox_concurrency=1)
+    first = await RunningApp(slow, clock).start()
+    second = await RunningApp(make_settings(database_url, emulator), clock).start()
+    try:
+        emulator.slow_next("chat.postMessage", seconds=0.3, times=6)
+        async with first.runtime.session_factory() as session, session.begin():
+            for n in range(6):  # one commit: the first dispatcher claims all six at once
+                await enqueue_slack_call(
+                    session=session,
+                    method="chat.postMessage",
+                    payload={"channel": "CTRIAGE", "text": f"slow {n}"},
+                    now=clock.now(),
+                )
+        await wait_until(lambda: posted_texts(emulator, "slow 0"), message="the first send")
+        clock.advance(seconds=61)  # past the configured lease, not past the claim's own
+        taken_over = await second.runtime.dispatcher.dispatch_once()
+        await wait_until(
+            lambda: all(posted_texts(emulator, f"slow {n}") for n in range(6)),
+            within=10,
+            message="every row sent",
+        )
+    finally:
+        await first.stop()
+        await second.stop()
+
+    assert taken_over == 0
+    assert [len(posted_texts(emulator, f"slow {n}")) for n in range(6)] == [1] * 6
+
+
+async def test_a_send_that_outlives_its_limit_is_an_unknown_outcome(database_url, clock, emulator):
+    from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
+
+    app = await RunningApp(make_settings(database_url, emulator), clock).start()
+    try:
+        runtime = app.runtime
+        cut_short = OutboxDispatcher(
+            session_factory=runtime.session_factory,
+            senders=runtime.dispatcher._senders,
+            clock=clock,
+            settings=DispatcherSettings(send_timeout=timedelta(seconds=0.2)),
+        )
+        await app.runtime.dispatcher.stop()  # its own dispatcher no longer competes for the row
+        emulator.slow_next("chat.postMessage", seconds=1.0)
+        row_id = await post_message(app, "hanging")
+        assert await cut_short.dispatch_once() == 1
+        row = await load(app, row_id)
+    finally:
+        await app.stop()
+
+    assert row.status == OutboxStatus.PENDING and row.attempts == 1
+    assert "may have acted" in (row.last_error or "")
+    assert row.claimed_by is None  # the claim was released with the outcome recorded
