@@ -26,6 +26,8 @@ class DeliveryOutcome:
     error: str | None = None
     status_code: int | None = None
     retry_after_seconds: float | None = None
+    # A retry whose attempt may have reached the far side (a timeout, a dropped connection).
+    unknown: bool = False
 
     @classmethod
     def delivered(cls, result: dict[str, Any], status_code: int | None = 200) -> DeliveryOutcome:
@@ -33,10 +35,19 @@ class DeliveryOutcome:
 
     @classmethod
     def retry(
-        cls, error: str, *, status_code: int | None = None, retry_after: float | None = None
+        cls,
+        error: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        unknown: bool = False,
     ) -> DeliveryOutcome:
         return cls(
-            Verdict.RETRY, error=error, status_code=status_code, retry_after_seconds=retry_after
+            Verdict.RETRY,
+            error=error,
+            status_code=status_code,
+            retry_after_seconds=retry_after,
+            unknown=unknown,
         )
 
     @classmethod
@@ -48,10 +59,21 @@ class DeliveryOutcome:
         return cls(Verdict.CANCELLED, error=reason)
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """Which row is being sent, and since when an earlier attempt may have reached the far
+    side (None: none did), so a sender can look before sending twice."""
+
+    outbox_id: int
+    maybe_sent_since: datetime | None = None
+
+
 class Sender(Protocol):
     """Delivers one kind of outbox row. Never raises: every failure is an outcome."""
 
-    async def send(self, target: str, payload: dict[str, Any]) -> DeliveryOutcome: ...
+    async def send(
+        self, target: str, payload: dict[str, Any], attempt: Attempt
+    ) -> DeliveryOutcome: ...
 
 
 def retry_delay(

@@ -22,7 +22,7 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
@@ -32,7 +32,7 @@ from sqlalchemy.orm import aliased
 
 from app.clock import Clock
 from app.metrics import Metrics
-from app.outbox.delivery import DeliveryOutcome, RetryPolicy, Sender, Verdict
+from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy, Sender, Verdict
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.models import OutboxMessage
@@ -78,6 +78,7 @@ class ClaimedDelivery:
     target: str
     payload: dict[str, Any]
     attempts: int
+    maybe_sent_since: datetime | None = None
 
 
 class OutboxDispatcher:
@@ -177,8 +178,11 @@ class OutboxDispatcher:
                 return []
             lease = self._settings.lease_for(len(rows))
             for row in rows:
+                if row.claimed_by is not None:  # its dispatcher died before recording
+                    row.maybe_sent_at = row.maybe_sent_at or row.claimed_at
                 row.claimed_until = now + lease
                 row.claimed_by = self._identity
+                row.claimed_at = now
             dependencies = await self._dependency_results(session, rows)
             return [
                 ClaimedDelivery(
@@ -187,6 +191,7 @@ class OutboxDispatcher:
                     target=row.target,
                     payload=_fill_from_dependency(row, dependencies),
                     attempts=row.attempts,
+                    maybe_sent_since=row.maybe_sent_at,
                 )
                 for row in rows
             ]
@@ -209,13 +214,18 @@ class OutboxDispatcher:
         else:
             try:
                 outcome = await asyncio.wait_for(
-                    sender.send(delivery.target, delivery.payload),
+                    sender.send(
+                        delivery.target,
+                        delivery.payload,
+                        Attempt(delivery.id, delivery.maybe_sent_since),
+                    ),
                     timeout=self._settings.send_timeout.total_seconds(),
                 )
             except TimeoutError:
                 outcome = DeliveryOutcome.retry(
                     f"no answer within {self._settings.send_timeout.total_seconds():g} s;"
-                    " the far side may have acted"
+                    " the far side may have acted",
+                    unknown=True,
                 )
             except Exception as exc:  # a sender bug must not strand the row
                 logger.exception("outbox sender raised for row %s", delivery.id)
@@ -243,6 +253,8 @@ class OutboxDispatcher:
             if row.claimed_by != self._identity:
                 logger.warning("outbox row %s was re-claimed while we delivered it", row.id)
             row.attempts += 1
+            if outcome.unknown:
+                row.maybe_sent_at = row.maybe_sent_at or row.claimed_at
             row.claimed_until = None
             row.claimed_by = None
             row.last_status_code = outcome.status_code

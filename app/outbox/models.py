@@ -48,6 +48,11 @@ class OutboxMessage(Base):
     # A claim is a lease: a dispatcher that dies mid-delivery leaves a claim that simply expires.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When an attempt whose outcome is unknown began (a timeout, or a claim whose dispatcher died
+    # before recording): the far side may have acted. A Slack post is then looked for (by the
+    # row's id in its metadata) before it is sent again.
+    maybe_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     # Delivered only after this row is; its result's fields (e.g. a message `ts`) fill

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from app.outbox.delivery import DeliveryOutcome
+from app.outbox.delivery import Attempt, DeliveryOutcome
 from app.slack.rendering import RENDER_KEY, Renderer
 
 # Slack's own "try again" errors, answered with HTTP 200 and ok=false.
@@ -44,12 +44,27 @@ def named_method(
     return pick(client) if pick is not None else None
 
 
+# Every post carries its outbox row's id as message metadata (kept by Slack and returned by
+# conversations.history/replies with include_all_metadata: https://api.slack.com/metadata,
+# SLACK_NOTES). Slack has no idempotency key; this lets a post whose first attempt may have
+# landed be found instead of posted twice.
+POST_METADATA_TYPE = "ticketbot_outbox"
+LOOKUP_PAGES = 3
+LOOKUP_MARGIN_SECONDS = 60.0  # clocks of ticketbot and Slack may differ a little
+
+
 class SlackApiSender:
     def __init__(self, client: AsyncWebClient, renderer: Renderer | None = None) -> None:
         self._client = client
         self._renderer = renderer
 
-    async def send(self, target: str, payload: dict[str, Any]) -> DeliveryOutcome:
+    async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
+        if target == "chat.postMessage":
+            payload = {**payload, "metadata": _post_metadata(attempt.outbox_id)}
+            if attempt.maybe_sent_since is not None:
+                earlier = await self._find_post(payload, attempt)
+                if earlier is not None:
+                    return earlier
         if RENDER_KEY in payload:
             spec = payload[RENDER_KEY]
             rendered = await self._renderer.render(spec) if self._renderer else None
@@ -67,11 +82,65 @@ class SlackApiSender:
         except SlackApiError as exc:
             return _classify_api_error(exc)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            return DeliveryOutcome.retry(f"timed out calling {target}: {type(exc).__name__}")
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+            return DeliveryOutcome.retry(
+                f"timed out calling {target}: {type(exc).__name__}", unknown=True
+            )
+        except aiohttp.ClientConnectorError as exc:  # never connected: surely not sent
             return DeliveryOutcome.retry(f"could not reach Slack for {target}: {exc}")
+        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+            return DeliveryOutcome.retry(
+                f"lost the connection to Slack during {target}: {exc}", unknown=True
+            )
         data = response.data if isinstance(response.data, dict) else {}
         return DeliveryOutcome.delivered(_useful_result(data), status_code=response.status_code)
+
+    async def _find_post(self, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome | None:
+        """An earlier attempt's post, if it landed: delivered with its ts, not posted again.
+        None if it is not there; a retry if Slack could not be asked."""
+        channel = str(payload.get("channel") or "")
+        thread_ts = payload.get("thread_ts")
+        if not channel or channel[:1] in ("U", "W") or attempt.maybe_sent_since is None:
+            return None  # a direct message by user id: its channel id is not known here
+        since = attempt.maybe_sent_since.timestamp() - LOOKUP_MARGIN_SECONDS
+        cursor: str | None = None
+        try:
+            for _ in range(LOOKUP_PAGES):
+                args: dict[str, Any] = {
+                    "channel": channel,
+                    "oldest": f"{since:.6f}",
+                    "include_all_metadata": True,
+                    "limit": 100,
+                }
+                if cursor:
+                    args["cursor"] = cursor
+                response = await (
+                    self._client.conversations_replies(ts=str(thread_ts), **args)
+                    if thread_ts
+                    else self._client.conversations_history(**args)
+                )
+                for message in response.get("messages") or []:
+                    if _is_our_post(message, attempt.outbox_id):
+                        ts = message.get("ts")
+                        return DeliveryOutcome.delivered({"ts": ts, "channel": channel})
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return None
+        except SlackApiError as exc:
+            return _classify_api_error(exc)
+        except (TimeoutError, aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+            return DeliveryOutcome.retry(f"could not check for an earlier post: {exc!r}")
+        return None
+
+
+def _post_metadata(outbox_id: int) -> dict[str, Any]:
+    return {"event_type": POST_METADATA_TYPE, "event_payload": {"outbox_id": outbox_id}}
+
+
+def _is_our_post(message: dict[str, Any], outbox_id: int) -> bool:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != POST_METADATA_TYPE:
+        return False
+    return (metadata.get("event_payload") or {}).get("outbox_id") == outbox_id
 
 
 def _classify_api_error(exc: SlackApiError) -> DeliveryOutcome:

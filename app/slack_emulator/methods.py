@@ -292,7 +292,7 @@ def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
     ]
     page, paging = _page(top_level, limit, starting_at=starting_at, newest_first=True)
     return {
-        "messages": [ws.render(m) for m in page],
+        "messages": [_listed(ws, m, args) for m in page],
         **paging,
         "pin_count": 0,
         "channel_actions_ts": None,
@@ -317,10 +317,20 @@ def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
     if parent is None:
         raise ApiError("thread_not_found")
     if parent.parent_ts is not None:
-        return {"messages": [ws.render(parent)], "has_more": False}
+        return {"messages": [_listed(ws, parent, args)], "has_more": False}
     replies = [m for m in ws.replies_to(channel, ts) if m in window]
     page, paging = _page(replies, limit, starting_at=starting_at, newest_first=False)
-    return {"messages": [ws.render(m) for m in [parent, *page]], **paging}
+    return {"messages": [_listed(ws, m, args) for m in [parent, *page]], **paging}
+
+
+def _listed(ws: Workspace, message: Message, args: Args) -> dict[str, Any]:
+    """A message as the history methods list it: its metadata only when asked for with
+    `include_all_metadata` ("Return all metadata associated with this message", default false:
+    https://docs.slack.dev/reference/methods/conversations.history)."""
+    rendered = ws.render(message)
+    if not _flag(args, "include_all_metadata"):
+        rendered.pop("metadata", None)
+    return rendered
 
 
 @method("users.info")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
-from app.outbox.delivery import DeliveryOutcome, RetryPolicy
+from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.models import OutboxMessage
@@ -72,7 +72,10 @@ class WebhookSender:
         self._session_factory = session_factory
         self._clock = clock
 
-    async def send(self, target: str, payload: dict[str, Any]) -> DeliveryOutcome:
+    async def send(
+        self, target: str, payload: dict[str, Any], attempt: Attempt
+    ) -> DeliveryOutcome:
+        """Receivers dedupe on the event id (the body's `id`), so a repeat is harmless."""
         async with self._session_factory() as session:
             found = (
                 await session.execute(
