@@ -160,6 +160,13 @@ class Settings(DatabaseSettings):
     off_hours_reply_text: str = DEFAULT_OFF_HOURS_REPLY_TEXT
     # Hour (0-23, workspace time zone) of the daily digest in each triage channel; -1: none.
     digest_hour: int = Field(default=9, ge=-1, le=23)
+    # Catch-up (app/flows/catch_up.py): on start and every interval (0: on start only), read
+    # back what Slack holds and no event brought, at most this far back (0: no catch-up),
+    # this many messages a page (Slack recommends at most 200; app/slack/delivery.py keeps
+    # pages of up to 200 replies and their thread's parent).
+    catch_up_interval_seconds: float = Field(default=900.0, ge=0)
+    catch_up_max_age_hours: float = Field(default=24.0, ge=0)
+    catch_up_page_size: int = Field(default=100, ge=1, le=200)
 
     # CSAT: the prompt goes out this long after a resolution (leads may change it per workspace),
     # one reminder follows if unrated (0: none), and the survey closes after the expiry.
@@ -180,6 +187,18 @@ class Settings(DatabaseSettings):
     webhook_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
     webhook_max_attempts: int = Field(default=100, ge=1)
     database_pool_size: int = Field(default=10, ge=1)
+    # Request bodies over these are refused with 413 before they are read: a signature covers
+    # the body, so an unsigned one would otherwise be held whole before it is refused. Slack's
+    # requests get their own, smaller limit. Slack publishes no size for them, only for their
+    # parts: message text is truncated at 40,000 characters (api.slack.com/changelog/
+    # 2018-04-truncating-really-long-messages), a message has at most 50 blocks and a modal or
+    # Home tab 100 (docs.slack.dev/reference/block-kit/blocks), private_metadata at most 3,000
+    # characters (docs.slack.dev/reference/views/modal-views). An edit of a 40,000-character
+    # message carries its text four times (text and blocks, before and after): about 170 KB of
+    # plain text. A new 40,000-character message in a non-Latin script, each character
+    # \u-escaped, is about 480 KB and still fits in 512 KiB (its edit would not).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    slack_max_body_bytes: int = Field(default=512 * 1024, ge=1024)
 
     @field_validator("support_leads", mode="before")
     @classmethod

@@ -45,7 +45,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         summary="Self-hosted, Slack-native support ticketing",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        limits={"/slack/": settings.slack_max_body_bytes},
+    )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     register_error_handlers(app)
     app.include_router(health.router)

@@ -57,6 +57,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.catch_up_recovered = Counter(
+            "ticketbot_catch_up_recovered_total",
+            "Messages Slack never delivered as events, read back by catch-up and taken in,"
+            " by what they became (ticket: a new ticket; reply: part of an existing one).",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def observe_delivery(self, kind: str, outcome: str, latency_seconds: float | None) -> None:
         self.outbox_deliveries.labels(kind=kind, outcome=outcome).inc()

@@ -24,6 +24,7 @@ from app.csat.notifications import register_csat_delivery_handlers
 from app.csat.preferences import record_default_delay
 from app.csat.surveys import CsatTimers
 from app.db import create_engine, create_session_factory
+from app.flows.catch_up import CatchUp
 from app.flows.delivery import register_delivery_handlers
 from app.flows.lifecycle import register_auto_close_handler
 from app.flows.sla_alerts import register_sla_handlers
@@ -79,6 +80,8 @@ class Runtime:
     timer_handlers: TimerHandlers = field(default_factory=TimerHandlers)
     # Outbound webhook POSTs (httpx); Slack calls use `http_session` (aiohttp, for slack-sdk).
     webhook_client: httpx.AsyncClient | None = None
+    # Reads back what Slack holds and no event brought (on start, then from the scheduler).
+    catch_up: CatchUp | None = None
 
     async def close(self) -> None:
         await self.dispatcher.stop()
@@ -104,7 +107,13 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     interactive_client = build_interactive_client(settings, http_session)
     identity = BotIdentity(interactive_client, settings.slack_bot_token.get_secret_value())
     handlers = DeliveryHandlers()
-    register_delivery_handlers(handlers)
+    catch_up = CatchUp(
+        rules=intake_rules(settings),
+        metrics=metrics,
+        max_age=timedelta(hours=settings.catch_up_max_age_hours),
+        page_size=settings.catch_up_page_size,
+    )
+    register_delivery_handlers(handlers, catch_up=catch_up)
     register_csat_delivery_handlers(handlers)
     register_webhook_delivery_handlers(handlers)
     webhook_client = build_http_client(settings.webhook_timeout_seconds)
@@ -176,6 +185,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         delivery_handlers=handlers,
         timer_handlers=timer_handlers,
         webhook_client=webhook_client,
+        catch_up=catch_up,
     )
     try:
         await _learn_identity(runtime)
@@ -183,7 +193,23 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         await runtime.close()
         raise
     dispatcher.start()
+    await catch_up_now(runtime)
     return runtime
+
+
+async def catch_up_now(runtime: Runtime) -> None:
+    """Start reading back, in every watched channel, what Slack holds and no event brought
+    (messages of a downtime Slack gave up retrying); the outbox does the reading."""
+    if runtime.catch_up is None:
+        return
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            started = await runtime.catch_up.start(session=session, now=runtime.clock.now())
+    except (SQLAlchemyError, OSError) as exc:
+        logger.error("catch-up could not start: %s", type(exc).__name__)
+        return
+    if started:
+        logger.info("catch-up: reading back %d watched channel(s)", started)
 
 
 def send_timeout(settings: Settings) -> timedelta:

@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.inbox.service import prune_events
 from app.outbox.housekeeping import prune_delivered
-from app.runtime import Runtime
+from app.runtime import Runtime, catch_up_now
 from app.slack.usergroups import sync_support_agents
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,18 @@ def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
         # Run however late the event loop gets to it (the default skips runs missed by 1 s).
         misfire_grace_time=None,
     )
+    if runtime.settings.catch_up_interval_seconds > 0:
+        # The first run is the start-up one (app/runtime.py); this one follows an interval on.
+        scheduler.add_job(
+            catch_up,
+            "interval",
+            seconds=runtime.settings.catch_up_interval_seconds,
+            args=[runtime],
+            id="slack.catch_up",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
     if runtime.settings.support_agents_usergroup_id:
         scheduler.add_job(
             sync_usergroup,
@@ -78,6 +90,12 @@ async def prune_history(runtime: Runtime) -> None:
 async def sweep_timers(runtime: Runtime) -> None:
     """Fire the timers that are due. Every replica runs this; each timer is claimed by one."""
     await runtime.timer_sweeper.sweep_until_idle()
+
+
+async def catch_up(runtime: Runtime) -> None:
+    """Read back what Slack holds and no event brought (Slack gives up retrying an event after
+    about an hour). Every replica runs this; a channel has one catch-up going at most."""
+    await catch_up_now(runtime)
 
 
 async def sync_usergroup(runtime: Runtime) -> None:

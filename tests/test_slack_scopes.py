@@ -29,6 +29,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.postEphemeral": {"chat:write"},
     # "Relevant *:history scope": watched channels are public or private channels.
     "conversations.history": {"channels:history", "groups:history"},
+    # https://docs.slack.dev/reference/methods/conversations.replies: "Relevant *:history scope".
     "conversations.replies": {"channels:history", "groups:history"},
     "team.info": {"team:read"},
     "usergroups.users.list": {"usergroups:read"},

@@ -97,7 +97,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "The API key lacks the scope this endpoint needs.",
         404: "No such ticket.",
         409: "The ticket's status does not allow this change.",
-        413: "The request body is larger than 1 MiB.",
+        413: "The request body is over the limit (MAX_BODY_BYTES, 1 MiB by default).",
         422: "A parameter or the body is invalid; `details` names each bad field.",
         503: "ticketbot is not connected to its Slack workspace yet.",
     }

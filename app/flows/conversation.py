@@ -62,6 +62,16 @@ async def receive_message(
         return await _receive_thread_reply(
             session=session, workspace=workspace, message=message, now=now
         )
+    # Already taken in (an event's late retry after catch-up read the same message back, or
+    # the other way round): the message opened or joined a ticket once, never a second one.
+    stored = await find_ticket_by_root(
+        session=session,
+        workspace_id=workspace.id,
+        channel_id=message.channel_id,
+        root_ts=message.ts,
+    )
+    if stored is not None:
+        return stored
     watched = await _watched_channel_and_role(
         session=session,
         workspace_id=workspace.id,

@@ -1,6 +1,6 @@
 """What Slack's answers mean for tickets (each run in its delivery's transaction): the triage
 card's ts, the message a reaction pointed at, a post that became a ticket's root, a Slack
-Connect team's name."""
+Connect team's name, the pages catch-up reads back (app/flows/catch_up.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.directory.service import TEAM_FETCHED, remember_team, request_team_info, team_name
+from app.flows.catch_up import CatchUp
 from app.flows.open_ticket import (
     ROOT_POST_DELIVERED,
     ROOT_POST_DELIVERED_ALIASES,
@@ -100,9 +101,13 @@ async def _learn_requester_team(
         )
 
 
-def register_delivery_handlers(handlers: DeliveryHandlers) -> None:
+def register_delivery_handlers(
+    handlers: DeliveryHandlers, *, catch_up: CatchUp | None = None
+) -> None:
     handlers.register(TRIAGE_CARD_POSTED, triage_card_posted)
     handlers.register(SOURCE_MESSAGE_FETCHED, source_message_fetched)
     handlers.register(TEAM_FETCHED, team_fetched)
     for name in (ROOT_POST_DELIVERED, *ROOT_POST_DELIVERED_ALIASES):
         handlers.register(name, root_post_delivered)
+    if catch_up is not None:
+        catch_up.register(handlers)

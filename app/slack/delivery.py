@@ -31,6 +31,7 @@ OUTBOX_METHODS: dict[
     "chat.update": lambda client: client.chat_update,
     "chat.postEphemeral": lambda client: client.chat_postEphemeral,
     "conversations.history": lambda client: client.conversations_history,
+    "conversations.replies": lambda client: client.conversations_replies,
     "team.info": lambda client: client.team_info,
     "views.publish": lambda client: client.views_publish,
 }
@@ -189,12 +190,35 @@ def _useful_result(data: dict[str, Any]) -> dict[str, Any]:
         result["team"] = {key: team.get(key) for key in ("id", "name", "domain")}
     messages = data.get("messages")
     if isinstance(messages, list):
+        # A page of conversations.history or .replies, as intake reads a message (catch-up,
+        # app/flows/catch_up.py) and where the list goes on; the rest of each message (blocks,
+        # files, reactions, ...) is dropped.
         result["messages"] = [
-            {
-                key: message.get(key)
-                for key in ("ts", "user", "text", "thread_ts", "bot_id", "team", "user_team")
-            }
-            for message in messages[:10]
+            {key: message.get(key) for key in LISTED_MESSAGE_FIELDS}
+            | {"text": str(message.get("text") or "")[:MESSAGE_TEXT_MAX_LENGTH]}
+            for message in messages[:LISTED_MESSAGES_KEPT]
             if isinstance(message, dict)
         ]
+        result["has_more"] = bool(data.get("has_more"))
+        cursor = (data.get("response_metadata") or {}).get("next_cursor")
+        if cursor:
+            result["next_cursor"] = str(cursor)
     return result
+
+
+# What a listed message keeps. Bounded: a page is at most CATCH_UP_PAGE_SIZE (<= 200) messages,
+# plus the thread's parent that every conversations.replies page starts with, and Slack cuts a
+# message's text at 40,000 characters
+# (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
+LISTED_MESSAGE_FIELDS = (
+    "ts",
+    "user",
+    "thread_ts",
+    "bot_id",
+    "subtype",
+    "team",
+    "user_team",
+    "reply_count",
+)
+LISTED_MESSAGES_KEPT = 201
+MESSAGE_TEXT_MAX_LENGTH = 40_000

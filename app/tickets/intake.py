@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from app.text_safety import readable
 
@@ -35,6 +36,43 @@ class IncomingMessage:
     @property
     def is_thread_reply(self) -> bool:
         return self.thread_ts is not None and self.thread_ts != self.ts
+
+
+# Message subtypes that are somebody saying something; the rest (joins, topic changes, ...)
+# open and join nothing.
+SPOKEN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
+
+
+def is_spoken(message: Mapping[str, Any]) -> bool:
+    """A message somebody wrote (not a join, a topic change, an edit or a deletion)."""
+    return message.get("subtype") in SPOKEN_SUBTYPES and bool(message.get("ts"))
+
+
+def incoming_message(
+    message: Mapping[str, Any],
+    *,
+    channel_id: str,
+    bot_user_id: str | None,
+    user_team_id: str | None,
+    user_enterprise_id: str | None,
+) -> IncomingMessage:
+    """A Slack message object as the ticket rules see it: the `event` of a `message` event, or
+    a message that conversations.history or conversations.replies lists. `text` stays Slack
+    text (escaped). The writer's own workspace and org are the caller's reading of the payload
+    around the message (an event's envelope, or the channel it was listed from)."""
+    user = message.get("user")
+    return IncomingMessage(
+        channel_id=channel_id,
+        ts=message["ts"],
+        user_id=user,
+        text=message.get("text") or "",
+        thread_ts=message.get("thread_ts"),
+        user_team_id=user_team_id,
+        user_enterprise_id=user_enterprise_id,
+        is_bot=bool(message.get("bot_id"))
+        or message.get("subtype") == "bot_message"
+        or (bot_user_id is not None and user == bot_user_id),
+    )
 
 
 def is_request(text: str, not_a_request_phrases: Iterable[str]) -> bool:

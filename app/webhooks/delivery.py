@@ -72,9 +72,7 @@ class WebhookSender:
         self._session_factory = session_factory
         self._clock = clock
 
-    async def send(
-        self, target: str, payload: dict[str, Any], attempt: Attempt
-    ) -> DeliveryOutcome:
+    async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
         """Receivers dedupe on the event id (the body's `id`), so a repeat is harmless."""
         async with self._session_factory() as session:
             found = (

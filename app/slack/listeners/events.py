@@ -30,14 +30,10 @@ from app.inbox.service import record_event
 from app.slack.context import SlackContext
 from app.slack.installation import actor_of
 from app.slack.interaction import slack_context
-from app.tickets.intake import IncomingMessage
+from app.tickets.intake import IncomingMessage, incoming_message, is_spoken
 from app.workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
-
-# Message subtypes that are somebody saying something; the rest (joins, topic changes, ...)
-# are stored in the inbox and otherwise ignored.
-SPOKEN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 
 
 async def on_event(
@@ -104,34 +100,30 @@ async def _on_message(
                 now=now,
             )
         return
-    if subtype not in SPOKEN_SUBTYPES or not event.get("ts"):
+    # Subtypes other than spoken ones (joins, topic changes, ...) are stored in the inbox only.
+    if not is_spoken(event):
         return
     await receive_message(
         session=session,
         workspace=workspace,
-        message=incoming_message(envelope, bot_user_id=ctx.identity.bot_user_id),
+        message=message_of(envelope, bot_user_id=ctx.identity.bot_user_id),
         rules=ctx.rules,
         now=now,
     )
 
 
-def incoming_message(envelope: dict[str, Any], *, bot_user_id: str | None) -> IncomingMessage:
-    """A `message` event as the ticket rules see it; `text` stays Slack text (escaped)."""
+def message_of(envelope: dict[str, Any], *, bot_user_id: str | None) -> IncomingMessage:
+    """A `message` event as the ticket rules see it (app/tickets/intake.py builds it, for
+    catch-up too); in a Slack Connect channel the writer's own workspace and org come from
+    the envelope (app/slack/installation.py)."""
     event = envelope.get("event") or {}
-    user = event.get("user")
-    # In a Slack Connect channel the writer's own workspace and org (app/slack/installation.py).
     writer = actor_of(envelope)
-    return IncomingMessage(
+    return incoming_message(
+        event,
         channel_id=event["channel"],
-        ts=event["ts"],
-        user_id=user,
-        text=event.get("text") or "",
-        thread_ts=event.get("thread_ts"),
+        bot_user_id=bot_user_id,
         user_team_id=writer.team_id,
         user_enterprise_id=writer.enterprise_id,
-        is_bot=bool(event.get("bot_id"))
-        or event.get("subtype") == "bot_message"
-        or (bot_user_id is not None and user == bot_user_id),
     )
 
 
