@@ -180,6 +180,9 @@ class Settings(DatabaseSettings):
     outbox_concurrency: int = Field(default=4, ge=1, le=64)
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
     slack_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Pace Slack calls under Slack's published rate limits (app/slack/pacing.py), shared by every
+    # replica through the database. Off only for benchmarks that measure raw throughput.
+    slack_pacing: bool = True
     # Outbound webhooks: each POST's timeout, and their own retry schedule (backoff up to the
     # cap between attempts, for up to the retry window after the event; a day by default).
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)

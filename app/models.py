@@ -6,7 +6,7 @@ from app.db import Base
 from app.directory.models import SlackTeam
 from app.home.models import HomeTab
 from app.inbox.models import SlackEvent
-from app.outbox.models import OutboxMessage
+from app.outbox.models import OutboxMessage, PacedKey
 from app.sla.models import BusinessHours, SlaLedgerEntry, SlaPolicy
 from app.team.models import TeamMember
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
@@ -24,6 +24,7 @@ __all__ = [
     "HomeTab",
     "InboundSource",
     "OutboxMessage",
+    "PacedKey",
     "SlaLedgerEntry",
     "SlaPolicy",
     "SlackEvent",

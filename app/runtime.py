@@ -32,6 +32,7 @@ from app.metrics import Metrics
 from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from app.outbox.enums import OutboxKind
 from app.outbox.handlers import DeliveryHandlers
+from app.outbox.pacing import Pacer
 from app.outbox.service import OUTBOX_WRITTEN
 from app.sla.digest import ensure_daily_digest, register_digest_handler
 from app.slack.app import build_bolt_app
@@ -121,7 +122,9 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         session_factory=session_factory,
         senders={
             OutboxKind.SLACK_API: SlackApiSender(
-                build_outbox_client(settings, http_session), Renderer(session_factory, clock)
+                build_outbox_client(settings, http_session),
+                Renderer(session_factory, clock),
+                pacer=Pacer(session_factory, clock) if settings.slack_pacing else None,
             ),
             OutboxKind.WEBHOOK: WebhookSender(webhook_client, session_factory, clock),
         },

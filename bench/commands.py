@@ -446,6 +446,7 @@ async def measure(url: str, seeded: Seeded, tickets: int, repeat: int) -> None:
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_API_URL": emulator.api_url,
+        "SLACK_PACING": "false",  # the emulator runs without rate limits: BENCH_EMULATOR
         "TRIAGE_CHANNEL_ID": TRIAGE,
         "SUPPORT_LEADS": LEAD,
         "DIGEST_HOUR": "-1",  # no daily digest going out in the middle of a run

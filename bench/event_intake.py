@@ -108,6 +108,7 @@ async def main() -> None:
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_API_URL": emulator.api_url,
+        "SLACK_PACING": "false",  # the emulator runs without rate limits: BENCH_EMULATOR
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
     }

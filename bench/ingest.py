@@ -307,6 +307,7 @@ async def run_ticketbot(database_url: str, workdir: Path) -> Result:
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_API_URL": emulator.api_url,
+        "SLACK_PACING": "false",  # the emulator runs without rate limits: BENCH_EMULATOR
         "TRIAGE_CHANNEL_ID": TRIAGE,
         "LOG_LEVEL": "WARNING",
     }

@@ -491,6 +491,7 @@ async def measure_http(url: str, now: datetime, repeat: int) -> dict[str, list[f
         "SLACK_SIGNING_SECRET": "bench-signing-secret",
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_API_URL": emulator.api_url,
+        "SLACK_PACING": "false",  # the emulator runs without rate limits: BENCH_EMULATOR
         "TRIAGE_CHANNEL_ID": "CTRIAGE",
         "DIGEST_HOUR": "-1",
         "LOG_LEVEL": "WARNING",

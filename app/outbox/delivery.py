@@ -17,6 +17,8 @@ class Verdict(StrEnum):
     RETRY = "retry"  # the far side may accept it later: 429, 5xx, timeout, connection error
     REJECTED = "rejected"  # retrying cannot help: bad channel, revoked token, malformed payload
     CANCELLED = "cancelled"  # no longer owed: e.g. the webhook subscription was deleted
+    # Not sent, not an attempt: its rate limit's pace reserved it a later slot (`not_before`).
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class DeliveryOutcome:
     retry_after_seconds: float | None = None
     # A retry whose attempt may have reached the far side (a timeout, a dropped connection).
     unknown: bool = False
+    not_before: datetime | None = None
 
     @classmethod
     def delivered(cls, result: dict[str, Any], status_code: int | None = 200) -> DeliveryOutcome:
@@ -58,6 +61,11 @@ class DeliveryOutcome:
     def cancelled(cls, reason: str) -> DeliveryOutcome:
         return cls(Verdict.CANCELLED, error=reason)
 
+    @classmethod
+    def deferred(cls, slot: datetime) -> DeliveryOutcome:
+        """Held back, unsent, until the paced slot reserved for it (app/outbox/pacing.py)."""
+        return cls(Verdict.DEFERRED, not_before=slot)
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -66,6 +74,8 @@ class Attempt:
 
     outbox_id: int
     maybe_sent_since: datetime | None = None
+    # The paced slot this row was deferred to and now holds: it goes without reserving again.
+    paced_slot_at: datetime | None = None
 
 
 class Sender(Protocol):

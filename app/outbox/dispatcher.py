@@ -47,6 +47,7 @@ TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 LEASE_MARGIN = timedelta(seconds=5)
+MIN_IDLE_WAIT = 0.05
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class ClaimedDelivery:
     payload: dict[str, Any]
     attempts: int
     maybe_sent_since: datetime | None = None
+    paced_slot_at: datetime | None = None
 
 
 class OutboxDispatcher:
@@ -102,6 +104,9 @@ class OutboxDispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # The earliest paced slot a row was deferred to since the last round: the loop wakes
+        # for it rather than waiting a whole poll interval.
+        self._next_slot: datetime | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -134,8 +139,21 @@ class OutboxDispatcher:
             if handled >= self._settings.batch_size or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait())
             self._wake.clear()
+
+    def _idle_wait(self) -> float:
+        """Seconds to wait for a wake-up: the poll interval, or less if a slot comes sooner."""
+        wait = self._settings.poll_interval
+        if self._next_slot is not None:
+            until_slot = (self._next_slot - self._clock.now()).total_seconds()
+            wait = min(wait, max(until_slot, MIN_IDLE_WAIT))
+            self._next_slot = None
+        return wait
+
+    def _note_deferral(self, slot: datetime) -> None:
+        if self._next_slot is None or slot < self._next_slot:
+            self._next_slot = slot
 
     # -- one round -----------------------------------------------------------------------------
 
@@ -192,6 +210,7 @@ class OutboxDispatcher:
                     payload=_fill_from_dependency(row, dependencies),
                     attempts=row.attempts,
                     maybe_sent_since=row.maybe_sent_at,
+                    paced_slot_at=row.paced_slot_at,
                 )
                 for row in rows
             ]
@@ -217,7 +236,7 @@ class OutboxDispatcher:
                     sender.send(
                         delivery.target,
                         delivery.payload,
-                        Attempt(delivery.id, delivery.maybe_sent_since),
+                        Attempt(delivery.id, delivery.maybe_sent_since, delivery.paced_slot_at),
                     ),
                     timeout=self._settings.send_timeout.total_seconds(),
                 )
@@ -252,11 +271,17 @@ class OutboxDispatcher:
                 return
             if row.claimed_by != self._identity:
                 logger.warning("outbox row %s was re-claimed while we delivered it", row.id)
+            row.claimed_until = None
+            row.claimed_by = None
+            if outcome.verdict is Verdict.DEFERRED and outcome.not_before is not None:
+                # Not an attempt: nothing was sent. Back when its paced slot comes.
+                row.paced_slot_at = row.next_attempt_at = outcome.not_before
+                self._note_deferral(outcome.not_before)
+                return
+            row.paced_slot_at = None
             row.attempts += 1
             if outcome.unknown:
                 row.maybe_sent_at = row.maybe_sent_at or row.claimed_at
-            row.claimed_until = None
-            row.claimed_by = None
             row.last_status_code = outcome.status_code
             if outcome.verdict is Verdict.DELIVERED:
                 row.status = OutboxStatus.DELIVERED

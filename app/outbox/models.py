@@ -53,6 +53,9 @@ class OutboxMessage(Base):
     # before recording): the far side may have acted. A Slack post is then looked for (by the
     # row's id in its metadata) before it is sent again.
     maybe_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A paced slot this row holds (app/outbox/pacing.py): it was deferred to it, and when it is
+    # claimed again it goes without reserving another.
+    paced_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     # Delivered only after this row is; its result's fields (e.g. a message `ts`) fill
@@ -71,3 +74,13 @@ class OutboxMessage(Base):
     )
     created_at: Mapped[datetime] = created_at_column()
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PacedKey(Base):
+    """One rate limit's pace, shared by every replica (app/outbox/pacing.py): the moment by
+    which every call it let through would have gone out one interval apart."""
+
+    __tablename__ = "paced_keys"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    filled_until: Mapped[datetime] = mapped_column(UTCDateTime())

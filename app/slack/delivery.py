@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.outbox.delivery import Attempt, DeliveryOutcome
+from app.outbox.pacing import Pacer
+from app.slack.pacing import held_after_429, slack_paces
 from app.slack.rendering import RENDER_KEY, Renderer
+
+logger = logging.getLogger(__name__)
 
 # Slack's own "try again" errors, answered with HTTP 200 and ok=false.
 TRANSIENT_SLACK_ERRORS = frozenset(
@@ -55,11 +62,44 @@ LOOKUP_MARGIN_SECONDS = 60.0  # clocks of ticketbot and Slack may differ a littl
 
 
 class SlackApiSender:
-    def __init__(self, client: AsyncWebClient, renderer: Renderer | None = None) -> None:
+    """Makes one outbox row's Web API call. With a pacer, each call first takes its paced
+    slot (app/slack/pacing.py), shared by every replica, and a 429 holds its method (and
+    channel) for Slack's Retry-After, not the whole outbox."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        renderer: Renderer | None = None,
+        *,
+        pacer: Pacer | None = None,
+    ) -> None:
         self._client = client
         self._renderer = renderer
+        self._pacer = pacer
 
     async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
+        paces = slack_paces(target, payload) if self._pacer is not None else {}
+        if paces and attempt.paced_slot_at is None:
+            assert self._pacer is not None
+            try:
+                slot = await self._pacer.reserve(paces)
+            except (SQLAlchemyError, OSError) as exc:
+                return DeliveryOutcome.retry(f"could not take a paced slot: {exc!r}")
+            if slot is not None:
+                return DeliveryOutcome.deferred(slot)
+        outcome = await self._call(target, payload, attempt)
+        if paces and outcome.retry_after_seconds is not None and outcome.status_code == 429:
+            assert self._pacer is not None
+            until = self._pacer.now() + timedelta(seconds=outcome.retry_after_seconds)
+            try:
+                await self._pacer.hold(held_after_429(target, payload), until)
+            except (SQLAlchemyError, OSError) as exc:  # the row itself still waits Retry-After
+                logger.warning("could not hold %s until %s: %r", target, until, exc)
+        return outcome
+
+    async def _call(
+        self, target: str, payload: dict[str, Any], attempt: Attempt
+    ) -> DeliveryOutcome:
         if target == "chat.postMessage":
             payload = {**payload, "metadata": _post_metadata(attempt.outbox_id)}
             if attempt.maybe_sent_since is not None:
