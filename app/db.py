@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -146,3 +148,15 @@ def create_session_factory(
     return async_sessionmaker(
         engine, expire_on_commit=False, autoflush=False, sync_session_class=session_class
     )
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database could not be reached or could not take the work now
+    (a cut connection, a refused connect, a full pool, SQLite's `database is locked`), as
+    opposed to a query that is wrong. Such a request is answered 503: Slack and API clients
+    retry it, and nothing was stored."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (ConnectionError, OSError, TimeoutError))

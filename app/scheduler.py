@@ -6,11 +6,14 @@ database, so replicas running the same job at once do the work once.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from app.db import is_database_unavailable
 from app.inbox.service import prune_events
 from app.outbox.housekeeping import prune_delivered
 from app.runtime import Runtime, catch_up_now
@@ -22,6 +25,27 @@ SLACK_EVENT_RETENTION = timedelta(days=7)
 DELIVERED_OUTBOX_RETENTION = timedelta(days=30)
 USERGROUP_SYNC_INTERVAL = timedelta(minutes=10)
 USERGROUP_SYNC_FIRST_DELAY = timedelta(seconds=30)
+
+
+def outage_tolerant(
+    job: Callable[[Runtime], Awaitable[None]],
+) -> Callable[[Runtime], Awaitable[None]]:
+    """A run that finds the database unreachable logs one line and waits for the next run
+    (every job picks up where the last one left: its work is rows in the database); any other
+    failure is a bug, left to APScheduler to log with its traceback."""
+
+    @functools.wraps(job)
+    async def run(runtime: Runtime) -> None:
+        try:
+            await job(runtime)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            logger.warning(
+                "%s skipped: the database is unavailable (%s)", job.__name__, type(exc).__name__
+            )
+
+    return run
 
 
 def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
@@ -76,6 +100,7 @@ def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
     return scheduler
 
 
+@outage_tolerant
 async def prune_history(runtime: Runtime) -> None:
     now = runtime.clock.now()
     async with runtime.session_factory() as session, session.begin():
@@ -87,17 +112,20 @@ async def prune_history(runtime: Runtime) -> None:
         logger.info("pruned %d old Slack events and %d delivered outbox rows", events, deliveries)
 
 
+@outage_tolerant
 async def sweep_timers(runtime: Runtime) -> None:
     """Fire the timers that are due. Every replica runs this; each timer is claimed by one."""
     await runtime.timer_sweeper.sweep_until_idle()
 
 
+@outage_tolerant
 async def catch_up(runtime: Runtime) -> None:
     """Read back what Slack holds and no event brought (Slack gives up retrying an event after
     about an hour). Every replica runs this; a channel has one catch-up going at most."""
     await catch_up_now(runtime)
 
 
+@outage_tolerant
 async def sync_usergroup(runtime: Runtime) -> None:
     """Make the SUPPORT_AGENTS_USERGROUP_ID members agents (a read of Slack, then one commit)."""
     usergroup_id = runtime.settings.support_agents_usergroup_id

@@ -74,3 +74,35 @@ async def test_metrics_count_requests_by_route_and_slack_requests_by_type(runnin
     assert 'ticketbot_slack_requests_total{type="event:message"} 1.0' in text
     assert 'ticketbot_slack_requests_total{type="command:/ticket"} 1.0' in text
     assert "ticketbot_outbox_messages" in text
+
+
+async def test_an_unreachable_database_is_a_503_that_slack_and_clients_retry(
+    emulator, clock, caplog
+):
+    """Nothing can be stored, so nothing is acknowledged: Slack retries an event it got no 200
+    for (https://docs.slack.dev/apis/events-api/#retries). One warning line, no traceback."""
+    from app.slack_emulator import SlackSender, message_event
+    from tests.conftest import SIGNING_SECRET, TEAM_ID, make_settings
+
+    settings = make_settings(
+        "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", emulator, database_pool_size=1
+    )
+    app = await RunningApp(settings, clock).start()
+    try:
+        async with SlackSender(app.url, SIGNING_SECRET, team_id=TEAM_ID) as sender:
+            event = await sender.send_event(message_event("C1", "U1", "Is anyone there?"))
+        async with httpx.AsyncClient(base_url=app.url) as client:
+            api = await client.get(
+                "/api/tickets", headers={"Authorization": "Bearer tb_abcdefgh_" + "s" * 43}
+            )
+    finally:
+        await app.stop()
+
+    assert event.status_code == 503
+    assert api.status_code == 503, api.text
+    assert api.json()["error"] == "The database is unavailable; try again shortly."
+    assert api.headers["retry-after"] == "5"
+    refusals = [r.getMessage() for r in caplog.records if "answered 503" in r.getMessage()]
+    assert any(m.startswith("Slack event:message answered 503") for m in refusals), refusals
+    assert any(m.startswith("GET /api/tickets answered 503") for m in refusals), refusals
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

@@ -2,7 +2,8 @@
 
 Domain errors map by kind (not authenticated 401, not allowed 403, not found 404, invalid
 transition 409, invalid input 422); FastAPI's own validation errors become a 422 whose message
-names each bad field. Services never know about HTTP.
+names each bad field; a database that cannot be reached is a 503 the client retries. Services
+never know about HTTP.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import is_database_unavailable
 from app.errors import (
     DomainError,
     InvalidInput,
@@ -99,7 +103,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "The ticket's status does not allow this change.",
         413: "The request body is over the limit (MAX_BODY_BYTES, 1 MiB by default).",
         422: "A parameter or the body is invalid; `details` names each bad field.",
-        503: "ticketbot is not connected to its Slack workspace yet.",
+        503: "Try again shortly: the database is unavailable, or ticketbot is not connected to"
+        " its Slack workspace yet.",
     }
     return {code: {"model": ErrorBody, "description": descriptions[code]} for code in codes}
 
@@ -183,9 +188,28 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.message)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database could not be reached: 503 with one log line, so the client retries."""
+    if not is_database_unavailable(exc):
+        raise exc  # a bug, not an outage: the server's own 500, with its traceback
+    logger.warning(
+        "%s %s answered 503: the database is unavailable (%s)",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    return error_response(
+        503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"}
+    )
+
+
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    # A connection the driver could not open at all is raised unwrapped (asyncpg).
+    app.add_exception_handler(ConnectionError, _database_unavailable)

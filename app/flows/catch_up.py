@@ -4,11 +4,12 @@ Slack stops retrying an event after about an hour (and turns the subscription of
 failures), so what customers wrote while ticketbot was down would otherwise be lost. On start and
 every CATCH_UP_INTERVAL_SECONDS, a *run* in each watched channel reads it back:
 
-1. the channel's history (conversations.history) after the newest message ticketbot stored from
-   it, never from before the channel was watched nor more than CATCH_UP_MAX_AGE_HOURS back;
+1. the channel's history (conversations.history) from RETRY_LOOKBACK before the newest message
+   ticketbot stored from it, never from before the channel was watched nor more than
+   CATCH_UP_MAX_AGE_HOURS back;
 2. then the threads that may have moved: those of listed messages that have replies, and those
-   of the channel's open (and resolved) tickets, each after the newest message of the ticket
-   stored before the run (conversations.replies).
+   of the channel's open (and resolved) tickets, each from RETRY_LOOKBACK before the newest
+   message of the ticket stored before the run (conversations.replies).
 
 Every read is an outbox row (retried, paced, surviving restarts like any Slack call) whose
 delivery handler takes its page in and queues the next read; a run is that chain of rows, its
@@ -71,6 +72,12 @@ REPLY = "reply"
 MAX_LISTED_THREADS = 200
 # A reply to a resolved ticket reopens it, so resolved tickets' threads are read too.
 THREAD_STATUSES = (*OPEN_STATUSES, TicketStatus.RESOLVED)
+
+# Slack retries an event about at once, after 1 minute and after 5 minutes, then gives up
+# (https://docs.slack.dev/apis/events-api/#retries): a message can be given up on after a later
+# one was taken in (a replica that flapped, a database that came and went). So each read starts
+# this long before the newest message stored; what is already stored is passed over.
+RETRY_LOOKBACK = timedelta(minutes=10)
 
 _SLACK_TS = re.compile(r"^\d{1,12}\.\d{6}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -160,7 +167,7 @@ class CatchUp:
             floor = now - self._max_age
             watched_since = max(floor, channel.created_at) if channel.created_at else floor
             stored = await _newest_stored_in_channel(session, channel, since=floor)
-            since = _newest([_ts_of(watched_since), *([stored] if stored else [])])
+            since = _newest([_ts_of(watched_since), *([_looking_back(stored)] if stored else [])])
             assert since is not None
             run = _Run(
                 workspace_id=channel.workspace_id,
@@ -288,7 +295,11 @@ class CatchUp:
                     channel_id=run.channel_id,
                     root_ts=message["ts"],
                 )
-                if ticket is not None and len(run.threads) < MAX_LISTED_THREADS:
+                if (
+                    ticket is not None
+                    and len(run.threads) < MAX_LISTED_THREADS
+                    and not await _nothing_to_read(session, run, message)
+                ):
                     run.threads.append(message["ts"])
         run.tickets += recovered[NEW_TICKET]
         run.replies += recovered[REPLY]
@@ -377,7 +388,7 @@ class CatchUp:
             # After the newest message of the ticket stored before the run (not one this run
             # took in: a follow-up that joined the ticket may be newer than a missed reply).
             stored = await _newest_stored_of_ticket(session, ticket, up_to=run.since)
-            oldest = _newest([run.floor, *([stored] if stored else [])]) or run.floor
+            oldest = _newest([run.floor, *([_looking_back(stored)] if stored else [])]) or run.floor
             await _read_replies(session, run, {"thread_ts": root, "oldest": oldest}, now)
             return
         await self._finish(session, run, now)
@@ -528,6 +539,19 @@ def _listed(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+async def _nothing_to_read(session: AsyncSession, run: _Run, parent: Mapping[str, Any]) -> bool:
+    """A thread where only ticketbot replied holds nothing to take in: its read is spared.
+    conversations.history gives a parent its `reply_users` and `reply_users_count`
+    (https://docs.slack.dev/reference/methods/conversations.history)."""
+    repliers = parent.get("reply_users")
+    if not isinstance(repliers, list) or parent.get("reply_users_count") != len(repliers):
+        return False
+    bot = await session.scalar(
+        select(Workspace.bot_user_id).where(Workspace.id == run.workspace_id)
+    )
+    return bot is not None and set(repliers) == {bot}
+
+
 def _is_top_level(message: Mapping[str, Any]) -> bool:
     return message.get("thread_ts") in (None, message["ts"])
 
@@ -564,6 +588,10 @@ def _newest(timestamps: Iterable[str]) -> str | None:
 def _time_of(ts: str) -> datetime:
     seconds, micros = _ts_key(ts)
     return _EPOCH + timedelta(seconds=seconds, microseconds=micros)
+
+
+def _looking_back(ts: str) -> str:
+    return _ts_of(_time_of(ts) - RETRY_LOOKBACK)
 
 
 def _ts_of(moment: datetime) -> str:

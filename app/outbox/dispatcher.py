@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from app.clock import Clock
+from app.db import is_database_unavailable
 from app.metrics import Metrics
 from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy, Sender, Verdict
 from app.outbox.enums import OutboxKind, OutboxStatus
@@ -133,8 +134,14 @@ class OutboxDispatcher:
         while not self._stopping:
             try:
                 handled = await self.dispatch_once()
-            except Exception:  # the loop must outlive a database hiccup
-                logger.exception("outbox dispatch failed; retrying at the next poll")
+            except Exception as exc:  # the loop must outlive a database hiccup
+                if is_database_unavailable(exc):
+                    logger.warning(
+                        "outbox dispatch skipped: the database is unavailable (%s)",
+                        type(exc).__name__,
+                    )
+                else:
+                    logger.exception("outbox dispatch failed; retrying at the next poll")
                 handled = 0
             if handled >= self._settings.batch_size or self._stopping:
                 continue
@@ -247,7 +254,14 @@ class OutboxDispatcher:
                     unknown=True,
                 )
             except Exception as exc:  # a sender bug must not strand the row
-                logger.exception("outbox sender raised for row %s", delivery.id)
+                if is_database_unavailable(exc):  # e.g. while rendering, before any call
+                    logger.warning(
+                        "outbox row %s put off: the database is unavailable (%s)",
+                        delivery.id,
+                        type(exc).__name__,
+                    )
+                else:
+                    logger.exception("outbox sender raised for row %s", delivery.id)
                 outcome = DeliveryOutcome.retry(f"sender raised {type(exc).__name__}: {exc}")
         await self._record(delivery, outcome)
 

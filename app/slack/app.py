@@ -11,6 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from app.db import is_database_unavailable
 from app.slack.context import SlackContext
 from app.slack.interaction import SLACK_CONTEXT
 from app.slack.listeners import (
@@ -28,6 +29,8 @@ from app.slack.listeners import (
 # we hand it a client: both are kept out of the log unless LOG_LEVEL is DEBUG.
 BOLT_LOGGER = "app.slack.bolt"
 
+logger = logging.getLogger(__name__)
+
 
 def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
     app = AsyncApp(
@@ -40,7 +43,27 @@ def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
         logger=logging.getLogger(BOLT_LOGGER),
     )
     register_listeners(app, ctx)
+    app.error(answer_failure)
     return app
+
+
+async def answer_failure(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """What Slack is answered when a listener or middleware raised.
+
+    A database that cannot be reached (a failover, a cut connection, SQLite busy) is answered
+    503 with one log line: nothing was stored, and Slack retries an event it got no 200 for.
+    Anything else is a bug: logged with its traceback, answered 500 (Slack retries that too).
+    """
+    request_type = slack_request_type(body)
+    if is_database_unavailable(error):
+        logger.warning(
+            "Slack %s answered 503: the database is unavailable (%s); Slack will retry",
+            request_type,
+            type(error).__name__,
+        )
+        return BoltResponse(status=503, body="")
+    logger.error("Slack %s failed", request_type, exc_info=error)
+    return BoltResponse(status=500, body="")
 
 
 def register_listeners(app: AsyncApp, ctx: SlackContext) -> None:

@@ -259,6 +259,8 @@ LISTED_MESSAGE_FIELDS = (
     "team",
     "user_team",
     "reply_count",
+    "reply_users",
+    "reply_users_count",
 )
 LISTED_MESSAGES_KEPT = 201
 MESSAGE_TEXT_MAX_LENGTH = 40_000

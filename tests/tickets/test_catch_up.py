@@ -208,6 +208,67 @@ async def test_what_customers_wrote_while_ticketbot_was_down_is_taken_in_once(
             assert len(catch_up_notes(emulator)) == 1
 
 
+async def test_a_message_slack_gave_up_on_before_a_later_one_was_taken_in_is_recovered(
+    settings, clock, emulator
+):
+    """Slack retries an event at once, after 1 and after 5 minutes, then gives up: an earlier
+    message can be lost that way while a later one's event came through (a replica flapping).
+    Catch-up reads from a while before the newest stored message, in the channel and in a
+    ticket's thread."""
+    async with serving(settings, clock) as app, slack_sender(app) as sender:
+        await watch_since(app, clock)
+        root = emulator.add_message(
+            CHANNEL, user=CUSTOMER, text="Exports fail", ts=ts_at(clock.now())
+        )
+        await sender.send_event(message_event(CHANNEL, CUSTOMER, "Exports fail", ts=root["ts"]))
+
+        clock.advance(minutes=3)
+        missed_reply = emulator.add_message(
+            CHANNEL, user=CUSTOMER, text="Also CSV", ts=ts_at(clock.now()), thread_ts=root["ts"]
+        )["ts"]
+        clock.advance(seconds=1)
+        missed_request = emulator.add_message(
+            CHANNEL, user=OTHER, text="Can't log in", ts=ts_at(clock.now())
+        )["ts"]  # neither event is ever acknowledged
+        clock.advance(minutes=2)
+        later_reply = emulator.add_message(
+            CHANNEL, user=CUSTOMER, text="And PDF", ts=ts_at(clock.now()), thread_ts=root["ts"]
+        )["ts"]
+        clock.advance(seconds=1)
+        later_request = emulator.add_message(
+            CHANNEL, user=CUSTOMER, text="Invoices are late", ts=ts_at(clock.now())
+        )["ts"]
+        for ts, text, thread in (
+            (later_reply, "And PDF", root["ts"]),
+            (later_request, "Invoices are late", None),
+        ):
+            event = message_event(CHANNEL, CUSTOMER, text, ts=ts, thread_ts=thread)
+            assert (await sender.send_event(event)).status_code == 200
+        assert set(await stored_ts(app)) == {root["ts"], later_reply, later_request}
+        clock.advance(seconds=1)
+        emulator.add_message(  # only ticketbot replied there: nothing to read back
+            CHANNEL, user="UBOT", text="On it", ts=ts_at(clock.now()), thread_ts=later_request
+        )
+
+        await catch_up_now(app.runtime)
+        await caught_up(app)
+
+        counted = await stored_ts(app)
+        assert set(counted) == {
+            root["ts"],
+            later_reply,
+            later_request,
+            missed_reply,
+            missed_request,
+        }
+        assert set(counted.values()) == {1}
+        assert (recovered(app, "ticket"), recovered(app, "reply")) == (1, 1)
+        first = (await tickets(app))[0]
+        assert missed_reply in [m.ts for m in await ticket_messages(app, first.id)]
+        threads_read = {c.args.get("ts") for c in emulator.delivered("conversations.replies")}
+        assert root["ts"] in threads_read and later_request not in threads_read
+
+
 async def _card_posted(app: RunningApp) -> bool:
     return all(t.triage_card_ts for t in await tickets(app))
 
