@@ -26,7 +26,7 @@ test: install  ## lint, type-check and check the layers, then the suite on SQLit
 	$(BIN)/ruff check .
 	$(BIN)/mypy app
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 3
 
 lint: install
 	$(BIN)/ruff check .

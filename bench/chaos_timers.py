@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -60,13 +61,17 @@ async def timers_with_a_replica_killed(
     async def fired_at_least(share: float) -> bool:
         return await _fired(stack) >= share * expected
 
+    started = time.monotonic()
     await wait_for(lambda: fired_at_least(KILL_AT_FIRED), within=3 * target + 30)
     report.figures["killed at fired"] = await _fired(stack)
+    report.figures["killed after s"] = time.monotonic() - started
     await replicas[0].kill9()
     if len(replicas) == 1:
         await replicas[0].start()
     await wait_for(lambda: fired_at_least(1.0), within=mode.drain_seconds)
+    report.figures["all fired after s"] = time.monotonic() - started
     owed = await drain(stack.engine, within=mode.drain_seconds)
+    report.figures["drained after s"] = time.monotonic() - started
 
     report.figures.update(await intake_figures(stack.engine, load))
     report.figures["replicas"] = len(replicas)
