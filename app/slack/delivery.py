@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.outbox.delivery import Attempt, DeliveryOutcome
-from app.outbox.pacing import Pacer
+from app.outbox.pacing import Pace, Pacer
 from app.slack.pacing import held_after_429, slack_paces
 from app.slack.rendering import RENDER_KEY, Renderer
 
@@ -72,13 +72,17 @@ class SlackApiSender:
         renderer: Renderer | None = None,
         *,
         pacer: Pacer | None = None,
+        paces: Callable[[str, Mapping[str, Any]], dict[str, Pace]] = slack_paces,
     ) -> None:
+        """`paces` gives a call's paced keys; Slack's own (the default) unless a benchmark
+        wants the same keys without the waits."""
         self._client = client
         self._renderer = renderer
         self._pacer = pacer
+        self._paces = paces
 
     async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
-        paces = slack_paces(target, payload) if self._pacer is not None else {}
+        paces = self._paces(target, payload) if self._pacer is not None else {}
         if paces and attempt.paced_slot_at is None:
             assert self._pacer is not None
             try:
