@@ -27,7 +27,7 @@ message of a conversation or a ticket's root. With the workspace row locked firs
 under which tickets are numbered) and the message taken in inside a savepoint, the event of the
 same message arriving at the same moment makes one ticket or one reply, never two: either it
 finds what catch-up stored, or catch-up finds what it stored, or the loser of a tie is turned
-away by a unique constraint (the event answers 500 and Slack's retry finds the message stored;
+away by a unique constraint (the event answers 503 and Slack's retry finds the message stored;
 catch-up skips it).
 """
 

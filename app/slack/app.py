@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
 
 from app.db import is_database_unavailable
 from app.slack.context import SlackContext
@@ -50,8 +51,9 @@ def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
 async def answer_failure(error: Exception, body: dict[str, Any]) -> BoltResponse:
     """What Slack is answered when a listener or middleware raised.
 
-    A database that cannot be reached (a failover, a cut connection, SQLite busy) is answered
-    503 with one log line: nothing was stored, and Slack retries an event it got no 200 for.
+    A database that cannot be reached (a failover, a cut connection, SQLite busy), or a write
+    that lost a race to a unique constraint, is answered 503 with one log line: nothing was
+    stored, and Slack retries an event it got no 200 for.
     Anything else is a bug: logged with its traceback, answered 500 (Slack retries that too).
     """
     request_type = slack_request_type(body)
@@ -60,6 +62,16 @@ async def answer_failure(error: Exception, body: dict[str, Any]) -> BoltResponse
             "Slack %s answered 503: the database is unavailable (%s); Slack will retry",
             request_type,
             type(error).__name__,
+        )
+        return BoltResponse(status=503, body="")
+    if isinstance(error, IntegrityError):
+        # Two writers raced for one message (its event and catch-up, or two replicas): the
+        # loser is turned away by a unique constraint. Slack's retry finds the message stored.
+        reason = str(error.orig).splitlines()[0] if error.orig else type(error).__name__
+        logger.warning(
+            "Slack %s answered 503: a concurrent write won (%s); Slack will retry",
+            request_type,
+            reason[:200],
         )
         return BoltResponse(status=503, body="")
     logger.error("Slack %s failed", request_type, exc_info=error)

@@ -566,3 +566,59 @@ async def _waiting_on_a_lock(app: RunningApp) -> bool:
             )
         )
     return bool(waiting)
+
+
+async def test_an_event_that_loses_a_tie_is_answered_503_and_its_retry_finds_it_stored(
+    settings, clock, emulator, is_postgres, caplog
+):
+    """The other way round: catch-up (here, a transaction taking the same reply in) commits
+    first, and the event's own insert is turned away. Slack is answered 503 with one line, not
+    a traceback, and its retry finds the reply stored."""
+    async with serving(settings, clock) as app, slack_sender(app) as sender:
+        await watch_since(app, clock)
+        root = emulator.add_message(
+            CHANNEL, user=CUSTOMER, text="Exports fail", ts=ts_at(clock.now())
+        )
+        await sender.send_event(message_event(CHANNEL, CUSTOMER, "Exports fail", ts=root["ts"]))
+        clock.advance(minutes=1)
+        reply = emulator.add_message(
+            CHANNEL,
+            user=CUSTOMER,
+            text="Still failing",
+            ts=ts_at(clock.now()),
+            thread_ts=root["ts"],
+        )["ts"]
+        event = message_event(CHANNEL, CUSTOMER, "Still failing", ts=reply, thread_ts=root["ts"])
+        runtime = app.runtime
+        async with runtime.session_factory() as other, other.begin():
+            workspace = await other.scalar(select(Workspace))
+            await receive_message(
+                session=other,
+                workspace=workspace,
+                message=IncomingMessage(
+                    channel_id=CHANNEL,
+                    ts=reply,
+                    user_id=CUSTOMER,
+                    text="Still failing",
+                    thread_ts=root["ts"],
+                ),
+                rules=intake_rules(settings),
+                now=clock.now(),
+            )
+            await other.flush()
+            answer = asyncio.create_task(sender.send_event(event, event_id="EvTIE"))
+            if is_postgres:
+                await wait_until(lambda: _waiting_on_a_lock(app), message="the event to wait")
+        first = await answer
+        retried = await sender.send_event(event, event_id="EvTIE", retry_num=1)
+
+        # SQLite has one writer: the event waits for the other to commit and finds the reply.
+        assert first.status_code == (503 if is_postgres else 200)
+        if is_postgres:
+            assert any(
+                "answered 503: a concurrent write won (duplicate key" in r.getMessage()
+                for r in caplog.records
+            )
+        assert retried.status_code == 200
+        assert (await stored_ts(app))[reply] == 1
+        assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
