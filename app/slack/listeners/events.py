@@ -3,7 +3,8 @@ unhandled event is answered 404, which Slack retries), stores it, and hands it o
 
 The work happens before Bolt answers (`process_before_response=True`): when Slack gets its 200,
 the event and its effects (ticket, conversation, outbox rows) are committed. A failure answers
-500 and Slack retries; the retry finds nothing half-done because it is all one transaction.
+503 or 500 (app/slack/app.py) and Slack retries; the retry finds nothing half-done because it
+is all one transaction.
 """
 
 from __future__ import annotations
