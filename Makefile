@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo dev run test lint migrate bench clean
+.PHONY: install demo dev run test lint migrate bench resilience clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ migrate: install
 
 bench: install
 	$(BIN)/python bench/outbox_throughput.py
+
+resilience: install  ## the resilience harness's long mode on SQLite and TEST_DATABASE_URL's PostgreSQL
+	$(BIN)/python -m bench.chaos --mode long
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
