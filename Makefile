@@ -26,7 +26,8 @@ test: install  ## lint, type-check and check the layers, then the suite on SQLit
 	$(BIN)/ruff check .
 	$(BIN)/mypy app
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -n 3
+	$(BIN)/pytest -n 3 -m "not resilience"
+	$(BIN)/pytest -n 2 -m resilience
 
 lint: install
 	$(BIN)/ruff check .

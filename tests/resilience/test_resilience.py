@@ -24,7 +24,7 @@ from tests.support.databases import SqliteTestDatabase, postgres_admin_url
 SEED = 20261130
 
 # Several real servers start, migrate and drain here; pytest's default limit is for one test.
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.resilience, pytest.mark.timeout(300)]
 
 
 async def test_nothing_is_lost_or_doubled_under_faults(
