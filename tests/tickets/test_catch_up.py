@@ -557,13 +557,16 @@ async def test_a_tie_with_the_event_is_settled_by_the_database(
         assert len(turned_away) == (1 if is_postgres else 0)
 
 
-async def _waiting_on_a_lock(app: RunningApp) -> bool:
+async def _waiting_on_a_lock(app: RunningApp, statement: str = "") -> bool:
+    """Whether a session of this database waits on a lock (in a statement starting so)."""
     async with app.runtime.engine.connect() as connection:
         waiting = await connection.scalar(
             text(
                 "SELECT count(*) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
+                " AND query LIKE :statement"
+            ),
+            {"statement": statement + "%"},
         )
     return bool(waiting)
 
@@ -607,8 +610,11 @@ async def test_an_event_that_loses_a_tie_is_answered_503_and_its_retry_finds_it_
             )
             await other.flush()
             answer = asyncio.create_task(sender.send_event(event, event_id="EvTIE"))
-            if is_postgres:
-                await wait_until(lambda: _waiting_on_a_lock(app), message="the event to wait")
+            if is_postgres:  # the event, taking the reply in, waits for this transaction
+                await wait_until(
+                    lambda: _waiting_on_a_lock(app, "UPDATE tickets SET updated_at"),
+                    message="the event to wait",
+                )
         first = await answer
         retried = await sender.send_event(event, event_id="EvTIE", retry_num=1)
 
