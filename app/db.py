@@ -81,12 +81,15 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     """An async engine tuned for the database behind `url`."""
     if is_sqlite_url(url):
         return _create_sqlite_engine(url, echo=echo)
+    # No pre-ping: it is a round trip on every checkout (several per ticket). A connection that
+    # died (a restart, a failover, a cut) fails its first statement instead; SQLAlchemy then
+    # invalidates every connection the pool held, and that one unit of work is retried by whoever
+    # asked for it: Slack (the event got a 503), the outbox and the sweep at their next round.
     return create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
 

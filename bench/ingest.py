@@ -109,6 +109,14 @@ class Result:
     half: Step
     accepted: int
     stored: int
+    cpu_ms_per_event: float  # the server's own CPU over the half-load step and its drain
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used (/proc/<pid>/stat): steady on a busy machine,
+    where wall-clock rates are not."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Events:
@@ -204,6 +212,7 @@ async def measure(
     *,
     between_steps: Callable[[], Any],
     stored: Callable[[], Any],
+    pid: int,
 ) -> Result:
     events = Events()
     warm_up = await open_loop(url, events, 50, WARM_UP_EVENTS / 50)
@@ -221,11 +230,15 @@ async def measure(
         if step.achieved < KEEPS_UP * rate or step.p99_ms > P99_EXPLODED_MS:
             break
     saturation = max(step.achieved for step in steps)
+    cpu = process_cpu_seconds(pid)
     half = await open_loop(url, events, saturation / 2, HALF_LOAD_SECONDS)
     accepted += half.accepted
-    print(half.line(name) + "   <- half of saturation", flush=True)
-    await between_steps()
-    return Result(name, steps, saturation, half, accepted, await stored())
+    await between_steps()  # ticketbot: the step's Slack calls, owed by those same events
+    cpu_ms = (process_cpu_seconds(pid) - cpu) / max(half.accepted, 1) * 1000
+    print(
+        half.line(name) + f"   <- half of saturation; server CPU {cpu_ms:.1f} ms/event", flush=True
+    )
+    return Result(name, steps, saturation, half, accepted, await stored(), cpu_ms)
 
 
 # -- the two servers --------------------------------------------------------------------------
@@ -291,6 +304,7 @@ async def run_baseline(database_url: str, workdir: Path) -> Result:
             f"http://127.0.0.1:{port}/slack/events",
             between_steps=nothing,
             stored=stored,
+            pid=process.pid,
         )
     finally:
         await stop_process(process)
@@ -352,6 +366,7 @@ async def run_ticketbot(database_url: str, workdir: Path) -> Result:
             f"http://127.0.0.1:{port}/slack/events",
             between_steps=drain_outbox,
             stored=stored,
+            pid=process.pid,
         )
         async with sessions() as session:
             rows = await session.execute(
@@ -426,8 +441,13 @@ async def compare(kind: str, ticketbot_url: str, baseline_url: str, workdir: Pat
     for result in (ours, base):
         print(
             f"half load:  {result.name:<9} at {result.half.target:.0f}/s:"
-            f" p50 {result.half.p50_ms:.1f} ms, p99 {result.half.p99_ms:.1f} ms"
+            f" p50 {result.half.p50_ms:.1f} ms, p99 {result.half.p99_ms:.1f} ms,"
+            f" server CPU {result.cpu_ms_per_event:.2f} ms/event"
         )
+    print(
+        f"CPU:        baseline/ticketbot per event"
+        f" {base.cpu_ms_per_event / ours.cpu_ms_per_event:.2f}"
+    )
     print(
         f"target:     ratio >= {TARGET_RATIO}: {_met(ratio >= TARGET_RATIO)};"
         f" ticketbot p99 < {TARGET_P99_MS:g} ms at half load:"
