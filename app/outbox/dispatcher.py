@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,6 +108,7 @@ class OutboxDispatcher:
         # The earliest paced slot a row was deferred to since the last round: the loop wakes
         # for it rather than waiting a whole poll interval.
         self._next_slot: datetime | None = None
+        self._recorder = GroupRecorder(self._record_many)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -185,6 +186,16 @@ class OutboxDispatcher:
             dependency.id == OutboxMessage.depends_on_id,
             dependency.status == OutboxStatus.DELIVERED,
         )
+        # Rows of one coalesce key (a card, a Home tab) are rendered from the current state at
+        # send time; two in flight at once could land out of order and leave the older state
+        # showing. So a row waits while another of its key is being sent.
+        sibling = aliased(OutboxMessage)
+        sibling_in_flight = exists().where(
+            sibling.coalesce_key == OutboxMessage.coalesce_key,
+            sibling.id != OutboxMessage.id,
+            sibling.status == OutboxStatus.PENDING,
+            sibling.claimed_until >= now,
+        )
         ready = (
             select(OutboxMessage)
             .where(
@@ -192,13 +203,14 @@ class OutboxDispatcher:
                 OutboxMessage.next_attempt_at <= now,
                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
                 or_(OutboxMessage.depends_on_id.is_(None), dependency_delivered),
+                or_(OutboxMessage.coalesce_key.is_(None), ~sibling_in_flight),
             )
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(self._settings.batch_size)
             .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
         )
         async with self._session_factory() as session, session.begin():
-            rows = list((await session.scalars(ready)).all())
+            rows = _one_per_coalesce_key(list((await session.scalars(ready)).all()))
             if not rows:
                 return []
             lease = self._settings.lease_for(len(rows))
@@ -263,94 +275,214 @@ class OutboxDispatcher:
                 else:
                     logger.exception("outbox sender raised for row %s", delivery.id)
                 outcome = DeliveryOutcome.retry(f"sender raised {type(exc).__name__}: {exc}")
-        await self._record(delivery, outcome)
+        await self._recorder.record((delivery, outcome))
+
+    async def _record_many(
+        self, outcomes: list[tuple[ClaimedDelivery, DeliveryOutcome]]
+    ) -> list[BaseException | None]:
+        """Record outcomes that came in together in one transaction; if that fails, each in a
+        transaction of its own, so one row's trouble never holds back the others'. Returns
+        what recording each one raised, if anything."""
+        if len(outcomes) > 1:
+            try:
+                await self._retrying(lambda: self._record_batch(outcomes), "a batch")
+                return [None] * len(outcomes)
+            except DBAPIError as exc:
+                logger.warning(
+                    "recording %d outbox rows together failed (%s); recording each alone",
+                    len(outcomes),
+                    type(exc).__name__,
+                )
+        raised: list[BaseException | None] = []
+        for delivery, outcome in outcomes:
+            try:
+                await self._record(delivery, outcome)
+            except Exception as exc:
+                raised.append(exc)
+            else:
+                raised.append(None)
+        return raised
 
     async def _record(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> None:
-        """Record the outcome; retried if PostgreSQL picks this transaction as a deadlock victim,
-        because a delivery left unrecorded would be sent again when its lease runs out."""
+        await self._retrying(
+            lambda: self._record_batch([(delivery, outcome)]), f"row {delivery.id}"
+        )
+
+    async def _retrying(self, record: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run `record`; again if PostgreSQL picks its transaction as a deadlock victim, because
+        a delivery left unrecorded would be sent again when its lease runs out."""
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
-                await self._record_once(delivery, outcome)
+                await record()
                 return
             except DBAPIError as exc:
                 if attempt == RECORD_ATTEMPTS or not _is_transient(exc):
                     raise
-                logger.warning("recording outbox row %s failed (%s); retrying", delivery.id, exc)
+                logger.warning("recording outbox %s failed (%s); retrying", what, exc)
 
-    async def _record_once(self, delivery: ClaimedDelivery, outcome: DeliveryOutcome) -> None:
+    async def _record_batch(self, outcomes: list[tuple[ClaimedDelivery, DeliveryOutcome]]) -> None:
+        """One transaction: lock the rows (in id order, as every writer does), record each
+        outcome. A row whose delivered-handler raises is left as it was (claimed: it is taken
+        up again when its lease runs out), the others are recorded."""
         now = self._clock.now()
+        observed: list[tuple[OutboxKind, datetime | None, DeliveryOutcome]] = []
+        by_id = dict((delivery.id, (delivery, outcome)) for delivery, outcome in outcomes)
         async with self._session_factory() as session, session.begin():
-            row = await session.get(OutboxMessage, delivery.id, with_for_update={"key_share": True})
-            if row is None or row.status != OutboxStatus.PENDING:
-                return
-            if row.claimed_by != self._identity:
-                logger.warning("outbox row %s was re-claimed while we delivered it", row.id)
-            row.claimed_until = None
-            row.claimed_by = None
-            if outcome.verdict is Verdict.DEFERRED and outcome.not_before is not None:
-                # Not an attempt: nothing was sent. Back when its paced slot comes.
-                row.paced_slot_at = row.next_attempt_at = outcome.not_before
-                self._note_deferral(outcome.not_before)
-                return
-            row.paced_slot_at = None
-            row.attempts += 1
-            if outcome.unknown:
-                row.maybe_sent_at = row.maybe_sent_at or row.claimed_at
-            row.last_status_code = outcome.status_code
-            if outcome.verdict is Verdict.DELIVERED:
-                row.status = OutboxStatus.DELIVERED
-                row.delivered_at = now
-                row.result = outcome.result
-                row.last_error = None
-                if row.on_delivered:
-                    handler = self._handlers.get(row.on_delivered)
-                    await handler(session, row.on_delivered_args or {}, outcome.result, now)
-                session.info[OUTBOX_WRITTEN] = True  # rows that depend on this one are ready
-            elif outcome.verdict is Verdict.CANCELLED:
-                row.status = OutboxStatus.CANCELLED
-                row.last_error = (outcome.error or "cancelled")[:MAX_ERROR_LENGTH]
-                await _fail_dependents(session, row.id)
-                logger.info("outbox row %s (%s) cancelled: %s", row.id, row.kind, row.last_error)
-            else:
-                row.last_error = (outcome.error or "unknown error")[:MAX_ERROR_LENGTH]
-                policy = self._settings.policy_for(row.kind)
-                exhausted = policy.exhausted(
-                    attempts=row.attempts, created_at=row.created_at, now=now
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id.in_(sorted(by_id)))
+                    .order_by(OutboxMessage.id)
+                    .with_for_update(key_share=True)
                 )
-                if outcome.verdict is Verdict.REJECTED or exhausted:
-                    row.status = OutboxStatus.FAILED
-                    await _fail_dependents(session, row.id)
-                    logger.error(
-                        "outbox row %s (%s %s) failed after %d attempt(s): %s",
-                        row.id,
-                        row.kind,
-                        row.target,
-                        row.attempts,
-                        row.last_error,
+            ).all()
+            for row in rows:
+                delivery, outcome = by_id[row.id]
+                runs_handler = (
+                    outcome.verdict is Verdict.DELIVERED
+                    and row.on_delivered is not None
+                    and row.status == OutboxStatus.PENDING
+                )
+                if not runs_handler:
+                    if await self._record_row(session, row, outcome, now):
+                        observed.append((row.kind, row.created_at, outcome))
+                    continue
+                try:
+                    async with session.begin_nested():
+                        recorded = await self._record_row(session, row, outcome, now)
+                except DBAPIError:
+                    raise  # the transaction is in doubt: the batch is retried or split
+                except Exception:
+                    logger.exception(
+                        "outbox row %s: its delivered-handler %s raised; left to be taken up again",
+                        delivery.id,
+                        row.on_delivered,
                     )
-                else:
-                    row.next_attempt_at = policy.next_attempt_at(
-                        attempts=row.attempts,
-                        retry_after_seconds=outcome.retry_after_seconds,
-                        created_at=row.created_at,
-                        now=now,
-                    )
-                    logger.info(
-                        "outbox row %s (%s) attempt %d failed, next at %s: %s",
-                        row.id,
-                        row.target,
-                        row.attempts,
-                        row.next_attempt_at,
-                        row.last_error,
-                    )
-            attempt_hook = self._handlers.attempt_hook(row.kind)
-            if attempt_hook is not None:
-                await attempt_hook(session, row, now)
-            created_at = row.created_at
-            kind = row.kind
+                    continue
+                if recorded:
+                    observed.append((row.kind, row.created_at, outcome))
         if self._metrics is not None:
-            latency = (now - created_at).total_seconds() if created_at else None
-            self._metrics.observe_delivery(kind.value, outcome.verdict.value, latency)
+            for kind, created_at, outcome in observed:
+                latency = (now - created_at).total_seconds() if created_at else None
+                self._metrics.observe_delivery(kind.value, outcome.verdict.value, latency)
+
+    async def _record_row(
+        self, session: AsyncSession, row: OutboxMessage, outcome: DeliveryOutcome, now: datetime
+    ) -> bool:
+        """Record one outcome on its locked row; False if there was nothing to record."""
+        if row.status != OutboxStatus.PENDING:
+            return False
+        if row.claimed_by != self._identity:
+            logger.warning("outbox row %s was re-claimed while we delivered it", row.id)
+        row.claimed_until = None
+        row.claimed_by = None
+        if outcome.verdict is Verdict.DEFERRED and outcome.not_before is not None:
+            # Not an attempt: nothing was sent. Back when its paced slot comes.
+            row.paced_slot_at = row.next_attempt_at = outcome.not_before
+            self._note_deferral(outcome.not_before)
+            return False
+        row.paced_slot_at = None
+        row.attempts += 1
+        if outcome.unknown:
+            row.maybe_sent_at = row.maybe_sent_at or row.claimed_at
+        row.last_status_code = outcome.status_code
+        if outcome.verdict is Verdict.DELIVERED:
+            row.status = OutboxStatus.DELIVERED
+            row.delivered_at = now
+            row.result = outcome.result
+            row.last_error = None
+            if row.on_delivered:
+                handler = self._handlers.get(row.on_delivered)
+                await handler(session, row.on_delivered_args or {}, outcome.result, now)
+            session.info[OUTBOX_WRITTEN] = True  # rows that depend on this one are ready
+        elif outcome.verdict is Verdict.CANCELLED:
+            row.status = OutboxStatus.CANCELLED
+            row.last_error = (outcome.error or "cancelled")[:MAX_ERROR_LENGTH]
+            await _fail_dependents(session, row.id)
+            logger.info("outbox row %s (%s) cancelled: %s", row.id, row.kind, row.last_error)
+        else:
+            row.last_error = (outcome.error or "unknown error")[:MAX_ERROR_LENGTH]
+            policy = self._settings.policy_for(row.kind)
+            exhausted = policy.exhausted(attempts=row.attempts, created_at=row.created_at, now=now)
+            if outcome.verdict is Verdict.REJECTED or exhausted:
+                row.status = OutboxStatus.FAILED
+                await _fail_dependents(session, row.id)
+                logger.error(
+                    "outbox row %s (%s %s) failed after %d attempt(s): %s",
+                    row.id,
+                    row.kind,
+                    row.target,
+                    row.attempts,
+                    row.last_error,
+                )
+            else:
+                row.next_attempt_at = policy.next_attempt_at(
+                    attempts=row.attempts,
+                    retry_after_seconds=outcome.retry_after_seconds,
+                    created_at=row.created_at,
+                    now=now,
+                )
+                logger.info(
+                    "outbox row %s (%s) attempt %d failed, next at %s: %s",
+                    row.id,
+                    row.target,
+                    row.attempts,
+                    row.next_attempt_at,
+                    row.last_error,
+                )
+        attempt_hook = self._handlers.attempt_hook(row.kind)
+        if attempt_hook is not None:
+            await attempt_hook(session, row, now)
+        return True
+
+
+def _one_per_coalesce_key(rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """The first row of each coalesce key (by id); the others wait for the next round."""
+    seen: set[str] = set()
+    kept = []
+    for row in sorted(rows, key=lambda r: r.id):
+        if row.coalesce_key is not None:
+            if row.coalesce_key in seen:
+                continue
+            seen.add(row.coalesce_key)
+        kept.append(row)
+    kept_ids = {row.id for row in kept}
+    return [row for row in rows if row.id in kept_ids]
+
+
+class GroupRecorder:
+    """Group commit: outcomes that finish while a recording transaction is under way wait for
+    it and are then recorded together, in the next one. One at a time, nothing waits; under
+    load, many rows share a transaction (fewer commits, fewer connection checkouts)."""
+
+    def __init__(
+        self, record_many: Callable[[list[Any]], Awaitable[list[BaseException | None]]]
+    ) -> None:
+        self._record_many = record_many
+        self._waiting: list[tuple[Any, asyncio.Future[None]]] = []
+        self._recording = False
+
+    async def record(self, item: Any) -> None:
+        """Return once `item` is recorded; raise what recording it raised."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, done))
+        if not self._recording:
+            self._recording = True
+            try:
+                while self._waiting:
+                    batch, self._waiting = self._waiting, []
+                    try:
+                        raised = await self._record_many([item for item, _ in batch])
+                    except Exception as exc:  # e.g. the database is unreachable
+                        raised = [exc] * len(batch)
+                    for (_, waiter), problem in zip(batch, raised, strict=True):
+                        if problem is None:
+                            waiter.set_result(None)
+                        else:
+                            waiter.set_exception(problem)
+            finally:
+                self._recording = False
+        await done
 
 
 async def _fail_dependents(session: AsyncSession, failed_id: int) -> None:
