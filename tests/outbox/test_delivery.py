@@ -382,3 +382,29 @@ async def test_a_send_that_outlives_its_limit_is_an_unknown_outcome(database_url
     assert row.status == OutboxStatus.PENDING and row.attempts == 1
     assert "may have acted" in (row.last_error or "")
     assert row.claimed_by is None  # the claim was released with the outcome recorded
+
+
+async def test_rows_of_one_coalesce_key_are_never_in_flight_together(database_url, clock, emulator):
+    """A card's updates are rendered when sent: while one is on its way (Slack answering
+    slowly), the next waits for it, so the newer state always lands last."""
+    first = await RunningApp(make_settings(database_url, emulator), clock).start()
+    second = await RunningApp(make_settings(database_url, emulator), clock).start()
+    try:
+        emulator.slow_next("chat.postMessage", seconds=0.5)
+        older = await post_message(first, "card: at risk", coalesce_key="card:1")
+        await wait_until(lambda: _claimed(first, older), message="the first update to go out")
+        newer = await post_message(first, "card: breached", coalesce_key="card:1")
+        assert newer != older  # the first is being sent: not coalesced into
+        assert await second.runtime.dispatcher.dispatch_once() == 0  # it waits its turn
+        await wait_until(lambda: posted_texts(emulator, "card: breached"), message="the newer")
+    finally:
+        await first.stop()
+        await second.stop()
+
+    texts = [call.args["text"] for call in emulator.delivered("chat.postMessage")]
+    assert texts == ["card: at risk", "card: breached"]
+
+
+async def _claimed(app: RunningApp, row_id: int) -> bool:
+    row = await load(app, row_id)
+    return row.claimed_until is not None and row.status == OutboxStatus.PENDING
