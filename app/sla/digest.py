@@ -18,7 +18,7 @@ from app.outbox.service import enqueue_slack_call
 from app.sla.durations import format_duration
 from app.sla.models import BusinessHours
 from app.text_safety import escape
-from app.tickets.enums import OPEN_STATUSES, TicketStatus
+from app.tickets.enums import OPEN_STATUSES, SlaState, TicketStatus
 from app.tickets.models import Ticket
 from app.timers.handlers import TimerHandlers
 from app.timers.models import Timer
@@ -109,11 +109,21 @@ async def digests(
     result = []
     for channel_id in channels:
         mine = [t for t in open_tickets if t.triage_channel_id == channel_id]
-        result.append((channel_id, _digest_text(mine, median)))
+        result.append((channel_id, _digest_text(mine, median, now)))
     return result
 
 
-def _digest_text(tickets: list[Ticket], median: timedelta | None) -> str:
+def sla_state_at(ticket: Ticket, now: datetime) -> str:
+    """The ticket's SLA state as of `now`: a target already past due counts as breached even if
+    its breach timer has not fired yet (it may be due in the same sweep as the digest, or be
+    waiting for a ticket held by another writer), so the digest never calls it merely at risk."""
+    dues = (ticket.first_response_due_at, ticket.next_response_due_at, ticket.resolution_due_at)
+    if any(due is not None and due <= now for due in dues):
+        return SlaState.BREACHED
+    return ticket.sla_state
+
+
+def _digest_text(tickets: list[Ticket], median: timedelta | None, now: datetime) -> str:
     by_status = {status: 0 for status in OPEN_STATUSES}
     for ticket in tickets:
         by_status[ticket.status] += 1
@@ -126,7 +136,7 @@ def _digest_text(tickets: list[Ticket], median: timedelta | None) -> str:
         ("breached", ":red_circle: Breached"),
         ("at_risk", ":large_yellow_circle: At risk"),
     ):
-        flagged = [t for t in tickets if t.sla_state == state]
+        flagged = [t for t in tickets if sla_state_at(t, now) == state]
         if flagged:
             listed = ", ".join(
                 f"*{t.display_number}* {escape(t.subject[:40])}" for t in flagged[:LISTED_TICKETS]

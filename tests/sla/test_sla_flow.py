@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.sla.models import SlaLedgerEntry
+from app.sla.tracking import SLA_BREACH
 from app.slack_emulator import message_event, next_ts
 from app.team.enums import Role
 from app.timers.models import Timer
@@ -338,6 +339,33 @@ async def test_daily_digest_goes_to_the_triage_channel_every_morning(
     clock.advance(days=1)
     await sweep(running_app)
     await wait_until(lambda: len(digest_posts()) == 2, message="the next morning's digest")
+
+
+async def test_the_digest_counts_a_ticket_past_due_as_breached_before_its_alert_fires(
+    running_app, sender, emulator, clock
+):
+    """The digest and a breach can fall due in one sweep, or the breach's timer can be passed
+    over while another writer holds its ticket: the digest still says breached, not at risk."""
+    await watch(running_app)
+    await open_ticket(running_app, sender, emulator, "Ignored one", "UOTHER")
+    async with running_app.runtime.session_factory() as session, session.begin():
+        await session.execute(
+            update(Timer)
+            .where(Timer.kind == SLA_BREACH)
+            .values(due_at=datetime(2026, 1, 7, tzinfo=UTC))  # held up until Wednesday
+        )
+    clock.advance(days=1)  # Tuesday 09:00: the digest is due; the 4 h first response is past
+
+    await sweep(running_app)
+
+    def digest_posts() -> list[str]:
+        return [m["text"] for m in emulator.messages("CTRIAGE") if "Daily digest" in m["text"]]
+
+    [digest] = await wait_until(digest_posts, message="digest")
+    assert ":red_circle: Breached (1): *T-1* Ignored one" in digest
+    assert "At risk" not in digest
+    [ticket] = await tickets(running_app)
+    assert ticket.sla_state != "breached"  # its alert has not fired yet
 
 
 async def test_a_policy_change_never_back_dates_a_breach(running_app, sender, emulator, clock):
