@@ -6,6 +6,8 @@ from the database.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -55,6 +57,11 @@ from app.workspaces.service import ensure_workspace
 
 logger = logging.getLogger(__name__)
 
+# Start-up's auth.test, when Slack cannot be reached, is tried again after these seconds (doubling
+# up to the last), in the background: the workspace's row, leads and digest follow it.
+IDENTITY_RETRY_FIRST_SECONDS = 0.5
+IDENTITY_RETRY_MAX_SECONDS = 60.0
+
 # Slack's answers to auth.test that mean the token itself is wrong: no point starting.
 FATAL_AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
@@ -83,8 +90,14 @@ class Runtime:
     webhook_client: httpx.AsyncClient | None = None
     # Reads back what Slack holds and no event brought (on start, then from the scheduler).
     catch_up: CatchUp | None = None
+    # Retries start-up's auth.test in the background while Slack or the database is unreachable.
+    identity_retry: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
+        if self.identity_retry is not None:
+            self.identity_retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.identity_retry
         await self.dispatcher.stop()
         await self.http_session.close()
         if self.webhook_client is not None:
@@ -191,10 +204,12 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         catch_up=catch_up,
     )
     try:
-        await _learn_identity(runtime)
+        learned = await _learn_identity(runtime)
     except BaseException:
         await runtime.close()
         raise
+    if not learned:
+        runtime.identity_retry = asyncio.create_task(_keep_learning_identity(runtime))
     dispatcher.start()
     await catch_up_now(runtime)
     return runtime
@@ -222,27 +237,43 @@ def send_timeout(settings: Settings) -> timedelta:
     return timedelta(seconds=2 * longest + 5)
 
 
-async def _learn_identity(runtime: Runtime) -> None:
-    """Call auth.test now (AsyncApp would only do it on the first request) to fail fast."""
+async def _keep_learning_identity(runtime: Runtime) -> None:
+    """Try start-up's auth.test and workspace set-up again, backing off, until they succeed."""
+    delay = IDENTITY_RETRY_FIRST_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            if await _learn_identity(runtime):
+                return
+        except StartupError as exc:  # the token was revoked while we waited: say so, stop
+            logger.error("%s", exc)
+            return
+        delay = min(delay * 2, IDENTITY_RETRY_MAX_SECONDS)
+
+
+async def _learn_identity(runtime: Runtime) -> bool:
+    """Call auth.test now (AsyncApp would only do it on the first request) to fail fast on a
+    refused token, and set up the workspace's row. False if Slack or the database could not
+    be reached: the caller tries again later (events are stored meanwhile)."""
     try:
         await runtime.identity.refresh()
     except SlackApiError as exc:
         error = exc.response.get("error")
         if error in FATAL_AUTH_ERRORS:
             raise StartupError(f"SLACK_BOT_TOKEN was refused by Slack ({error})") from None
-        logger.warning("auth.test failed (%s); will retry on the first request", error)
-        return
+        logger.warning("auth.test failed (%s); trying again in the background", error)
+        return False
     except Exception as exc:
         logger.warning(
             "Slack API at %s unreachable (%s); starting anyway, events are still stored",
             runtime.settings.slack_api_url,
             type(exc).__name__,
         )
-        return
+        return False
     identity = runtime.identity
     installation = identity.installation
     if installation is None or installation.key is None:
-        return
+        return True
     try:
         async with runtime.session_factory() as session, session.begin():
             workspace = await ensure_workspace(
@@ -274,12 +305,13 @@ async def _learn_identity(runtime: Runtime) -> None:
                 )
     except (SQLAlchemyError, OSError) as exc:
         # Serve anyway: /readyz reports the database problem, and events are refused with a
-        # 500 (so Slack retries them) until it is fixed.
+        # 503 (so Slack retries them) until it is fixed; this set-up is tried again meanwhile.
         logger.error("database not usable at start-up: %s", type(exc).__name__)
-        return
+        return False
     logger.info(
         "connected to Slack workspace %s as %s; %d lead(s) added from SUPPORT_LEADS",
         installation.key,
         identity.bot_user_id,
         len(added),
     )
+    return True

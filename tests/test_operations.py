@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from app.schema import downgrade_to_base
-from tests.support.server import RunningApp
+from tests.support.server import RunningApp, wait_until
 
 
 async def test_healthz_and_readyz(running_app):
@@ -106,3 +106,32 @@ async def test_an_unreachable_database_is_a_503_that_slack_and_clients_retry(
     assert any(m.startswith("Slack event:message answered 503") for m in refusals), refusals
     assert any(m.startswith("GET /api/tickets answered 503") for m in refusals), refusals
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+async def test_a_slack_unreachable_at_start_is_tried_again_in_the_background(
+    settings, emulator, clock, caplog
+):
+    """Slack answering 5xx to start-up's auth.test must not leave the workspace unset until the
+    first event: the app serves at once and sets it up as soon as auth.test goes through."""
+    from sqlalchemy import select
+
+    from app.workspaces.models import Workspace
+
+    emulator.fail_next("auth.test", status=503, times=4)  # start-up and one retry, each retried
+    app = await RunningApp(settings, clock).start()
+    try:
+        async with httpx.AsyncClient(base_url=app.url) as client:
+            ready = await client.get("/readyz")
+
+        async def workspace_set_up() -> bool:
+            async with app.runtime.session_factory() as session:
+                return await session.scalar(select(Workspace.id)) is not None
+
+        await wait_until(workspace_set_up, within=15, message="the workspace's row")
+    finally:
+        await app.stop()
+
+    assert ready.status_code == 200
+    tries = [c for c in emulator.calls() if c.method == "auth.test"]
+    assert len(tries) == 5
+    assert "trying again in the background" in caplog.text
