@@ -376,6 +376,10 @@ class OutboxDispatcher:
             logger.warning("outbox row %s was re-claimed while we delivered it", row.id)
         row.claimed_until = None
         row.claimed_by = None
+        if row.coalesce_key is not None:
+            # A row of the same key may be waiting for this one (see `_claim`): wake the
+            # dispatcher after the commit rather than leave it for the next poll.
+            session.info[OUTBOX_WRITTEN] = True
         if outcome.verdict is Verdict.DEFERRED and outcome.not_before is not None:
             # Not an attempt: nothing was sent. Back when its paced slot comes.
             row.paced_slot_at = row.next_attempt_at = outcome.not_before

@@ -69,9 +69,12 @@ class RunningApp:
 
 
 async def wait_until(
-    condition: Callable[[], Any], *, within: float = 5.0, message: str = "condition"
+    condition: Callable[[], Any], *, within: float = 10.0, message: str = "condition"
 ) -> Any:
-    """Wait for asynchronous work (a delivery, a commit) to show; never used to let time pass."""
+    """Wait for asynchronous work (a delivery, a commit) to show; never used to let time pass.
+
+    Returns as soon as it shows, so `within` only bounds a failure: it is generous because the
+    suite runs three workers on two cores, where a chain of deliveries can take seconds."""
     deadline = time.monotonic() + within
     while True:
         value = condition()
