@@ -188,13 +188,15 @@ class OutboxDispatcher:
         )
         # Rows of one coalesce key (a card, a Home tab) are rendered from the current state at
         # send time; two in flight at once could land out of order and leave the older state
-        # showing. So a row waits while another of its key is being sent.
+        # showing. So a row waits while an earlier row of its key is claimed: until that claim
+        # is recorded, or, if its dispatcher died, until that row is taken up again and
+        # recorded. Only an earlier one: two rows can then never hold each other back.
         sibling = aliased(OutboxMessage)
         sibling_in_flight = exists().where(
             sibling.coalesce_key == OutboxMessage.coalesce_key,
-            sibling.id != OutboxMessage.id,
+            sibling.id < OutboxMessage.id,
             sibling.status == OutboxStatus.PENDING,
-            sibling.claimed_until >= now,
+            sibling.claimed_by.is_not(None),
         )
         ready = (
             select(OutboxMessage)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.outbox.enums import OutboxKind, OutboxStatus
@@ -50,7 +50,10 @@ async def enqueue(
             .where(
                 OutboxMessage.coalesce_key == coalesce_key,
                 OutboxMessage.status == OutboxStatus.PENDING,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                # Never claimed, or its claim recorded. Not "its lease ran out": a claim whose
+                # lease looks expired (a dispatcher that died, or a clock that jumped) may still
+                # be sending an older render; the change gets a row of its own, sent after it.
+                OutboxMessage.claimed_by.is_(None),
             )
             .limit(1)
             # Locked so no dispatcher claims (and renders) it before this transaction commits.

@@ -405,6 +405,28 @@ async def test_rows_of_one_coalesce_key_are_never_in_flight_together(database_ur
     assert texts == ["card: at risk", "card: breached"]
 
 
+async def test_a_claim_whose_lease_looks_expired_is_not_coalesced_into(
+    database_url, clock, emulator
+):
+    """A jump of the clock (or a dispatcher that died) makes a claim look abandoned while its
+    send may still be on its way with an older render: a change then gets a row of its own,
+    sent after that one, never folded into a row that may already be rendered."""
+    app = await RunningApp(make_settings(database_url, emulator), clock).start()
+    try:
+        emulator.slow_next("chat.postMessage", seconds=0.5)
+        older = await post_message(app, "card: at risk", coalesce_key="card:1")
+        await wait_until(lambda: _claimed(app, older), message="the first update to go out")
+        clock.advance(hours=1)  # far past the claim's lease
+        newer = await post_message(app, "card: breached", coalesce_key="card:1")
+        assert newer != older
+        await wait_until(lambda: posted_texts(emulator, "card: breached"), message="the newer")
+    finally:
+        await app.stop()
+
+    texts = [call.args["text"] for call in emulator.delivered("chat.postMessage")]
+    assert texts == ["card: at risk", "card: breached"]
+
+
 async def _claimed(app: RunningApp, row_id: int) -> bool:
     row = await load(app, row_id)
     return row.claimed_until is not None and row.status == OutboxStatus.PENDING
