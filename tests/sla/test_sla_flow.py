@@ -14,7 +14,7 @@ from app.sla.tracking import SLA_BREACH
 from app.slack_emulator import message_event, next_ts
 from app.team.enums import Role
 from app.timers.models import Timer
-from tests.support.server import RunningApp, wait_until
+from tests.support.server import RunningApp, outbox_settled, wait_until
 from tests.tickets.helpers import add_member, tickets, watch
 from tests.tickets.test_intake import card_in_triage, triage_thread
 
@@ -51,6 +51,7 @@ async def sweep(app: RunningApp) -> int:
             break
         await asyncio.sleep(0.05)
     await app.runtime.dispatcher.dispatch_once()
+    await outbox_settled(app)
     return handled
 
 

@@ -85,3 +85,27 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within} s waiting for {message}")
         await asyncio.sleep(0.01)
+
+
+async def outbox_settled(app: RunningApp) -> None:
+    """Wait until nothing in the outbox is due or being sent. Call it before the test clock
+    jumps: a jump past a claim's lease makes a send still in flight look abandoned."""
+    from sqlalchemy import func, select
+
+    from app.outbox.enums import OutboxStatus
+    from app.outbox.models import OutboxMessage
+
+    async def idle() -> bool:
+        async with app.runtime.session_factory() as session:
+            busy = await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    (OutboxMessage.next_attempt_at <= app.clock.now())
+                    | OutboxMessage.claimed_by.is_not(None),
+                )
+            )
+        return busy == 0
+
+    await wait_until(idle, message="the outbox to settle")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.slack_emulator import message_event, next_ts
 from app.team.enums import Role
 from app.tickets.models import Ticket, TicketMessage
-from tests.support.server import RunningApp, wait_until
+from tests.support.server import RunningApp, outbox_settled, wait_until
 from tests.tickets.helpers import add_member, event_kinds, tickets, watch
 from tests.tickets.test_intake import card_in_triage, triage_thread
 
@@ -213,6 +213,7 @@ async def test_agents_and_leads_answer_within_budget(running_app, sender, emulat
     await watch(running_app)
     await add_member(running_app, AGENT, Role.AGENT)
     await open_tickets(running_app, sender, emulator)
+    await outbox_settled(running_app)  # the card's and the auto-reply's posts
     before = len(emulator.calls())
     await command(sender, "list", user=AGENT)
     await running_app.runtime.dispatcher.dispatch_once()
