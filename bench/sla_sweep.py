@@ -1,14 +1,20 @@
-"""Cost of the SLA timer sweep on PostgreSQL, and that it does not grow with closed tickets.
+"""Cost of the SLA timer sweep, grouped against one transaction per timer, on both databases;
+and that it does not grow with closed tickets.
 
-Two rounds in one run, on one scratch database:
-  A (baseline): 100,000 open tickets, each with an active breach timer; 500 of them due.
+For each database, on one scratch database:
+  A: 100,000 open tickets, each with an active breach timer; 1,000 of them due.
   B: the same, plus 900,000 closed tickets with 1,800,000 done timers (1,000,000 tickets).
-Each round times the real sweeper (one transaction per timer, real SLA alert handler writing
-the alert and the card update to the outbox) over the 500 due timers, and the "what is due"
-query alone. The ratio B/A shows whether closed history slows the sweep down.
+In each, the real sweeper with the real SLA alert handler (which writes the alert, the card
+update, the ledger entry and the ticket's state) sweeps the due timers, alternately grouped
+(the default, `group_size` 50) and one transaction per timer (`group_size` 1, the baseline,
+as the sweeper was), `--rounds` times each, with the due timers reset between runs. Printed:
+medians of wall time and of this process's CPU per timer, the ratio grouped/baseline, and
+B/A (does closed history slow it down?). Every run must leave 1,000 done timers and 2,000
+outbox rows, or the bench stops.
 
-  python bench/sla_sweep.py --postgres-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
-(a scratch database is created next to the one named, and dropped at the end)
+  python bench/sla_sweep.py                      # both databases
+  python bench/sla_sweep.py --only sqlite --no-history
+(PostgreSQL: a scratch database is created next to `--postgres-url` and dropped at the end.)
 """
 
 from __future__ import annotations
@@ -17,14 +23,16 @@ import argparse
 import asyncio
 import statistics
 import sys
+import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,103 +41,133 @@ from app.db import create_engine, create_session_factory
 from app.flows.sla_alerts import register_sla_handlers
 from app.schema import upgrade_to_head
 from app.timers.handlers import TimerHandlers
-from app.timers.models import Timer
 from app.timers.sweeper import TimerSweeper, TimerSweeperSettings
 
 BASE = datetime(2026, 1, 5, 9, tzinfo=UTC)
-OPEN, CLOSED, DUE = 100_000, 900_000, 500
-ISO = """to_char((TIMESTAMPTZ '2026-01-05 09:00:00+00' + make_interval(secs => {n}))
-  AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')"""
+OPEN, CLOSED, DUE = 100_000, 900_000, 1_000
+GROUPED, ONE_BY_ONE = 50, 1
 
 
-def dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+# -- seeding, in SQL on the server side (each database's own date functions) ---------------------
 
-
-async def seed_open(conn: asyncpg.Connection) -> None:
-    await conn.execute(
-        "INSERT INTO workspaces (slack_team_id, name, time_zone, next_ticket_number) "
-        "VALUES ('TBENCH', 'Bench', 'UTC', 1)"
-    )
-    await conn.execute(
-        f"""
-        INSERT INTO tickets (workspace_id, number, subject, status, priority, source,
+PG_OPEN = [
+    """INSERT INTO workspaces (slack_team_id, name, time_zone, next_ticket_number)
+       VALUES ('TBENCH', 'Bench', 'UTC', 1)""",
+    f"""INSERT INTO tickets (workspace_id, number, subject, status, priority, source,
             requester_user_id, is_external, channel_id, root_ts, triage_channel_id,
             triage_card_ts, created_at, first_response_due_at, sla_state)
         SELECT 1, n, 'Open ticket ' || n, 'new', 'normal', 'message', 'U' || n, false,
             'CSUPPORT', n || '.000100', 'CTRIAGE', n || '.000200',
             TIMESTAMPTZ '2026-01-05 09:00:00+00',
             TIMESTAMPTZ '2026-01-05 09:00:00+00' + make_interval(secs => n), 'on_track'
-        FROM generate_series(1, {OPEN}) AS n
-        """
-    )
-    await conn.execute(
-        f"""
-        INSERT INTO timers (kind, key, workspace_id, ticket_id, due_at, payload, attempts,
+        FROM generate_series(1, {OPEN}) AS n""",
+    f"""INSERT INTO timers (kind, key, workspace_id, ticket_id, due_at, payload, attempts,
             created_at)
         SELECT 'sla.breach', 'sla:' || n || ':first_response:breach', 1, n,
             TIMESTAMPTZ '2026-01-05 09:00:00+00' + make_interval(secs => n),
-            json_build_object('target', 'first_response', 'due_at', {ISO.format(n="n")}),
+            json_build_object('target', 'first_response', 'due_at',
+                to_char((TIMESTAMPTZ '2026-01-05 09:00:00+00' + make_interval(secs => n))
+                    AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')),
             0, TIMESTAMPTZ '2026-01-05 09:00:00+00'
-        FROM generate_series(1, {OPEN}) AS n
-        """
-    )
-
-
-async def seed_closed(conn: asyncpg.Connection) -> None:
-    await conn.execute(
-        f"""
-        INSERT INTO tickets (workspace_id, number, subject, status, priority, source,
+        FROM generate_series(1, {OPEN}) AS n""",
+]
+PG_CLOSED = [
+    f"""INSERT INTO tickets (workspace_id, number, subject, status, priority, source,
             is_external, channel_id, root_ts, created_at, closed_at, sla_state)
         SELECT 1, n, 'Closed ticket ' || n, 'closed', 'normal', 'message', false, 'CSUPPORT',
             n || '.000100', TIMESTAMPTZ '2025-01-01 00:00:00+00',
             TIMESTAMPTZ '2025-01-02 00:00:00+00', 'on_track'
-        FROM generate_series({OPEN + 1}, {OPEN + CLOSED}) AS n
-        """
-    )
-    for kind in ("warning", "breach"):
-        await conn.execute(
-            f"""
-            INSERT INTO timers (kind, key, workspace_id, ticket_id, due_at, payload, attempts,
+        FROM generate_series({OPEN + 1}, {OPEN + CLOSED}) AS n""",
+    *(
+        f"""INSERT INTO timers (kind, key, workspace_id, ticket_id, due_at, payload, attempts,
                 created_at, done_at)
             SELECT 'sla.{kind}', 'sla:' || n || ':resolution:{kind}', 1, n,
                 TIMESTAMPTZ '2025-01-01 12:00:00+00', '{{}}', 0,
                 TIMESTAMPTZ '2025-01-01 00:00:00+00', TIMESTAMPTZ '2025-01-01 12:00:00+00'
-            FROM generate_series({OPEN + 1}, {OPEN + CLOSED}) AS n
-            """
+            FROM generate_series({OPEN + 1}, {OPEN + CLOSED}) AS n"""
+        for kind in ("warning", "breach")
+    ),
+]
+
+# SQLite keeps UTC timestamps as naive text ('YYYY-MM-DD HH:MM:SS.ffffff', see UTCDateTime).
+_SERIES = "WITH RECURSIVE s(n) AS (SELECT {first} UNION ALL SELECT n + 1 FROM s WHERE n < {last})"
+_AT = "strftime('%Y-%m-%d %H:%M:%S', '2026-01-05 09:00:00', '+' || n || ' seconds')"
+SQLITE_OPEN = [
+    """INSERT INTO workspaces (slack_team_id, name, time_zone, next_ticket_number)
+       VALUES ('TBENCH', 'Bench', 'UTC', 1)""",
+    _SERIES.format(first=1, last=OPEN)
+    + f"""INSERT INTO tickets (workspace_id, number, subject, status, priority, source,
+            requester_user_id, is_external, channel_id, root_ts, triage_channel_id,
+            triage_card_ts, created_at, first_response_due_at, sla_state, updated_at)
+        SELECT 1, n, 'Open ticket ' || n, 'new', 'normal', 'message', 'U' || n, 0,
+            'CSUPPORT', n || '.000100', 'CTRIAGE', n || '.000200',
+            '2026-01-05 09:00:00.000000', {_AT} || '.000000', 'on_track',
+            '2026-01-05 09:00:00.000000'
+        FROM s""",
+    _SERIES.format(first=1, last=OPEN)
+    + f"""INSERT INTO timers (kind, key, workspace_id, ticket_id, due_at, payload, attempts,
+            created_at)
+        SELECT 'sla.breach', 'sla:' || n || ':first_response:breach', 1, n,
+            {_AT} || '.000000',
+            json_object('target', 'first_response', 'due_at',
+                replace({_AT}, ' ', 'T') || '+00:00'),
+            0, '2026-01-05 09:00:00.000000'
+        FROM s""",
+]
+SQLITE_CLOSED = [
+    _SERIES.format(first=OPEN + 1, last=OPEN + CLOSED)
+    + """INSERT INTO tickets (workspace_id, number, subject, status, priority, source,
+            is_external, channel_id, root_ts, created_at, closed_at, sla_state, updated_at)
+        SELECT 1, n, 'Closed ticket ' || n, 'closed', 'normal', 'message', 0, 'CSUPPORT',
+            n || '.000100', '2025-01-01 00:00:00.000000', '2025-01-02 00:00:00.000000',
+            'on_track', '2025-01-02 00:00:00.000000'
+        FROM s""",
+    *(
+        _SERIES.format(first=OPEN + 1, last=OPEN + CLOSED)
+        + f"""INSERT INTO timers (kind, key, workspace_id, ticket_id, due_at, payload,
+                attempts, created_at, done_at)
+            SELECT 'sla.{kind}', 'sla:' || n || ':resolution:{kind}', 1, n,
+                '2025-01-01 12:00:00.000000', '{{}}', 0, '2025-01-01 00:00:00.000000',
+                '2025-01-01 12:00:00.000000'
+            FROM s"""
+        for kind in ("warning", "breach")
+    ),
+]
+
+
+async def run_sql(engine: AsyncEngine, statements: list[str]) -> None:
+    async with engine.begin() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("ANALYZE"))
+
+
+async def reset_due(engine: AsyncEngine) -> None:
+    """Make the first 1,000 tickets' breach timers due and untouched again."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE timers SET done_at = NULL, claimed_at = NULL, claimed_by = NULL "
+                f"WHERE ticket_id <= {DUE} AND key LIKE '%:first_response:breach'"
+            )
         )
-    await conn.execute("ANALYZE")
+        await conn.execute(text(f"UPDATE tickets SET sla_state = 'on_track' WHERE id <= {DUE}"))
+        await conn.execute(text("DELETE FROM outbox"))
+        await conn.execute(text("DELETE FROM sla_ledger"))
 
 
-async def reset_due(conn: asyncpg.Connection) -> None:
-    await conn.execute(
-        f"UPDATE timers SET done_at = NULL, claimed_at = NULL, claimed_by = NULL "
-        f"WHERE ticket_id <= {DUE} AND kind = 'sla.breach' AND key LIKE '%first_response%'"
-    )
-    await conn.execute(f"UPDATE tickets SET sla_state = 'on_track' WHERE id <= {DUE}")
-    await conn.execute("DELETE FROM outbox")
-    await conn.execute("DELETE FROM sla_ledger")
-    await conn.execute("VACUUM ANALYZE timers")
+# -- measuring ----------------------------------------------------------------------------------
 
 
-async def due_query_ms(factory, now: datetime) -> float:
-    """Median time of the sweeper's "what is due" lookup (one batch)."""
-    samples = []
-    query = (
-        select(Timer.id)
-        .where(Timer.done_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
-        .order_by(Timer.due_at)
-        .limit(100)
-    )
-    for _ in range(50):
-        async with factory() as session, session.begin():
-            started = time.perf_counter()
-            await session.execute(query.with_for_update(skip_locked=True))
-            samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+@dataclass
+class Run:
+    seconds: float
+    cpu_ms_per_timer: float
 
 
-async def measure(url: str, label: str) -> float:
+async def sweep_once(url: str, group_size: int) -> Run:
     engine = create_engine(url)
     factory = create_session_factory(engine)
     clock = SettableClock(BASE + timedelta(seconds=DUE, milliseconds=500))
@@ -139,20 +177,60 @@ async def measure(url: str, label: str) -> float:
         session_factory=factory,
         clock=clock,
         handlers=handlers,
-        settings=TimerSweeperSettings(batch_size=100, max_rounds=100),
+        settings=TimerSweeperSettings(batch_size=100, max_rounds=1000, group_size=group_size),
     )
-    query_ms = await due_query_ms(factory, clock.now())
-    started = time.perf_counter()
+    async with factory() as session:  # connect and warm up outside the timed part
+        await session.execute(text("SELECT 1"))
+    wall, cpu = time.perf_counter(), time.process_time()
     handled = await sweeper.sweep_until_idle()
-    elapsed = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     async with factory() as session:
-        alerts = await session.scalar(text("SELECT count(*) FROM outbox"))
+        done = await session.scalar(
+            text(f"SELECT count(*) FROM timers WHERE ticket_id <= {DUE} AND done_at IS NOT NULL")
+        )
+        rows = await session.scalar(text("SELECT count(*) FROM outbox"))
     await engine.dispose()
-    print(
-        f"{label:<44} due-query p50 {query_ms:6.2f} ms   sweep of {handled} timers "
-        f"{elapsed * 1000:7.0f} ms ({handled / elapsed:5.0f} timers/s)   outbox rows {alerts}"
-    )
-    return elapsed
+    if (handled, done, rows) != (DUE, DUE, 2 * DUE):
+        raise SystemExit(f"wrong outcome: handled {handled}, done {done}, outbox rows {rows}")
+    return Run(wall, cpu * 1000 / handled)
+
+
+async def compare(engine: AsyncEngine, url: str, label: str, rounds: int) -> dict[int, float]:
+    runs: dict[int, list[Run]] = {GROUPED: [], ONE_BY_ONE: []}
+    for _ in range(rounds):
+        for group_size in (ONE_BY_ONE, GROUPED):  # alternating, so drift hits both alike
+            await reset_due(engine)
+            runs[group_size].append(await sweep_once(url, group_size))
+    medians = {}
+    for group_size, name in ((ONE_BY_ONE, "one per transaction"), (GROUPED, "grouped (50)")):
+        seconds = statistics.median(r.seconds for r in runs[group_size])
+        cpu = statistics.median(r.cpu_ms_per_timer for r in runs[group_size])
+        medians[group_size] = seconds
+        print(
+            f"{label:<34} {name:<20} {DUE} timers in {seconds * 1000:6.0f} ms "
+            f"({DUE / seconds:5.0f}/s), {cpu:5.2f} ms CPU per timer"
+        )
+    print(f"{label:<34} grouped / one per transaction: {medians[GROUPED] / medians[1]:.2f}")
+    return medians
+
+
+async def bench(kind: str, url: str, rounds: int, history: bool) -> None:
+    engine = create_engine(url)
+    started = time.perf_counter()
+    await run_sql(engine, PG_OPEN if kind == "postgresql" else SQLITE_OPEN)
+    seeded = time.perf_counter() - started
+    print(f"{kind}: seeded {OPEN:,} open tickets and timers in {seeded:.0f} s")
+    small = await compare(engine, url, f"{kind} A: {OPEN:,} open", rounds)
+    if history:
+        started = time.perf_counter()
+        await run_sql(engine, PG_CLOSED if kind == "postgresql" else SQLITE_CLOSED)
+        print(
+            f"{kind}: seeded {CLOSED:,} closed tickets, {2 * CLOSED:,} done timers "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
+        large = await compare(engine, url, f"{kind} B: 1,000,000 tickets", rounds)
+        print(f"{kind} B/A (grouped): {large[GROUPED] / small[GROUPED]:.2f}")
+    await engine.dispose()
 
 
 async def main() -> None:
@@ -160,36 +238,30 @@ async def main() -> None:
     parser.add_argument(
         "--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test"
     )
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-history", action="store_true", help="skip the 1,000,000 round")
     args = parser.parse_args()
-    name = f"ticketbot_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(dsn(args.postgres_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(args.postgres_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade_to_head(url)
-        conn = await asyncpg.connect(dsn(url))
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite+aiosqlite:///{folder}/bench.db"
+            await upgrade_to_head(url)
+            await bench("sqlite", url, args.rounds, not args.no_history)
+    if args.only != "sqlite":
+        import asyncpg
+
+        name = f"ticketbot_bench_{uuid.uuid4().hex[:8]}"
+        server = make_url(args.postgres_url)
+        dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+        admin = await asyncpg.connect(dsn)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = server.set(database=name).render_as_string(hide_password=False)
         try:
-            started = time.perf_counter()
-            await seed_open(conn)
-            await conn.execute("ANALYZE")
-            print(
-                f"seeded {OPEN:,} open tickets and timers in {time.perf_counter() - started:.0f} s"
-            )
-            baseline = await measure(url, "A: 100,000 open tickets")
-            started = time.perf_counter()
-            await seed_closed(conn)
-            print(
-                f"seeded {CLOSED:,} closed tickets and {2 * CLOSED:,} done timers "
-                f"in {time.perf_counter() - started:.0f} s"
-            )
-            await reset_due(conn)
-            with_history = await measure(url, "B: + 900,000 closed (1,000,000 tickets)")
+            await upgrade_to_head(url)
+            await bench("postgresql", url, args.rounds, not args.no_history)
         finally:
-            await conn.close()
-        print(f"ratio B/A (sweep time): {with_history / baseline:.2f}")
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from app.team.models import TeamMember
 from app.tickets.enums import OPEN_STATUSES, Priority
 from app.tickets.models import Ticket
 from app.tickets.notifications import post_in_triage_thread
+from app.tickets.timer_locks import lock_tickets
 from app.timers.handlers import TimerHandlers, lock_for_handler
 from app.timers.models import Timer
 from app.webhooks.enums import WebhookEventType
@@ -98,5 +99,5 @@ async def _who_to_tell(session: AsyncSession, ticket: Ticket, *, breach: bool) -
 
 
 def register_sla_handlers(handlers: TimerHandlers) -> None:
-    handlers.register(SLA_WARNING, on_sla_timer)
-    handlers.register(SLA_BREACH, on_sla_timer)
+    handlers.register(SLA_WARNING, on_sla_timer, prepare=lock_tickets)
+    handlers.register(SLA_BREACH, on_sla_timer, prepare=lock_tickets)

@@ -1,24 +1,26 @@
-"""The timer sweep: claims due timers and runs their handlers, each timer in one transaction.
+"""The timer sweep: claims due timers and runs their handlers, a group of timers per transaction.
 
-For each due timer, one transaction locks its row (`FOR NO KEY UPDATE SKIP LOCKED` on
+Each transaction claims up to `group_size` due timers (`FOR NO KEY UPDATE SKIP LOCKED` on
 PostgreSQL, so replicas sweeping at once take different timers; on SQLite `BEGIN IMMEDIATE`
-serialises writers), runs the handler and marks the timer done. The handler's writes (outbox
-rows, ticket state) and `done_at` commit together or not at all: a crash leaves the timer due
-and nothing sent, and the next sweep (here or on another replica) does it once.
+serialises writers), lets each kind's `prepare` hook load or lock in one statement what its
+handlers need, runs the handlers and marks the timers done. Every handler's writes (outbox
+rows, ticket state) and its timer's `done_at` commit together or not at all: a crash leaves the
+timers due and nothing sent, and the next sweep (here or on another replica) does them once.
 
-A handler that raises has its transaction rolled back whole; a second short transaction counts
-the attempt and moves `due_at` out by a backoff, or after `max_attempts` cancels the timer with
-the reason in its payload. Other timers are untouched: each has its own transaction. A timer
-whose kind has no handler is cancelled.
+A group stops taking timers after `group_seconds` (the rest stay due for the next group):
+on SQLite the transaction holds the process's one writer, and a command or an event waiting
+behind a long group would feel it. If any timer of a group raises or finds a row held
+(TimerBusy), the group's transaction is rolled back whole and its timers are taken again one
+per transaction: a handler that raises then has its failure recorded in a second short
+transaction that counts the attempt and moves `due_at` out by a backoff (or, after
+`max_attempts`, cancels the timer with the reason in its payload), and a busy timer is left for
+the next sweep. One bad timer never holds back the others. A timer whose kind has no handler
+is cancelled.
 
-Why one transaction per timer, not one per batch with a savepoint per timer (both measured on
-this machine type, 2,000 due timers whose handler writes one outbox row): per batch sweeps
-faster (SQLite 760/s against 430/s; PostgreSQL 620/s against 330/s), but holds every claimed
-timer, and every row its handlers touched, until the whole batch commits. On SQLite it also
-holds the process's one connection: a small write transaction running alongside waited
-p50 106 ms / max 208 ms behind batches of 100, against p50 1.8 ms / max 13 ms per timer. A
-savepoint on the happy path (to record a failure under the same lock) cost another 20-30 %,
-so a failure is recorded in its own transaction instead, guarded against a concurrent sweep.
+Why groups (this machine type, `bench/sla_sweep.py`): one transaction per timer paid a
+connection checkout, a claim, a lock of its ticket and a commit for each timer; a group pays
+them once. No savepoint per timer: on the happy path it costs 20-30 % more, and a failure is
+rare enough to pay for the group's retry one by one.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import logging
 import os
 import random
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
@@ -49,6 +52,10 @@ IDENTITY_LENGTH = 64
 @dataclass(frozen=True)
 class TimerSweeperSettings:
     batch_size: int = 100
+    # Timers handled in one transaction (1: one transaction per timer), and how long one such
+    # group may run before it stops taking timers (it holds SQLite's one writer meanwhile).
+    group_size: int = 50
+    group_seconds: float = 0.05
     max_attempts: int = 8
     # Handled more than this after first due: the handler is told it is late.
     late_after: timedelta = timedelta(seconds=30)
@@ -108,6 +115,9 @@ class TimerSweeper:
         self._handlers = handlers
         self._settings = settings or TimerSweeperSettings()
         self._rng = rng or random.Random()
+        self._seconds_per_timer = max(
+            self._settings.group_seconds / max(self._settings.group_size, 1), 1e-5
+        )
         identity = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.identity = identity[-IDENTITY_LENGTH:]
 
@@ -122,9 +132,11 @@ class TimerSweeper:
         busy = set() if busy is None else busy
         handled = 0
         while handled < self._settings.batch_size:
-            if await self.handle_next(busy) is None:
+            limit = min(self._settings.group_size, self._settings.batch_size - handled)
+            done = await self.handle_group(busy, limit)
+            if done is None:
                 break
-            handled += 1
+            handled += done
         return handled
 
     async def sweep_until_idle(self) -> int:
@@ -137,28 +149,90 @@ class TimerSweeper:
                 break
         return total
 
-    async def handle_next(self, busy: set[int] | None = None) -> TimerOutcome | None:
-        """Claim the earliest due timer no one else holds and handle it, in one transaction.
-        None when nothing is due. A timer whose handler finds a row it needs held elsewhere is
-        left as it was and added to `busy`, which this call and later ones pass over."""
+    def _due(self, now: datetime, busy: set[int]) -> Select[Timer]:
+        query = (
+            select(Timer)
+            .where(Timer.done_at.is_(None), Timer.cancelled_at.is_(None), Timer.due_at <= now)
+            .order_by(Timer.due_at, Timer.id)
+            .with_for_update(skip_locked=True, key_share=True)
+        )
+        return query.where(Timer.id.not_in(busy)) if busy else query
+
+    async def handle_group(self, busy: set[int], limit: int) -> int | None:
+        """Claim up to `limit` due timers and handle them in one transaction, their effects and
+        done marks committed together. Returns how many it took (handled, failed, found busy,
+        or found changed by another writer when taken again alone), None when nothing is due.
+
+        The group stops taking timers once it has run for `group_seconds` (the rest are left
+        due, for the next group): on SQLite the transaction holds the one writer. If any timer
+        of the group fails or finds a row held, the whole transaction is rolled back and its
+        timers are handled one at a time, so one bad timer never holds back the others.
+        """
+        # As many as fit in the group's time at the pace measured so far (claiming more only
+        # to release them again would load and lock them for nothing).
+        limit = min(limit, max(1, int(self._settings.group_seconds / self._seconds_per_timer)))
+        if limit <= 1:
+            return None if await self.handle_next(busy) is None else 1
+        claimed: list[int] = []
+        try:
+            async with self._session_factory() as session, session.begin():
+                now = self._clock.now()
+                timers = list(await session.scalars(self._due(now, busy).limit(limit)))
+                if not timers:
+                    return None
+                claimed = [timer.id for timer in timers]
+                started = time.monotonic()
+                await self._prepare(session, timers)
+                handled = 0
+                for timer in timers:
+                    await self._handle(session, timer, now)
+                    handled += 1
+                    if time.monotonic() - started > self._settings.group_seconds:
+                        break
+                self._note_pace((time.monotonic() - started) / handled)
+                return handled
+        except (TimerBusy, _HandlerFailed) as exc:  # rolled back whole: nothing of it stands
+            reason = exc.error if isinstance(exc, _HandlerFailed) else exc
+            logger.info(
+                "a group of %d timers was rolled back (%s: %s); handling them one at a time",
+                len(claimed),
+                type(reason).__name__,
+                reason,
+            )
+        for timer_id in claimed:
+            if timer_id not in busy:  # if it changed meanwhile (rescheduled, taken), its new
+                await self.handle_next(busy, only=timer_id)  # state stands: nothing to do
+        return len(claimed)
+
+    def _note_pace(self, seconds_per_timer: float) -> None:
+        """A moving average of how long one timer of a group takes to handle."""
+        self._seconds_per_timer = 0.7 * self._seconds_per_timer + 0.3 * max(seconds_per_timer, 1e-5)
+
+    async def _prepare(self, session: AsyncSession, timers: list[Timer]) -> None:
+        """Each kind's group hook, once, with its timers (see `TimerGroupPrepare`)."""
+        by_kind: dict[str, list[Timer]] = {}
+        for timer in timers:
+            by_kind.setdefault(timer.kind, []).append(timer)
+        for kind, group in by_kind.items():
+            prepare = self._handlers.prepare_for(kind)
+            if prepare is not None:
+                await prepare(session, group)
+
+    async def handle_next(
+        self, busy: set[int] | None = None, *, only: int | None = None
+    ) -> TimerOutcome | None:
+        """Claim the earliest due timer no one else holds (or timer `only`, if it is still due
+        and free) and handle it, in one transaction. None when nothing is due. A timer whose
+        handler finds a row it needs held elsewhere is left as it was and added to `busy`,
+        which this call and later ones pass over."""
         busy = set() if busy is None else busy
         claimed: int | None = None
         try:
             async with self._session_factory() as session, session.begin():
                 now = self._clock.now()
-                query = (
-                    select(Timer)
-                    .where(
-                        Timer.done_at.is_(None),
-                        Timer.cancelled_at.is_(None),
-                        Timer.due_at <= now,
-                    )
-                    .order_by(Timer.due_at, Timer.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True, key_share=True)
-                )
-                if busy:
-                    query = query.where(Timer.id.not_in(busy))
+                query = self._due(now, busy).limit(1)
+                if only is not None:
+                    query = query.where(Timer.id == only)
                 timer = await session.scalar(query)
                 if timer is None:
                     return None

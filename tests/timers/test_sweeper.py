@@ -493,3 +493,79 @@ async def test_a_timer_whose_ticket_is_held_is_left_for_the_next_sweep(
 
     assert await sweeper.sweep_until_idle() == 1  # the clock has not moved: still due, now taken
     assert handled == [other.id, timer.id]
+
+
+async def test_due_timers_are_handled_in_groups_of_one_transaction(
+    session_factory, clock, workspace_id
+):
+    """A group's handlers share one transaction (one claim, one commit); a group takes no
+    more timers than its time allows, and the rest go in the next one."""
+    sessions: list[AsyncSession] = []  # held, so no two sessions can share an id()
+
+    async def post_and_note(session: AsyncSession, timer: Timer, now: datetime, late: bool):
+        sessions.append(session)
+        await post_alert(session, timer, now, late)
+
+    handlers = TimerHandlers()
+    handlers.register(ALERT, post_and_note)
+    await insert_due_timers(session_factory, workspace_id, clock.now(), count=12)
+
+    roomy = sweeper_for(session_factory, clock, handlers, group_size=5, group_seconds=60)
+    assert await roomy.sweep_once() == 10
+    assert [len(set(map(id, sessions[:5]))), len(set(map(id, sessions[5:10])))] == [1, 1]
+    assert sessions[0] is not sessions[5]
+
+    sessions.clear()
+    no_time = sweeper_for(session_factory, clock, handlers, group_size=5, group_seconds=0)
+    assert await no_time.sweep_until_idle() == 2
+    assert len(set(map(id, sessions))) == 2  # no time for a group: one timer per transaction
+    per_timer = await alerts_per_timer(session_factory)
+    assert len(per_timer) == 12 and set(per_timer.values()) == {1}
+
+
+async def test_a_group_with_a_held_ticket_is_taken_again_one_by_one(
+    session_factory, clock, workspace_id, is_postgres, caplog
+):
+    """The group's prepare hook locks all its tickets in one statement; one of them held by a
+    command rolls the group back, and its timers are taken one at a time: the held one is left
+    for the next sweep, unchanged, and the others are done."""
+    if not is_postgres:
+        pytest.skip("SQLite has one writer: a sweep never finds a row held by another")
+    from app.tickets.models import Ticket
+    from app.tickets.timer_locks import lock_tickets
+    from app.timers.handlers import lock_for_handler
+
+    tickets = [await make_ticket(session_factory, workspace_id, n, clock.now()) for n in (1, 2, 3)]
+
+    async def needs_the_ticket(session: AsyncSession, timer: Timer, now: datetime, late: bool):
+        await lock_for_handler(session, Ticket, timer.ticket_id)
+        await post_alert(session, timer, now, late)
+
+    handlers = TimerHandlers()
+    handlers.register(ALERT, needs_the_ticket, prepare=lock_tickets)
+    timers = [
+        await schedule(
+            session_factory,
+            key=f"t{ticket_id}",
+            workspace_id=workspace_id,
+            due_at=clock.now(),
+            now=clock.now(),
+            ticket_id=ticket_id,
+        )
+        for ticket_id in tickets
+    ]
+    sweeper = sweeper_for(session_factory, clock, handlers)
+
+    async with session_factory() as holder, holder.begin():
+        await holder.get(Ticket, tickets[1], with_for_update=True)  # a command on ticket 2
+        with caplog.at_level(logging.INFO, logger="app.timers.sweeper"):
+            assert await sweeper.sweep_once() == 3
+    assert "handling them one at a time" in caplog.text
+    stored = {t.key: t for t in await all_timers(session_factory)}
+    assert stored["t" + str(tickets[1])].done_at is None
+    assert stored["t" + str(tickets[1])].attempts == 0
+    assert sorted(await alert_texts(session_factory)) == [f"alert {t.key}" for t in timers[::2]]
+
+    assert await sweeper.sweep_until_idle() == 1  # released: taken by the next sweep
+    per_timer = await alerts_per_timer(session_factory)
+    assert sorted(per_timer) == sorted(t.id for t in timers) and set(per_timer.values()) == {1}
