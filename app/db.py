@@ -8,9 +8,9 @@ other processes carry on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -36,6 +36,9 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+_T = TypeVar("_T")
 
 
 class Base(DeclarativeBase):
@@ -163,3 +166,32 @@ def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, (ConnectionError, OSError, TimeoutError))
+
+
+# A session's per-transaction read cache, present only where its owner turned it on
+# (`cache_reads`): the timer sweep, whose groups of handlers ask the same questions (the
+# workspace's leads, its webhook subscriptions, who opened a Home tab) once per timer.
+READ_CACHE = "ticketbot.read_cache"
+
+
+def cache_reads(session: AsyncSession) -> None:
+    """Let `cached_read` keep answers for the rest of this session's one transaction. Only for
+    a transaction that does not itself change what is cached (the sweep's handlers read
+    leads, subscriptions and Home tabs; they never write them)."""
+    session.info[READ_CACHE] = {}
+
+
+def reads_cached(session: AsyncSession) -> bool:
+    return READ_CACHE in session.info
+
+
+async def cached_read(
+    session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[_T]]
+) -> _T:
+    """`load()`, or its earlier answer in this transaction if `cache_reads` turned caching on."""
+    cache: dict[Hashable, Any] | None = session.info.get(READ_CACHE)
+    if cache is None:
+        return await load()
+    if key not in cache:
+        cache[key] = await load()
+    return cast(_T, cache[key])

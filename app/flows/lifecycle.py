@@ -19,7 +19,7 @@ from app.tickets.audit import record_ticket_event
 from app.tickets.enums import OPEN_STATUSES, TicketStatus
 from app.tickets.models import Ticket
 from app.tickets.rules import require_active, require_triage
-from app.tickets.timer_locks import lock_tickets
+from app.tickets.timer_locks import lock_tickets_and_their_cards
 from app.timers.handlers import TimerHandlers, lock_for_handler
 from app.timers.models import Timer
 from app.timers.service import cancel_timers, schedule_timer
@@ -299,4 +299,4 @@ async def on_auto_close(session: AsyncSession, timer: Timer, now: datetime, late
 
 
 def register_auto_close_handler(handlers: TimerHandlers) -> None:
-    handlers.register(AUTO_CLOSE, on_auto_close, prepare=lock_tickets)
+    handlers.register(AUTO_CLOSE, on_auto_close, prepare=lock_tickets_and_their_cards)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import cached_read
 from app.flows.views import refresh_ticket_views
 from app.sla.durations import format_duration
 from app.sla.models import SlaLedgerEntry
@@ -21,7 +22,7 @@ from app.team.models import TeamMember
 from app.tickets.enums import OPEN_STATUSES, Priority
 from app.tickets.models import Ticket
 from app.tickets.notifications import post_in_triage_thread
-from app.tickets.timer_locks import lock_tickets
+from app.tickets.timer_locks import lock_tickets_and_their_cards
 from app.timers.handlers import TimerHandlers, lock_for_handler
 from app.timers.models import Timer
 from app.webhooks.enums import WebhookEventType
@@ -89,15 +90,22 @@ async def _who_to_tell(session: AsyncSession, ticket: Ticket, *, breach: bool) -
     """The assignee; the leads when nobody is assigned, or when an urgent ticket breaches."""
     people = [ticket.assignee_user_id] if ticket.assignee_user_id else []
     if not people or (breach and ticket.priority is Priority.URGENT):
-        leads = await session.scalars(
-            select(TeamMember.slack_user_id)
-            .where(TeamMember.workspace_id == ticket.workspace_id, TeamMember.role == Role.LEAD)
-            .order_by(TeamMember.slack_user_id)
+        leads = await cached_read(
+            session, ("leads", ticket.workspace_id), lambda: _leads(session, ticket.workspace_id)
         )
         people += [lead for lead in leads if lead not in people]
     return people
 
 
+async def _leads(session: AsyncSession, workspace_id: int) -> list[str]:
+    leads = await session.scalars(
+        select(TeamMember.slack_user_id)
+        .where(TeamMember.workspace_id == workspace_id, TeamMember.role == Role.LEAD)
+        .order_by(TeamMember.slack_user_id)
+    )
+    return list(leads)
+
+
 def register_sla_handlers(handlers: TimerHandlers) -> None:
-    handlers.register(SLA_WARNING, on_sla_timer, prepare=lock_tickets)
-    handlers.register(SLA_BREACH, on_sla_timer, prepare=lock_tickets)
+    handlers.register(SLA_WARNING, on_sla_timer, prepare=lock_tickets_and_their_cards)
+    handlers.register(SLA_BREACH, on_sla_timer, prepare=lock_tickets_and_their_cards)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import cached_read, reads_cached
 from app.home.models import HomeTab
 from app.outbox.service import enqueue_slack_call
 
@@ -48,13 +49,28 @@ async def refresh_home_tabs(
     wanted = list(dict.fromkeys(user_id for user_id in user_ids if user_id))
     if not wanted:
         return
-    opened = await session.scalars(
-        select(HomeTab.user_id)
-        .where(HomeTab.workspace_id == workspace_id, HomeTab.user_id.in_(wanted))
-        .order_by(HomeTab.user_id)
-    )
+    if reads_cached(session):  # a group of timers: who opened a tab, asked once for them all
+        everyone = await cached_read(
+            session, ("home_tabs", workspace_id), lambda: _opener_set(session, workspace_id)
+        )
+        opened = sorted(user_id for user_id in wanted if user_id in everyone)
+    else:
+        opened = await _openers(session, workspace_id, among=wanted)
     for user_id in opened:
         await _publish(session, workspace_id, user_id, now)
+
+
+async def _opener_set(session: AsyncSession, workspace_id: int) -> frozenset[str]:
+    return frozenset(await _openers(session, workspace_id))
+
+
+async def _openers(
+    session: AsyncSession, workspace_id: int, among: list[str] | None = None
+) -> list[str]:
+    query = select(HomeTab.user_id).where(HomeTab.workspace_id == workspace_id)
+    if among is not None:
+        query = query.where(HomeTab.user_id.in_(among))
+    return list(await session.scalars(query.order_by(HomeTab.user_id)))
 
 
 async def _publish(session: AsyncSession, workspace_id: int, user_id: str, now: datetime) -> None:

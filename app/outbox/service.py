@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from app.outbox.models import OutboxMessage
 
 # Set on a session that wrote outbox rows, so the commit hook wakes the dispatcher.
 OUTBOX_WRITTEN = "ticketbot.outbox_written"
+# Waiting rows by coalesce key (None: none waiting), looked up ahead by `prefetch_waiting`.
+PREFETCHED_WAITING = "ticketbot.outbox_waiting"
 
 
 async def enqueue(
@@ -44,7 +47,13 @@ async def enqueue(
     """
     if payload_from_dependency and depends_on is None:
         raise ValueError("payload_from_dependency needs depends_on")
-    if coalesce_key is not None and coalesce:
+    prefetched: dict[str, OutboxMessage | None] = session.info.get(PREFETCHED_WAITING, {})
+    if coalesce_key is not None and coalesce and coalesce_key in prefetched:
+        waiting = prefetched[coalesce_key]
+        if waiting is not None:
+            session.info[OUTBOX_WRITTEN] = True  # as below
+            return waiting
+    elif coalesce_key is not None and coalesce:
         waiting = await session.scalar(
             select(OutboxMessage)
             .where(
@@ -83,8 +92,35 @@ async def enqueue(
     session.add(message)
     if flush:
         await session.flush()
+    if coalesce_key in prefetched and prefetched[coalesce_key] is None:
+        prefetched[coalesce_key] = message  # what the look-up would now find
     session.info[OUTBOX_WRITTEN] = True
     return message
+
+
+async def prefetch_waiting(*, session: AsyncSession, coalesce_keys: Iterable[str]) -> None:
+    """Look up, in one statement and locked as `enqueue` locks them, the waiting rows of these
+    coalesce keys, so that an `enqueue` with one of them later in this transaction needs no
+    query of its own (a group of timers each redrawing its ticket's card)."""
+    keys = sorted(set(coalesce_keys))
+    if not keys:
+        return
+    rows = await session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.coalesce_key.in_(keys),
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.claimed_by.is_(None),
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update(key_share=True)
+    )
+    prefetched = session.info.setdefault(PREFETCHED_WAITING, {})
+    for key in keys:
+        prefetched.setdefault(key, None)
+    for row in rows:
+        if row.coalesce_key is not None and prefetched.get(row.coalesce_key) is None:
+            prefetched[row.coalesce_key] = row
 
 
 async def enqueue_slack_call(

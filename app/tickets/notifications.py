@@ -8,6 +8,7 @@ carries every change made before it goes out, so updates are coalesced per ticke
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
-from app.outbox.service import enqueue_slack_call
+from app.outbox.service import enqueue_slack_call, prefetch_waiting
 from app.text_safety import escape, link
 from app.tickets.actors import Actor
 from app.tickets.enums import ActorKind
@@ -77,6 +78,18 @@ async def post_triage_card(*, session: AsyncSession, ticket: Ticket, now: dateti
     )
 
 
+def _card_update_key(ticket_id: int) -> str:
+    return f"triage_card:{ticket_id}"
+
+
+async def prefetch_card_updates(*, session: AsyncSession, ticket_ids: Iterable[int]) -> None:
+    """Look up the waiting card updates of these tickets at once, for a group of timers that
+    each redraw their ticket's card (see `prefetch_waiting`)."""
+    await prefetch_waiting(
+        session=session, coalesce_keys=[_card_update_key(ticket_id) for ticket_id in ticket_ids]
+    )
+
+
 async def refresh_triage_card(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
     """Edit the card in place to show the ticket as it is when the update is sent."""
     options: dict[str, object] = {}
@@ -94,7 +107,8 @@ async def refresh_triage_card(*, session: AsyncSession, ticket: Ticket, now: dat
         payload=payload,
         now=now,
         workspace_id=ticket.workspace_id,
-        coalesce_key=f"triage_card:{ticket.id}",
+        coalesce_key=_card_update_key(ticket.id),
+        flush=False,  # written with the transaction's next flush: nobody needs its id now
         **options,
     )
 
@@ -125,6 +139,7 @@ async def post_in_triage_thread(
         payload=payload,
         now=now,
         workspace_id=ticket.workspace_id,
+        flush=False,  # written with the transaction's next flush: nobody needs its id now
         **options,
     )
 

@@ -39,6 +39,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
+from app.db import cache_reads
 from app.timers.handlers import TimerBusy, TimerHandlers
 from app.timers.models import Timer
 from app.timers.service import SWEEP_NOTES, first_due_at
@@ -97,6 +98,14 @@ class _HandlerFailed(Exception):
     def __init__(self, claim: _Claim, error: Exception) -> None:
         super().__init__(str(error))
         self.claim = claim
+        self.error = error
+
+
+class _GroupFailed(Exception):
+    """Writing a group's work failed: which timer's, the timers taken alone will tell."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
         self.error = error
 
 
@@ -182,17 +191,22 @@ class TimerSweeper:
                     return None
                 claimed = [timer.id for timer in timers]
                 started = time.monotonic()
+                cache_reads(session)  # the group's handlers ask the same questions
                 await self._prepare(session, timers)
                 handled = 0
                 for timer in timers:
-                    await self._handle(session, timer, now)
+                    await self._handle(session, timer, now, flush=False)
                     handled += 1
                     if time.monotonic() - started > self._settings.group_seconds:
                         break
+                try:  # the group's writes, batched
+                    await session.flush()
+                except Exception as exc:
+                    raise _GroupFailed(exc) from exc
                 self._note_pace((time.monotonic() - started) / handled)
                 return handled
-        except (TimerBusy, _HandlerFailed) as exc:  # rolled back whole: nothing of it stands
-            reason = exc.error if isinstance(exc, _HandlerFailed) else exc
+        except (TimerBusy, _HandlerFailed, _GroupFailed) as exc:  # rolled back whole
+            reason = exc.error if isinstance(exc, _HandlerFailed | _GroupFailed) else exc
             logger.info(
                 "a group of %d timers was rolled back (%s: %s); handling them one at a time",
                 len(claimed),
@@ -246,7 +260,11 @@ class TimerSweeper:
         except _HandlerFailed as failure:  # its transaction, and all the handler wrote, are gone
             return await self._record_failure(failure)
 
-    async def _handle(self, session: AsyncSession, timer: Timer, now: datetime) -> TimerOutcome:
+    async def _handle(
+        self, session: AsyncSession, timer: Timer, now: datetime, *, flush: bool = True
+    ) -> TimerOutcome:
+        """Run the timer's handler and mark the timer. `flush=False` (a group) leaves what it
+        wrote to be written with the rest of the group, whose failure is then the group's."""
         handler = self._handlers.get(timer.kind)
         if handler is None:
             reason = f"no handler for timer kind {timer.kind!r}"
@@ -258,7 +276,8 @@ class TimerSweeper:
         claim = _Claim(timer.id, timer.key, timer.attempts, timer.due_at, first_due_at(timer))
         try:
             await handler(session, timer, now, now - claim.first_due > self._settings.late_after)
-            await session.flush()  # what the handler wrote fails here, as the handler's failure
+            if flush:  # what the handler wrote fails here, as the handler's failure
+                await session.flush()
         except TimerBusy:
             raise
         except Exception as exc:  # a handler bug must not stop the sweep

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import cached_read
 from app.outbox.enums import OutboxKind
 from app.outbox.service import enqueue
 from app.tickets.models import Ticket
@@ -68,19 +69,11 @@ async def emit(
     `data` is the body's `data` object, or a function building it (called only if someone is
     subscribed). Returns the deliveries queued (none, usually).
     """
-    subscribers = (
-        await session.execute(
-            select(
-                WebhookSubscription.id,
-                WebhookSubscription.url,
-                WebhookSubscription.event_types,
-                Workspace.slack_team_id,
-            )
-            .join(Workspace, Workspace.id == WebhookSubscription.workspace_id)
-            .where(WebhookSubscription.workspace_id == workspace_id, _ACTIVE)
-            .order_by(WebhookSubscription.id)
-        )
-    ).all()
+    subscribers = await cached_read(
+        session,
+        ("webhook_subscriptions", workspace_id),
+        lambda: _subscribers(session, workspace_id),
+    )
     wanted = [row for row in subscribers if event_type.value in (row.event_types or ())]
     if not wanted:
         return []
@@ -110,6 +103,22 @@ async def emit(
         )
         for row in wanted
     ]
+
+
+async def _subscribers(session: AsyncSession, workspace_id: int) -> Sequence[Any]:
+    return (
+        await session.execute(
+            select(
+                WebhookSubscription.id,
+                WebhookSubscription.url,
+                WebhookSubscription.event_types,
+                Workspace.slack_team_id,
+            )
+            .join(Workspace, Workspace.id == WebhookSubscription.workspace_id)
+            .where(WebhookSubscription.workspace_id == workspace_id, _ACTIVE)
+            .order_by(WebhookSubscription.id)
+        )
+    ).all()
 
 
 async def emit_ticket_event(
