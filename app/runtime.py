@@ -25,7 +25,7 @@ from app.config import Settings
 from app.csat.notifications import register_csat_delivery_handlers
 from app.csat.preferences import record_default_delay
 from app.csat.surveys import CsatTimers
-from app.db import create_engine, create_session_factory
+from app.db import create_engine, create_session_factory, is_sqlite_url
 from app.flows.catch_up import CatchUp
 from app.flows.delivery import register_delivery_handlers
 from app.flows.lifecycle import register_auto_close_handler
@@ -174,7 +174,8 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         clock=clock,
         handlers=timer_handlers,
         settings=TimerSweeperSettings.for_interval(
-            timedelta(seconds=settings.scheduler_interval_seconds)
+            timedelta(seconds=settings.scheduler_interval_seconds),
+            sqlite=is_sqlite_url(settings.database_url),
         ),
     )
     ctx = SlackContext(

@@ -6,11 +6,11 @@ For each database, on one scratch database:
   B: the same, plus 900,000 closed tickets with 1,800,000 done timers (1,000,000 tickets).
 In each, the real sweeper with the real SLA alert handler (which writes the alert, the card
 update, the ledger entry and the ticket's state) sweeps the due timers, alternately grouped
-(the default, `group_size` 50) and one transaction per timer (`group_size` 1, the baseline,
-as the sweeper was), `--rounds` times each, with the due timers reset between runs. Printed:
-medians of wall time and of this process's CPU per timer, the ratio grouped/baseline, and
-B/A (does closed history slow it down?). Every run must leave 1,000 done timers and 2,000
-outbox rows, or the bench stops.
+(as `ticketbot serve` sets the sweeper up for that database) and one transaction per timer
+(`group_size` 1, the baseline, as the sweeper was), `--rounds` times each, with the due
+timers reset between runs. Printed: medians of wall time and of this process's CPU per
+timer, the ratio grouped/baseline, and B/A (does closed history slow it down?). Every run
+must leave 1,000 done timers and 2,000 outbox rows, or the bench stops.
 
   python bench/sla_sweep.py                      # both databases
   python bench/sla_sweep.py --only sqlite --no-history
@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.clock import SettableClock
-from app.db import create_engine, create_session_factory
+from app.db import create_engine, create_session_factory, is_sqlite_url
 from app.flows.sla_alerts import register_sla_handlers
 from app.schema import upgrade_to_head
 from app.timers.handlers import TimerHandlers
@@ -45,7 +45,6 @@ from app.timers.sweeper import TimerSweeper, TimerSweeperSettings
 
 BASE = datetime(2026, 1, 5, 9, tzinfo=UTC)
 OPEN, CLOSED, DUE = 100_000, 900_000, 1_000
-GROUPED, ONE_BY_ONE = 50, 1
 
 
 # -- seeding, in SQL on the server side (each database's own date functions) ---------------------
@@ -167,17 +166,19 @@ class Run:
     cpu_ms_per_timer: float
 
 
-async def sweep_once(url: str, group_size: int) -> Run:
+async def sweep_once(url: str, grouped: bool) -> Run:
     engine = create_engine(url)
     factory = create_session_factory(engine)
     clock = SettableClock(BASE + timedelta(seconds=DUE, milliseconds=500))
     handlers = TimerHandlers()
     register_sla_handlers(handlers)
+    settings = TimerSweeperSettings.for_interval(  # as `ticketbot serve` sets it up
+        timedelta(seconds=15), sqlite=is_sqlite_url(url), max_rounds=1000
+    )
+    if not grouped:
+        settings = replace(settings, group_size=1)
     sweeper = TimerSweeper(
-        session_factory=factory,
-        clock=clock,
-        handlers=handlers,
-        settings=TimerSweeperSettings(batch_size=100, max_rounds=1000, group_size=group_size),
+        session_factory=factory, clock=clock, handlers=handlers, settings=settings
     )
     async with factory() as session:  # connect and warm up outside the timed part
         await session.execute(text("SELECT 1"))
@@ -195,22 +196,22 @@ async def sweep_once(url: str, group_size: int) -> Run:
     return Run(wall, cpu * 1000 / handled)
 
 
-async def compare(engine: AsyncEngine, url: str, label: str, rounds: int) -> dict[int, float]:
-    runs: dict[int, list[Run]] = {GROUPED: [], ONE_BY_ONE: []}
+async def compare(engine: AsyncEngine, url: str, label: str, rounds: int) -> dict[bool, float]:
+    runs: dict[bool, list[Run]] = {True: [], False: []}
     for _ in range(rounds):
-        for group_size in (ONE_BY_ONE, GROUPED):  # alternating, so drift hits both alike
+        for grouped in (False, True):  # alternating, so drift hits both alike
             await reset_due(engine)
-            runs[group_size].append(await sweep_once(url, group_size))
+            runs[grouped].append(await sweep_once(url, grouped))
     medians = {}
-    for group_size, name in ((ONE_BY_ONE, "one per transaction"), (GROUPED, "grouped (50)")):
-        seconds = statistics.median(r.seconds for r in runs[group_size])
-        cpu = statistics.median(r.cpu_ms_per_timer for r in runs[group_size])
-        medians[group_size] = seconds
+    for grouped, name in ((False, "one per transaction"), (True, "grouped")):
+        seconds = statistics.median(r.seconds for r in runs[grouped])
+        cpu = statistics.median(r.cpu_ms_per_timer for r in runs[grouped])
+        medians[grouped] = seconds
         print(
             f"{label:<34} {name:<20} {DUE} timers in {seconds * 1000:6.0f} ms "
             f"({DUE / seconds:5.0f}/s), {cpu:5.2f} ms CPU per timer"
         )
-    print(f"{label:<34} grouped / one per transaction: {medians[GROUPED] / medians[1]:.2f}")
+    print(f"{label:<34} grouped / one per transaction: {medians[True] / medians[False]:.2f}")
     return medians
 
 
@@ -229,7 +230,7 @@ async def bench(kind: str, url: str, rounds: int, history: bool) -> None:
             f"in {time.perf_counter() - started:.0f} s"
         )
         large = await compare(engine, url, f"{kind} B: 1,000,000 tickets", rounds)
-        print(f"{kind} B/A (grouped): {large[GROUPED] / small[GROUPED]:.2f}")
+        print(f"{kind} B/A (grouped): {large[True] / small[True]:.2f}")
     await engine.dispose()
 
 

@@ -47,6 +47,7 @@ from app.timers.service import SWEEP_NOTES, first_due_at
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 1000
+SQLITE_GROUP_SECONDS = 0.05
 IDENTITY_LENGTH = 64
 
 
@@ -54,9 +55,11 @@ IDENTITY_LENGTH = 64
 class TimerSweeperSettings:
     batch_size: int = 100
     # Timers handled in one transaction (1: one transaction per timer), and how long one such
-    # group may run before it stops taking timers (it holds SQLite's one writer meanwhile).
-    group_size: int = 50
-    group_seconds: float = 0.05
+    # group may run before it stops taking timers. On PostgreSQL a group holds only its own
+    # timers and tickets; on SQLite it holds the one writer, so it is kept short there
+    # (`for_interval(..., sqlite=True)`).
+    group_size: int = 100
+    group_seconds: float = 0.25
     max_attempts: int = 8
     # Handled more than this after first due: the handler is told it is late.
     late_after: timedelta = timedelta(seconds=30)
@@ -66,10 +69,15 @@ class TimerSweeperSettings:
     max_rounds: int = 50
 
     @classmethod
-    def for_interval(cls, interval: timedelta, **overrides: Any) -> TimerSweeperSettings:
+    def for_interval(
+        cls, interval: timedelta, *, sqlite: bool = False, **overrides: Any
+    ) -> TimerSweeperSettings:
         """Defaults for a sweep every `interval`: late after two intervals, first retry at the
-        next sweep."""
+        next sweep; on SQLite, groups short enough that a command waiting for the writer
+        hardly notices (bench/sla_sweep.py: 50 ms groups sweep 1,000 timers in 2.6 s)."""
         values: dict[str, Any] = {"late_after": 2 * interval, "retry_base": interval}
+        if sqlite:
+            values.update(group_size=50, group_seconds=SQLITE_GROUP_SECONDS)
         values.update(overrides)
         return cls(**values)
 
