@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.types import TypeDecorator
 
@@ -172,6 +172,23 @@ def is_database_unavailable(exc: BaseException) -> bool:
 # (`cache_reads`): the timer sweep, whose groups of handlers ask the same questions (the
 # workspace's leads, its webhook subscriptions, who opened a Home tab) once per timer.
 READ_CACHE = "ticketbot.read_cache"
+
+
+_TRANSACTION_SCOPED: set[str] = {READ_CACHE}
+
+
+def scoped_to_transaction(key: str) -> str:
+    """Declare a `session.info` key whose value holds only for the current transaction (rows it
+    locked, answers it read): it is dropped when the outermost transaction ends."""
+    _TRANSACTION_SCOPED.add(key)
+    return key
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_transaction_scoped(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost: its locks are gone, its reads may be stale
+        for key in _TRANSACTION_SCOPED:
+            session.info.pop(key, None)
 
 
 def cache_reads(session: AsyncSession) -> None:

@@ -9,13 +9,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import scoped_to_transaction
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.models import OutboxMessage
 
 # Set on a session that wrote outbox rows, so the commit hook wakes the dispatcher.
 OUTBOX_WRITTEN = "ticketbot.outbox_written"
-# Waiting rows by coalesce key (None: none waiting), looked up ahead by `prefetch_waiting`.
-PREFETCHED_WAITING = "ticketbot.outbox_waiting"
+# The rows of a coalesce key this transaction knows to be waiting (None: none is): looked up
+# ahead by `prefetch_waiting`, found by `enqueue`'s look-up (and locked), or added by it. A row
+# added is not flushed at once (flush=False), and the session does not autoflush, so this is
+# also how a second `enqueue` of the key in the same transaction finds it.
+WAITING_BY_KEY = scoped_to_transaction("ticketbot.outbox_waiting")
 
 
 async def enqueue(
@@ -47,9 +51,9 @@ async def enqueue(
     """
     if payload_from_dependency and depends_on is None:
         raise ValueError("payload_from_dependency needs depends_on")
-    prefetched: dict[str, OutboxMessage | None] = session.info.get(PREFETCHED_WAITING, {})
-    if coalesce_key is not None and coalesce and coalesce_key in prefetched:
-        waiting = prefetched[coalesce_key]
+    known: dict[str, OutboxMessage | None] = session.info.setdefault(WAITING_BY_KEY, {})
+    if coalesce_key is not None and coalesce and _still_waiting(known, coalesce_key):
+        waiting = known[coalesce_key]
         if waiting is not None:
             session.info[OUTBOX_WRITTEN] = True  # as below
             return waiting
@@ -73,6 +77,7 @@ async def enqueue(
             # A dispatcher claiming meanwhile skipped the row this lock holds: wake it again
             # after the commit, or the row would wait for the next poll.
             session.info[OUTBOX_WRITTEN] = True
+            known[coalesce_key] = waiting  # locked: it stays waiting until we commit
             return waiting
     message = OutboxMessage(
         kind=kind,
@@ -92,10 +97,22 @@ async def enqueue(
     session.add(message)
     if flush:
         await session.flush()
-    if coalesce_key in prefetched and prefetched[coalesce_key] is None:
-        prefetched[coalesce_key] = message  # what the look-up would now find
+    if coalesce_key is not None and known.get(coalesce_key) is None:
+        known[coalesce_key] = message  # what the look-up would find once it is flushed
     session.info[OUTBOX_WRITTEN] = True
     return message
+
+
+def _still_waiting(known: dict[str, OutboxMessage | None], key: str) -> bool:
+    """Whether `known` answers for `key`: it does unless its row changed in this transaction
+    since (failed with a dependency, say); then the look-up asks the database again."""
+    if key not in known:
+        return False
+    row = known[key]
+    if row is None or (row.status == OutboxStatus.PENDING and row.claimed_by is None):
+        return True
+    del known[key]
+    return False
 
 
 async def prefetch_waiting(*, session: AsyncSession, coalesce_keys: Iterable[str]) -> None:
@@ -115,12 +132,15 @@ async def prefetch_waiting(*, session: AsyncSession, coalesce_keys: Iterable[str
         .order_by(OutboxMessage.id)
         .with_for_update(key_share=True)
     )
-    prefetched = session.info.setdefault(PREFETCHED_WAITING, {})
+    known = session.info.setdefault(WAITING_BY_KEY, {})
     for key in keys:
-        prefetched.setdefault(key, None)
+        known.setdefault(key, None)
     for row in rows:
-        if row.coalesce_key is not None and prefetched.get(row.coalesce_key) is None:
-            prefetched[row.coalesce_key] = row
+        if row.coalesce_key is not None and known.get(row.coalesce_key) is None:
+            known[row.coalesce_key] = row
+        # A dispatcher claiming meanwhile skips what this lock holds: wake it after the commit
+        # even if no change joins the row, or the row would wait for the next poll.
+        session.info[OUTBOX_WRITTEN] = True
 
 
 async def enqueue_slack_call(

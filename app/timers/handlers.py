@@ -16,6 +16,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import scoped_to_transaction
 from app.timers.models import Timer
 
 _Row = TypeVar("_Row")
@@ -23,7 +24,7 @@ _Row = TypeVar("_Row")
 # the row (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 LOCK_NOT_AVAILABLE = "55P03"
 # Rows `lock_for_handlers` locked in this transaction, by (entity, primary key).
-LOCKED_FOR_HANDLERS = "ticketbot.locked_for_handlers"
+LOCKED_FOR_HANDLERS = scoped_to_transaction("ticketbot.locked_for_handlers")
 
 
 class TimerBusy(Exception):

@@ -77,3 +77,39 @@ async def test_reads_are_cached_only_where_turned_on_and_only_for_that_session(
     async with session_factory() as session, session.begin():
         cache_reads(session)
         assert await cached_read(session, "rows", count) == 2  # a new transaction asks again
+
+
+async def test_a_row_added_unflushed_is_found_by_the_next_enqueue_of_its_key(
+    session_factory, clock
+):
+    """Card updates are added without a flush, and sessions do not autoflush: a second change
+    of the card in the same transaction still joins the first row, and a later transaction of
+    the same session looks in the database again."""
+    async with session_factory() as session:
+        async with session.begin():
+            first = await enqueue_slack_call(
+                session=session,
+                method="chat.update",
+                payload={"channel": "CTRIAGE", "ts": "1.000001", "text": "assigned"},
+                now=clock.now(),
+                coalesce_key="card:1",
+                flush=False,
+            )
+            again = await enqueue_slack_call(
+                session=session,
+                method="chat.update",
+                payload={"channel": "CTRIAGE", "ts": "1.000001", "text": "prioritised"},
+                now=clock.now(),
+                coalesce_key="card:1",
+                flush=False,
+            )
+            assert again is first
+        async with session.begin():
+            row = await session.get(OutboxMessage, first.id)
+            assert row is not None
+            row.claimed_by = "a dispatcher"  # sent meanwhile: no longer to be joined
+            await session.flush()
+            later = await _update(session, clock, "card:1", "resolved")
+            assert later.id != first.id
+
+    assert [key for key, _ in await _rows(session_factory)] == ["card:1", "card:1"]
