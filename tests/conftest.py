@@ -90,7 +90,10 @@ def make_settings(database_url: str, emulator: SlackEmulator, **overrides: Any) 
         "triage_channel_id": "CTRIAGE",
         # Long polls: deliveries in tests must come from the commit wake-up, not a poll.
         "outbox_poll_seconds": 60.0,
-        "slack_http_timeout_seconds": 2.0,
+        # Generous: a call that times out is retried at a backoff on the test clock, which
+        # stands still, so a slow answer on a loaded machine must not become a timeout. Tests
+        # of timeouts set their own.
+        "slack_http_timeout_seconds": 10.0,
         "log_format": "console",
     }
     values.update(overrides)

@@ -293,16 +293,21 @@ async def test_two_dispatchers_deliver_each_row_once(settings, clock, emulator):
     assert sorted(texts) == sorted(f"race {n}" for n in range(120))
 
 
-async def test_slow_answers_time_out_and_are_retried(running_app, emulator):
+async def test_slow_answers_time_out_and_are_retried(database_url, clock, emulator):
     """A timeout is retried. Slack may have acted on the slow call: at-least-once by design."""
-    emulator.slow_next("chat.postMessage", seconds=3)
-    row_id = await post_message(running_app, "slow")
-    row = await wait_until(lambda: _attempted(running_app, row_id), within=6, message="timeout")
-    assert row.status == OutboxStatus.PENDING
-    assert "timed out" in (row.last_error or "")
+    settings = make_settings(database_url, emulator, slack_http_timeout_seconds=2.0)
+    running_app = await RunningApp(settings, clock).start()
+    try:
+        emulator.slow_next("chat.postMessage", seconds=3)
+        row_id = await post_message(running_app, "slow")
+        row = await wait_until(lambda: _attempted(running_app, row_id), within=6, message="timeout")
+        assert row.status == OutboxStatus.PENDING
+        assert "timed out" in (row.last_error or "")
 
-    await retry_until_delivered(running_app, row_id)
-    assert (await load(running_app, row_id)).status == OutboxStatus.DELIVERED
+        await retry_until_delivered(running_app, row_id)
+        assert (await load(running_app, row_id)).status == OutboxStatus.DELIVERED
+    finally:
+        await running_app.stop()
 
 
 async def test_outbox_depth_and_latency_are_exported(running_app, emulator):

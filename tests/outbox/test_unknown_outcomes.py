@@ -60,7 +60,8 @@ async def test_a_post_made_just_before_a_crash_is_found_not_posted_again(
 
 async def test_a_timed_out_post_is_found_on_the_retry(database_url, clock, same_clock_emulator):
     emulator = same_clock_emulator
-    app = await RunningApp(make_settings(database_url, emulator), clock).start()
+    settings = make_settings(database_url, emulator, slack_http_timeout_seconds=2.0)
+    app = await RunningApp(settings, clock).start()
     try:
         emulator.slow_next("chat.postMessage", seconds=3.0)  # past the 2 s client timeout
         row_id = await post_message(app, "answered too late")
