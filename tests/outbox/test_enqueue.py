@@ -10,13 +10,14 @@ from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call, prefetch_waiting
 
 
-async def _update(session, clock, key: str, text: str) -> OutboxMessage:
+async def _update(session, clock, key: str, text: str, *, flush: bool = True) -> OutboxMessage:
     return await enqueue_slack_call(
         session=session,
         method="chat.update",
         payload={"channel": "CTRIAGE", "ts": "1.000001", "text": text},
         now=clock.now(),
         coalesce_key=key,
+        flush=flush,
     )
 
 
@@ -87,22 +88,8 @@ async def test_a_row_added_unflushed_is_found_by_the_next_enqueue_of_its_key(
     the same session looks in the database again."""
     async with session_factory() as session:
         async with session.begin():
-            first = await enqueue_slack_call(
-                session=session,
-                method="chat.update",
-                payload={"channel": "CTRIAGE", "ts": "1.000001", "text": "assigned"},
-                now=clock.now(),
-                coalesce_key="card:1",
-                flush=False,
-            )
-            again = await enqueue_slack_call(
-                session=session,
-                method="chat.update",
-                payload={"channel": "CTRIAGE", "ts": "1.000001", "text": "prioritised"},
-                now=clock.now(),
-                coalesce_key="card:1",
-                flush=False,
-            )
+            first = await _update(session, clock, "card:1", "assigned", flush=False)
+            again = await _update(session, clock, "card:1", "prioritised", flush=False)
             assert again is first
         async with session.begin():
             row = await session.get(OutboxMessage, first.id)
