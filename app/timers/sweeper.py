@@ -201,16 +201,20 @@ class TimerSweeper:
                 started = time.monotonic()
                 cache_reads(session)  # the group's handlers ask the same questions
                 await self._prepare(session, timers)
-                handled = 0
+                handled, previous = 0, None
                 for timer in timers:
+                    handler = self._handlers.get(timer.kind)
+                    if previous is not None and handler is not previous:
+                        # Sessions do not autoflush: what one kind of handler wrote must be
+                        # in the database before another kind reads (a digest counting the
+                        # tickets an auto-close just closed). One kind's writes are batched.
+                        await self._flush_group(session)
+                    previous = handler
                     await self._handle(session, timer, now, flush=False)
                     handled += 1
                     if time.monotonic() - started > self._settings.group_seconds:
                         break
-                try:  # the group's writes, batched
-                    await session.flush()
-                except Exception as exc:
-                    raise _GroupFailed(exc) from exc
+                await self._flush_group(session)
                 self._note_pace((time.monotonic() - started) / handled)
                 return handled
         except (TimerBusy, _HandlerFailed, _GroupFailed) as exc:  # rolled back whole
@@ -225,6 +229,12 @@ class TimerSweeper:
             if timer_id not in busy:  # if it changed meanwhile (rescheduled, taken), its new
                 await self.handle_next(busy, only=timer_id)  # state stands: nothing to do
         return len(claimed)
+
+    async def _flush_group(self, session: AsyncSession) -> None:
+        try:
+            await session.flush()
+        except Exception as exc:
+            raise _GroupFailed(exc) from exc
 
     def _note_pace(self, seconds_per_timer: float) -> None:
         """A moving average of how long one timer of a group takes to handle."""

@@ -569,3 +569,52 @@ async def test_a_group_with_a_held_ticket_is_taken_again_one_by_one(
     assert await sweeper.sweep_until_idle() == 1  # released: taken by the next sweep
     per_timer = await alerts_per_timer(session_factory)
     assert sorted(per_timer) == sorted(t.id for t in timers) and set(per_timer.values()) == {1}
+
+
+async def test_in_a_group_one_kind_reads_what_another_kind_wrote(
+    session_factory, clock, workspace_id
+):
+    """Sessions do not autoflush: a group writes each kind's work before the next kind runs,
+    so a later handler (a digest counting) sees what an earlier one (an alert) wrote."""
+    from sqlalchemy import func, select
+
+    from app.outbox.models import OutboxMessage
+    from app.outbox.service import enqueue_slack_call
+
+    seen: list[int] = []
+
+    async def count_alerts(session: AsyncSession, timer: Timer, now: datetime, late: bool):
+        seen.append(int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0))
+
+    async def post_unflushed(session: AsyncSession, timer: Timer, now: datetime, late: bool):
+        await enqueue_slack_call(  # as the SLA alerts are: written with the group's flush
+            session=session,
+            method="chat.postMessage",
+            payload={"channel": "CTRIAGE", "text": f"alert {timer.key}"},
+            now=now,
+            flush=False,
+        )
+
+    handlers = TimerHandlers()
+    handlers.register(ALERT, post_unflushed)
+    handlers.register("test.count", count_alerts)
+    for n in range(3):
+        await schedule(
+            session_factory,
+            key=f"alert {n}",
+            workspace_id=workspace_id,
+            due_at=clock.now() - timedelta(minutes=2),
+            now=clock.now(),
+        )
+    await schedule(
+        session_factory,
+        key="count",
+        kind="test.count",
+        workspace_id=workspace_id,
+        due_at=clock.now() - timedelta(minutes=1),
+        now=clock.now(),
+    )
+
+    roomy = sweeper_for(session_factory, clock, handlers, group_seconds=60)
+    assert await roomy.sweep_once() == 4
+    assert seen == [3]
