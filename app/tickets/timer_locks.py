@@ -19,6 +19,7 @@ async def lock_tickets(session: AsyncSession, timers: list[Timer]) -> None:
 async def lock_tickets_and_their_cards(session: AsyncSession, timers: list[Timer]) -> None:
     """`lock_tickets`, and the tickets' waiting card updates looked up at once, for handlers
     that redraw the card of each ticket."""
-    ticket_ids = {t.ticket_id for t in timers if t.ticket_id}
-    await lock_for_handlers(session, Ticket, ticket_ids)
-    await prefetch_card_updates(session=session, ticket_ids=ticket_ids)
+    await lock_tickets(session, timers)
+    await prefetch_card_updates(
+        session=session, ticket_ids={t.ticket_id for t in timers if t.ticket_id}
+    )

@@ -501,23 +501,49 @@ async def test_the_catch_up_job_runs_every_interval_and_zero_turns_it_off(
         assert build_scheduler(app.runtime).get_job("slack.catch_up") is None
 
 
+async def _ticket_and_reply(sender, emulator, clock, *, reply_age: timedelta) -> tuple[str, str]:
+    """A ticket taken in by its event, and a reply in its thread that Slack holds (`reply_age`
+    old), not yet taken in: (root ts, reply ts)."""
+    root = emulator.add_message(CHANNEL, user=CUSTOMER, text="Exports fail", ts=ts_at(clock.now()))
+    await sender.send_event(message_event(CHANNEL, CUSTOMER, "Exports fail", ts=root["ts"]))
+    clock.advance(minutes=20)
+    reply = emulator.add_message(
+        CHANNEL,
+        user=CUSTOMER,
+        text="Still failing",
+        ts=ts_at(clock.now() - reply_age),
+        thread_ts=root["ts"],
+    )["ts"]
+    return root["ts"], reply
+
+
+async def _take_in_reply(session, settings, clock, root_ts: str, reply_ts: str) -> None:
+    """The reply taken in by another writer, in `session`'s transaction (left open)."""
+    workspace = await session.scalar(select(Workspace))
+    await receive_message(
+        session=session,
+        workspace=workspace,
+        message=IncomingMessage(
+            channel_id=CHANNEL,
+            ts=reply_ts,
+            user_id=CUSTOMER,
+            text="Still failing",
+            thread_ts=root_ts,
+        ),
+        rules=intake_rules(settings),
+        now=clock.now(),
+    )
+    await session.flush()
+
+
 async def test_a_tie_with_the_event_is_settled_by_the_database(
     settings, clock, emulator, is_postgres, caplog
 ):
     async with serving(settings, clock) as app, slack_sender(app) as sender:
         await watch_since(app, clock)
-        root = emulator.add_message(
-            CHANNEL, user=CUSTOMER, text="Exports fail", ts=ts_at(clock.now())
+        root, reply = await _ticket_and_reply(
+            sender, emulator, clock, reply_age=timedelta(minutes=5)
         )
-        await sender.send_event(message_event(CHANNEL, CUSTOMER, "Exports fail", ts=root["ts"]))
-        clock.advance(minutes=20)
-        reply = emulator.add_message(
-            CHANNEL,
-            user=CUSTOMER,
-            text="Still failing",
-            ts=ts_at(clock.now() - timedelta(minutes=5)),
-            thread_ts=root["ts"],
-        )["ts"]
         await app.runtime.dispatcher.stop()
         await catch_up_now(app.runtime)
         await _deliver_until(app, "conversations.history")  # queues the thread's read
@@ -525,23 +551,8 @@ async def test_a_tie_with_the_event_is_settled_by_the_database(
 
         # The reply's event is being taken in (its transaction open, the reply inserted) when
         # catch-up's page of the thread arrives with the same reply.
-        runtime = app.runtime
-        async with runtime.session_factory() as event_session, event_session.begin():
-            workspace = await event_session.scalar(select(Workspace))
-            await receive_message(
-                session=event_session,
-                workspace=workspace,
-                message=IncomingMessage(
-                    channel_id=CHANNEL,
-                    ts=reply,
-                    user_id=CUSTOMER,
-                    text="Still failing",
-                    thread_ts=root["ts"],
-                ),
-                rules=intake_rules(settings),
-                now=clock.now(),
-            )
-            await event_session.flush()
+        async with app.runtime.session_factory() as event_session, event_session.begin():
+            await _take_in_reply(event_session, settings, clock, root, reply)
             delivering = asyncio.create_task(_deliver_until(app, "conversations.replies"))
             if is_postgres:  # catch-up inserted the same reply and waits for this transaction
                 await wait_until(lambda: _waiting_on_a_lock(app), message="catch-up to wait")
@@ -579,36 +590,10 @@ async def test_an_event_that_loses_a_tie_is_answered_503_and_its_retry_finds_it_
     a traceback, and its retry finds the reply stored."""
     async with serving(settings, clock) as app, slack_sender(app) as sender:
         await watch_since(app, clock)
-        root = emulator.add_message(
-            CHANNEL, user=CUSTOMER, text="Exports fail", ts=ts_at(clock.now())
-        )
-        await sender.send_event(message_event(CHANNEL, CUSTOMER, "Exports fail", ts=root["ts"]))
-        clock.advance(minutes=1)
-        reply = emulator.add_message(
-            CHANNEL,
-            user=CUSTOMER,
-            text="Still failing",
-            ts=ts_at(clock.now()),
-            thread_ts=root["ts"],
-        )["ts"]
-        event = message_event(CHANNEL, CUSTOMER, "Still failing", ts=reply, thread_ts=root["ts"])
-        runtime = app.runtime
-        async with runtime.session_factory() as other, other.begin():
-            workspace = await other.scalar(select(Workspace))
-            await receive_message(
-                session=other,
-                workspace=workspace,
-                message=IncomingMessage(
-                    channel_id=CHANNEL,
-                    ts=reply,
-                    user_id=CUSTOMER,
-                    text="Still failing",
-                    thread_ts=root["ts"],
-                ),
-                rules=intake_rules(settings),
-                now=clock.now(),
-            )
-            await other.flush()
+        root, reply = await _ticket_and_reply(sender, emulator, clock, reply_age=timedelta(0))
+        event = message_event(CHANNEL, CUSTOMER, "Still failing", ts=reply, thread_ts=root)
+        async with app.runtime.session_factory() as other, other.begin():
+            await _take_in_reply(other, settings, clock, root, reply)
             answer = asyncio.create_task(sender.send_event(event, event_id="EvTIE"))
             if is_postgres:  # the event, taking the reply in, waits for this transaction
                 await wait_until(
