@@ -193,13 +193,16 @@ def _forget_transaction_scoped(session: Session, transaction: SessionTransaction
 
 def cache_reads(session: AsyncSession) -> None:
     """Let `cached_read` keep answers for the rest of this session's one transaction. Only for
-    a transaction that does not itself change what is cached (the sweep's handlers read
-    leads, subscriptions and Home tabs; they never write them)."""
-    session.info[READ_CACHE] = {}
+    a transaction that does not itself change what is cached (the sweep's handlers and intake
+    read policies, leads, subscriptions and Home tabs; they never write them). Answers already
+    kept stay."""
+    session.info.setdefault(READ_CACHE, {})
 
 
-def reads_cached(session: AsyncSession) -> bool:
-    return READ_CACHE in session.info
+def read_cache(session: AsyncSession) -> dict[Hashable, Any] | None:
+    """The answers kept so far in this transaction, for a reader that keeps or looks up
+    several at once; None where reads are not cached."""
+    return cast("dict[Hashable, Any] | None", session.info.get(READ_CACHE))
 
 
 async def cached_read(

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -189,7 +189,16 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
-    """The database could not be reached: 503 with one log line, so the client retries."""
+    """The database could not be reached: 503 with one log line, so the client retries. A
+    write that lost a race to a unique constraint (two requests opening a ticket from one
+    message at the same moment) is a 409: sent again, it finds what the other one stored."""
+    if isinstance(exc, IntegrityError):
+        logger.info("%s %s answered 409: a concurrent write won", request.method, request.url.path)
+        return error_response(
+            409,
+            "A concurrent request changed this at the same moment; send it again.",
+            code="conflict",
+        )
     if not is_database_unavailable(exc):
         raise exc  # a bug, not an outage: the server's own 500, with its traceback
     logger.warning(

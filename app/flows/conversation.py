@@ -279,6 +279,7 @@ async def _open_from_message(
         default_triage_channel_id=rules.default_triage_channel_id,
         now=now,
         watched=watched,
+        root_checked=True,  # both callers have just looked for a ticket of this message
     )
     return ticket
 

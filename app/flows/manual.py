@@ -81,8 +81,9 @@ async def open_ticket_by_hand(
     if not actor.may_triage:
         raise NotAllowed("Sorry, only support agents and leads can create tickets.")
     subject, priority = _checked(form)
-    # The workspace row's lock (taken again to number the ticket) serialises ticket creation,
-    # so the look-ups below cannot race a concurrent submission.
+    # Two submissions at the same moment are told apart by the unique constraints (form id,
+    # source message): the second is turned away (409 in the API, a retry in Slack) and, sent
+    # again, finds the first below.
     workspace = await session.get(Workspace, workspace_id, with_for_update={"key_share": True})
     if workspace is None:
         raise NotFound(f"Workspace {workspace_id} does not exist.")
@@ -129,6 +130,7 @@ async def open_ticket_by_hand(
         ),
         default_triage_channel_id=default_triage_channel_id,
         now=now,
+        root_checked=True,  # looked for above
     )
 
 

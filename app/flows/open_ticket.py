@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import cache_reads
 from app.directory.service import request_team_info, team_name
 from app.flows.assignment import assign
 from app.flows.auto_assign import choose_assignee
 from app.flows.views import refresh_ticket_views, show_new_ticket
+from app.home.notifications import read_home_tabs_ahead
 from app.outbox.service import enqueue_slack_call
 from app.sla.policies import calendar_for
-from app.sla.tracking import start_ticket_clocks
+from app.sla.tracking import plan_new_ticket_clocks, start_ticket_clocks
 from app.text_safety import date, defuse
 from app.tickets.actors import Actor
 from app.tickets.enums import AuthorKind, Priority, TicketSource
@@ -33,7 +36,7 @@ from app.tickets.models import Ticket
 from app.tickets.notifications import post_in_customer_thread
 from app.tickets.service import add_message, find_ticket_by_root, insert_ticket
 from app.webhooks.enums import WebhookEventType
-from app.webhooks.events import emit_ticket_event
+from app.webhooks.events import active_subscriptions, emit_ticket_event
 from app.workspaces.channels import get_watched_channel
 from app.workspaces.models import WatchedChannel, Workspace
 from app.workspaces.service import give_back_ticket_number, is_outside, take_ticket_number
@@ -109,14 +112,27 @@ async def open_ticket(
     default_triage_channel_id: str | None,
     now: datetime,
     watched: WatchedChannel | _NotLooked | None = _NOT_LOOKED,
+    root_checked: bool = False,
 ) -> tuple[Ticket, bool]:
     """Open the ticket, or return the one its message (or external id) already opened.
     (ticket, created)
 
     `watched`: the settings of `new.channel_id` when the caller has just read them (intake's
-    hot path), so they are not read twice.
+    hot path), so they are not read twice; `root_checked`: the caller has just looked for a
+    ticket with this root in this transaction and found none.
     """
     workspace = new.workspace
+    if new.channel_id and new.root_ts and not root_checked:
+        # A retried event (a new event_id), a second reaction, a form sent twice. (Two at the
+        # same moment: see `insert_ticket`.)
+        existing = await find_ticket_by_root(
+            session=session,
+            workspace_id=workspace.id,
+            channel_id=new.channel_id,
+            root_ts=new.root_ts,
+        )
+        if existing is not None:
+            return existing, False
     if isinstance(watched, _NotLooked):
         watched = (
             await get_watched_channel(
@@ -132,18 +148,32 @@ async def open_ticket(
     account = new.account_name
     if account is None and is_external and account_team:
         account = await team_name(session=session, team_id=account_team)
-    number = await take_ticket_number(session=session, workspace_id=workspace.id)
-    if new.channel_id and new.root_ts:
-        # A retried event (a new event_id), a second reaction, a form sent twice.
-        existing = await find_ticket_by_root(
-            session=session,
-            workspace_id=workspace.id,
-            channel_id=new.channel_id,
-            root_ts=new.root_ts,
+    priority = new.priority or (watched.default_priority if watched else Priority.NORMAL)
+    # Every read before the ticket number: taking it locks the workspace's counter until
+    # commit, and every other new ticket of the workspace waits for that lock.
+    cache_reads(session)
+    clocks = await plan_new_ticket_clocks(
+        session=session,
+        workspace_id=workspace.id,
+        priority=priority,
+        channel_id=new.channel_id,
+        opened_at=now,
+        now=now,
+    )
+    await active_subscriptions(session=session, workspace_id=workspace.id)
+    await read_home_tabs_ahead(
+        session=session, workspace_id=workspace.id, user_ids=[new.requester_user_id]
+    )
+    assignee = (
+        await choose_assignee(session=session, channel=watched, now=now)
+        if new.greeting is not None and watched is not None
+        else None
+    )
+    if assignee is not None:
+        await read_home_tabs_ahead(
+            session=session, workspace_id=workspace.id, user_ids=[assignee[0]]
         )
-        if existing is not None:
-            await give_back_ticket_number(session=session, workspace_id=workspace.id)
-            return existing, False
+    number = await take_ticket_number(session=session, workspace_id=workspace.id)
     ticket = await insert_ticket(
         session=session,
         workspace_id=workspace.id,
@@ -156,7 +186,7 @@ async def open_ticket(
         account_name=account,
         channel_id=new.channel_id,
         root_ts=new.root_ts,
-        priority=new.priority or (watched.default_priority if watched else Priority.NORMAL),
+        priority=priority,
         triage_channel_id=triage_channel(watched, workspace, default_triage_channel_id),
         permalink=(
             permalink(workspace.domain, new.channel_id, new.root_ts)
@@ -165,13 +195,17 @@ async def open_ticket(
         ),
         external_source=new.external_source,
         external_id=new.external_id,
+        due_dates={run.target: run.due for run in clocks},
         now=now,
         actor=new.actor,
     )
+    if ticket is None:  # the same message or request, opened at this very moment by another
+        await give_back_ticket_number(session=session, workspace_id=workspace.id)
+        return await _opened_meanwhile(session, new), False
     await emit_ticket_event(
         session=session, ticket=ticket, event_type=WebhookEventType.TICKET_CREATED, now=now
     )
-    await start_ticket_clocks(session=session, ticket=ticket, now=now)
+    await start_ticket_clocks(session=session, ticket=ticket, now=now, plan=clocks)
     first = new.first_message
     if first is not None and first.text:
         await add_message(
@@ -190,12 +224,36 @@ async def open_ticket(
         text = new.channel_post(ticket)
         await _post_in_channel(session, ticket, new.channel_id, text, new.post_as, now)
     if new.greeting is not None:
-        await _greet(session, ticket, watched, new.greeting, now)
+        await _greet(session, ticket, watched, new.greeting, assignee, now)
     if is_external and account_team and account is None:
         await request_team_info(
             session=session, workspace_id=workspace.id, team_id=account_team, now=now
         )
     return ticket, True
+
+
+async def _opened_meanwhile(session: AsyncSession, new: NewTicket) -> Ticket:
+    """The ticket a concurrent transaction opened for the same root message or external id."""
+    workspace_id = new.workspace.id
+    found = None
+    if new.channel_id and new.root_ts:
+        found = await find_ticket_by_root(
+            session=session,
+            workspace_id=workspace_id,
+            channel_id=new.channel_id,
+            root_ts=new.root_ts,
+        )
+    if found is None and new.external_source and new.external_id:
+        found = await session.scalar(
+            select(Ticket).where(
+                Ticket.workspace_id == workspace_id,
+                Ticket.external_source == new.external_source,
+                Ticket.external_id == new.external_id,
+            )
+        )
+    if found is None:
+        raise RuntimeError("a new ticket was refused by a unique constraint, yet none is stored")
+    return found
 
 
 def triage_channel(
@@ -256,11 +314,15 @@ async def _greet(
     ticket: Ticket,
     channel: WatchedChannel | None,
     greeting: Greeting,
+    assignee: tuple[str, int] | None,
     now: datetime,
 ) -> None:
-    """Auto-assignment and the replies a watched channel gives a new ticket."""
-    if channel is not None:
-        await _auto_assign(session=session, ticket=ticket, channel=channel, now=now)
+    """Auto-assignment (to `assignee`, the channel's choice, with their load before) and the
+    replies a watched channel gives a new ticket."""
+    if channel is not None and assignee is not None:
+        await _auto_assign(
+            session=session, ticket=ticket, channel=channel, assignee=assignee, now=now
+        )
     if channel is None or channel.auto_reply_enabled:
         template = (channel.auto_reply_text if channel else None) or greeting.auto_reply_text
         await post_in_customer_thread(
@@ -275,17 +337,19 @@ async def _greet(
 
 
 async def _auto_assign(
-    *, session: AsyncSession, ticket: Ticket, channel: WatchedChannel, now: datetime
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    channel: WatchedChannel,
+    assignee: tuple[str, int],
+    now: datetime,
 ) -> None:
-    choice = await choose_assignee(session=session, channel=channel, now=now)
-    if choice is None:
-        return
-    assignee, load = choice
+    assignee_user_id, load = assignee
     mode = channel.auto_assign.value.replace("_", " ")
     await assign(
         session=session,
         ticket=ticket,
-        assignee_user_id=assignee,
+        assignee_user_id=assignee_user_id,
         actor=Actor.system(),
         now=now,
         reason=f"auto-assigned ({mode}, {load} open before)",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import cached_read, reads_cached
+from app.db import cached_read, read_cache
 from app.home.models import HomeTab
 from app.outbox.service import enqueue_slack_call
 
@@ -49,15 +49,40 @@ async def refresh_home_tabs(
     wanted = list(dict.fromkeys(user_id for user_id in user_ids if user_id))
     if not wanted:
         return
-    if reads_cached(session):  # a group of timers: who opened a tab, asked once for them all
+    cache = read_cache(session)
+    if cache is None:
+        opened = await _openers(session, workspace_id, among=wanted)
+    elif all(_opened_key(workspace_id, user_id) in cache for user_id in wanted):
+        opened = sorted(user_id for user_id in wanted if cache[_opened_key(workspace_id, user_id)])
+    else:  # a group of timers: who opened a tab, asked once for them all
         everyone = await cached_read(
             session, ("home_tabs", workspace_id), lambda: _opener_set(session, workspace_id)
         )
         opened = sorted(user_id for user_id in wanted if user_id in everyone)
-    else:
-        opened = await _openers(session, workspace_id, among=wanted)
     for user_id in opened:
         await _publish(session, workspace_id, user_id, now)
+
+
+async def read_home_tabs_ahead(
+    *, session: AsyncSession, workspace_id: int, user_ids: Iterable[str | None]
+) -> None:
+    """Find out now which of these users opened their Home tab, so that refreshing their tabs
+    later in this transaction reads nothing (intake reads before it takes a ticket number).
+    Only where the session caches reads."""
+    cache = read_cache(session)
+    if cache is None:
+        return
+    wanted = [user_id for user_id in dict.fromkeys(user_ids) if user_id]
+    missing = [user_id for user_id in wanted if _opened_key(workspace_id, user_id) not in cache]
+    if not missing:
+        return
+    opened = set(await _openers(session, workspace_id, among=missing))
+    for user_id in missing:
+        cache[_opened_key(workspace_id, user_id)] = user_id in opened
+
+
+def _opened_key(workspace_id: int, user_id: str) -> tuple[str, int, str]:
+    return ("home_tab_opened", workspace_id, user_id)
 
 
 async def _opener_set(session: AsyncSession, workspace_id: int) -> frozenset[str]:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import cached_read
 from app.errors import InvalidInput
 from app.sla.calendar import ALWAYS_OPEN, WEEKDAYS, BusinessCalendar, public_holidays
 from app.sla.models import WORKSPACE_SCOPE, BusinessHours, SlaPolicy
@@ -54,6 +55,16 @@ DEFAULT_TARGETS: dict[Priority, Targets] = {
 
 async def targets_for(
     *, session: AsyncSession, workspace_id: int, priority: Priority, channel_id: str | None = None
+) -> Targets:
+    return await cached_read(
+        session,
+        ("sla_targets", workspace_id, priority, channel_id),
+        lambda: _targets_for(session, workspace_id, priority, channel_id),
+    )
+
+
+async def _targets_for(
+    session: AsyncSession, workspace_id: int, priority: Priority, channel_id: str | None
 ) -> Targets:
     scopes = [WORKSPACE_SCOPE] + ([channel_id] if channel_id else [])
     rows = {
@@ -141,6 +152,14 @@ async def calendar_for(
     *, session: AsyncSession, workspace_id: int, years: range
 ) -> BusinessCalendar:
     """The workspace's business calendar (Mon-Fri 9:00-17:00 UTC until a lead sets one)."""
+    return await cached_read(
+        session,
+        ("business_calendar", workspace_id, years.start, years.stop),
+        lambda: _calendar_for(session, workspace_id, years),
+    )
+
+
+async def _calendar_for(session: AsyncSession, workspace_id: int, years: range) -> BusinessCalendar:
     row = await session.get(BusinessHours, workspace_id)
     if row is None:
         return calendar_from(time_zone="UTC", weekly_hours=DEFAULT_WEEKLY_HOURS)

@@ -7,6 +7,7 @@ clock started and the policy at that time; a policy change never back-dates a br
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.sla.calendar import BusinessCalendar
 from app.sla.models import SlaLedgerEntry
 from app.sla.policies import Targets, calendar_for, calendar_or_always_open, targets_for
-from app.tickets.enums import SlaState
+from app.tickets.enums import Priority, SlaState
 from app.tickets.models import Ticket
 from app.timers.models import Timer
 from app.timers.service import cancel_timers, schedule_timer
@@ -44,26 +45,73 @@ async def _cancel_run(session: AsyncSession, ticket: Ticket, target: str, now: d
         await cancel_timers(session=session, now=now, key=timer_key(ticket, target, started, kind))
 
 
-async def start_ticket_clocks(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
-    """A new ticket: the first-response and resolution clocks start at its creation."""
-    targets, calendar = await _policy(session, ticket, now)
-    for target, duration in (
-        (FIRST_RESPONSE, targets.first_response),
-        (RESOLUTION, targets.resolution),
-    ):
-        if duration is not None:
-            await _arm(
-                session,
-                ticket,
-                target,
-                ticket.created_at,
-                duration,
-                targets,
-                calendar,
-                now,
-                "ticket opened",
-                new_ticket=True,
-            )
+@dataclass(frozen=True)
+class ClockRun:
+    """A clock a new ticket starts with: its target, when it started, when it is due and when
+    it warns."""
+
+    target: str
+    started: datetime
+    due: datetime
+    warn_at: datetime
+
+
+async def plan_new_ticket_clocks(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    priority: Priority,
+    channel_id: str | None,
+    opened_at: datetime,
+    now: datetime,
+) -> list[ClockRun]:
+    """The first-response and resolution clocks of a ticket about to be opened. Worked out
+    before the ticket is stored, so its due times go in with it (intake reads everything
+    before it takes the workspace's next ticket number)."""
+    targets, calendar = await _policy_of(session, workspace_id, priority, channel_id, now)
+    return [
+        ClockRun(
+            target=target,
+            started=opened_at,
+            due=calendar.add(opened_at, duration),
+            warn_at=calendar.add(opened_at, duration * targets.warn_fraction),
+        )
+        for target, duration in (
+            (FIRST_RESPONSE, targets.first_response),
+            (RESOLUTION, targets.resolution),
+        )
+        if duration is not None
+    ]
+
+
+async def start_ticket_clocks(
+    *, session: AsyncSession, ticket: Ticket, now: datetime, plan: list[ClockRun] | None = None
+) -> None:
+    """A new ticket: the first-response and resolution clocks start at its creation. `plan`:
+    what `plan_new_ticket_clocks` worked out for it before it was stored."""
+    if plan is None:
+        plan = await plan_new_ticket_clocks(
+            session=session,
+            workspace_id=ticket.workspace_id,
+            priority=ticket.priority,
+            channel_id=ticket.channel_id,
+            opened_at=ticket.created_at,
+            now=now,
+        )
+    for run in plan:
+        await _schedule(
+            session, ticket, run.target, run.due, run.warn_at, run.started, now, new_ticket=True
+        )
+        _ledger(
+            session,
+            ticket,
+            run.target,
+            "started",
+            run.due,
+            "ticket opened",
+            now,
+            started=run.started,
+        )
 
 
 async def start_next_response(*, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
@@ -156,14 +204,11 @@ async def _arm(
     calendar: BusinessCalendar,
     now: datetime,
     reason: str,
-    *,
-    new_ticket: bool = False,
 ) -> None:
-    # A ticket opened in this transaction has no pauses to look up (the hot path).
-    paused = [] if new_ticket else await _pauses(session, ticket, target, now)
+    paused = await _pauses(session, ticket, target, now)
     due = calendar.add(started, duration, paused=paused)
     warn_at = calendar.add(started, duration * targets.warn_fraction, paused=paused)
-    await _schedule(session, ticket, target, due, warn_at, started, now, new_ticket=new_ticket)
+    await _schedule(session, ticket, target, due, warn_at, started, now)
     _ledger(session, ticket, target, "started", due, reason, now, started=started)
 
 
@@ -275,14 +320,21 @@ async def _pauses(
 async def _policy(
     session: AsyncSession, ticket: Ticket, now: datetime
 ) -> tuple[Targets, BusinessCalendar]:
+    return await _policy_of(session, ticket.workspace_id, ticket.priority, ticket.channel_id, now)
+
+
+async def _policy_of(
+    session: AsyncSession,
+    workspace_id: int,
+    priority: Priority,
+    channel_id: str | None,
+    now: datetime,
+) -> tuple[Targets, BusinessCalendar]:
     targets = await targets_for(
-        session=session,
-        workspace_id=ticket.workspace_id,
-        priority=ticket.priority,
-        channel_id=ticket.channel_id,
+        session=session, workspace_id=workspace_id, priority=priority, channel_id=channel_id
     )
     calendar = await calendar_for(
-        session=session, workspace_id=ticket.workspace_id, years=range(now.year, now.year + 2)
+        session=session, workspace_id=workspace_id, years=range(now.year, now.year + 2)
     )
     return targets, calendar_or_always_open(calendar, targets)
 

@@ -7,9 +7,11 @@ take a session, raise domain errors, and never talk to Slack.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
@@ -85,32 +87,44 @@ async def insert_ticket(
     permalink: str | None = None,
     external_source: str | None = None,
     external_id: str | None = None,
-) -> Ticket:
+    due_dates: Mapping[str, datetime] | None = None,
+) -> Ticket | None:
     """Store a new ticket numbered `number` (from `take_ticket_number`), with its "created"
-    audit entry; app/flows/open_ticket.py does the rest."""
-    ticket = Ticket(
-        workspace_id=workspace_id,
-        number=number,
-        subject=subject,
-        status=TicketStatus.NEW,
-        priority=priority,
-        source=source,
-        requester_user_id=requester_user_id,
-        requester_team_id=requester_team_id,
-        is_external=is_external,
-        account_name=account_name,
-        channel_id=channel_id,
-        root_ts=root_ts,
-        permalink=permalink,
-        triage_channel_id=triage_channel_id,
-        external_source=external_source,
-        external_id=external_id,
-        created_at=now,
-        updated_at=now,
-        last_customer_message_at=now,
+    audit entry; app/flows/open_ticket.py does the rest. `due_dates`: its SLA clocks' due times
+    by target (`first_response`, `resolution`), stored with it rather than updated after.
+
+    None if a concurrent transaction has just stored a ticket with the same root message or
+    external id (the insert waits for it to commit and then stores nothing): the caller gives
+    the number back and returns that one.
+    """
+    values = {
+        "workspace_id": workspace_id,
+        "number": number,
+        "subject": subject,
+        "status": TicketStatus.NEW,
+        "priority": priority,
+        "source": source,
+        "requester_user_id": requester_user_id,
+        "requester_team_id": requester_team_id,
+        "is_external": is_external,
+        "account_name": account_name,
+        "channel_id": channel_id,
+        "root_ts": root_ts,
+        "permalink": permalink,
+        "triage_channel_id": triage_channel_id,
+        "external_source": external_source,
+        "external_id": external_id,
+        "created_at": now,
+        "updated_at": now,
+        "last_customer_message_at": now,
+        **{f"{target}_due_at": due for target, due in (due_dates or {}).items()},
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    ticket = await session.scalar(
+        insert(Ticket).values(values).on_conflict_do_nothing().returning(Ticket)
     )
-    session.add(ticket)
-    await session.flush()
+    if ticket is None:
+        return None
     record_ticket_event(
         session=session,
         ticket=ticket,

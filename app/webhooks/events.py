@@ -69,11 +69,7 @@ async def emit(
     `data` is the body's `data` object, or a function building it (called only if someone is
     subscribed). Returns the deliveries queued (none, usually).
     """
-    subscribers = await cached_read(
-        session,
-        ("webhook_subscriptions", workspace_id),
-        lambda: _subscribers(session, workspace_id),
-    )
+    subscribers = await active_subscriptions(session=session, workspace_id=workspace_id)
     wanted = [row for row in subscribers if event_type.value in (row.event_types or ())]
     if not wanted:
         return []
@@ -103,6 +99,16 @@ async def emit(
         )
         for row in wanted
     ]
+
+
+async def active_subscriptions(*, session: AsyncSession, workspace_id: int) -> Sequence[Any]:
+    """The workspace's active subscriptions (id, url, event types, team id), read once per
+    transaction where the session caches reads (app/db.py `cache_reads`)."""
+    return await cached_read(
+        session,
+        ("webhook_subscriptions", workspace_id),
+        lambda: _subscribers(session, workspace_id),
+    )
 
 
 async def _subscribers(session: AsyncSession, workspace_id: int) -> Sequence[Any]:

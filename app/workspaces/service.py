@@ -101,8 +101,9 @@ def is_outside(workspace: Workspace, *, team_id: str | None, enterprise_id: str 
 
 
 async def take_ticket_number(*, session: AsyncSession, workspace_id: int) -> int:
-    """The workspace's next ticket number (T-<n>). It locks the workspace row until commit, so
-    ticket creation in a workspace is serialised: a check made after this cannot race."""
+    """The workspace's next ticket number (T-<n>). It locks the workspace's row until commit, so
+    numbers have no gaps and no repeats, and every other new ticket of the workspace waits:
+    take it last, after every read (app/flows/open_ticket.py)."""
     number = await session.scalar(
         update(Workspace)
         .where(Workspace.id == workspace_id)

@@ -20,6 +20,7 @@ async def insert_ticket_row(*, session: AsyncSession, workspace_id: int, **field
     ticket = await insert_ticket(
         session=session, workspace_id=workspace_id, number=number, **fields
     )
+    assert ticket is not None, "a ticket with this root or external id exists already"
     await emit_ticket_event(
         session=session,
         ticket=ticket,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import event as sqlalchemy_event
+
 from app.slack_emulator import message_event, next_ts
 from app.team.enums import Role
 from app.tickets.enums import AuthorKind, TicketSource, TicketStatus
@@ -124,6 +126,53 @@ async def test_retries_and_concurrent_deliveries_make_one_ticket(running_app, se
 
     assert {a.status_code for a in answers} == {200} and again.status_code == 200
     assert await count_tickets(running_app) == 1
+
+
+async def test_a_new_ticket_reads_everything_before_it_takes_its_number(
+    running_app, sender, emulator
+):
+    """Taking the number locks the workspace's counter until commit, and every other new
+    ticket of the workspace waits for it: after it, intake only writes (the ticket goes in
+    with its SLA due times, not updated after)."""
+    await watch(running_app)
+    await add_member(running_app, AGENT)
+    await sender.send_event(message_event("CSUPPORT", CUSTOMER, "First, to warm up", ts=next_ts()))
+    engine = running_app.runtime.engine.sync_engine
+    seen: list[tuple[int, str]] = []
+
+    def statement(connection, cursor, sql, parameters, context, executemany):
+        seen.append((id(connection), " ".join(sql.split()).upper()))
+
+    def commit(connection):
+        seen.append((id(connection), "COMMIT"))
+
+    sqlalchemy_event.listen(engine, "before_cursor_execute", statement)
+    sqlalchemy_event.listen(engine, "commit", commit)
+    try:
+        answer = await sender.send_event(
+            message_event("CSUPPORT", "UOTHERCUSTOMER", "Second: the one watched", ts=next_ts())
+        )
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", statement)
+        sqlalchemy_event.remove(engine, "commit", commit)
+
+    assert answer.status_code == 200
+    [numbered] = [i for i, (_, sql) in enumerate(seen) if "SET NEXT_TICKET_NUMBER" in sql]
+    connection = seen[numbered][0]
+    held = []
+    for other, sql in seen[numbered + 1 :]:
+        if other != connection:
+            continue  # the outbox, on its own connections
+        if sql == "COMMIT":
+            break
+        held.append(sql.split(" (")[0])
+    else:
+        raise AssertionError("the intake transaction did not commit")
+    assert held and all(sql.startswith("INSERT INTO") for sql in held), held
+    assert held[0].startswith("INSERT INTO TICKETS")
+    [second] = [t for t in await tickets(running_app) if t.requester_user_id == "UOTHERCUSTOMER"]
+    assert second.number == 2
+    assert second.first_response_due_at is not None and second.resolution_due_at is not None
 
 
 async def test_what_is_not_a_request_opens_nothing(running_app, sender):
