@@ -8,6 +8,7 @@ other processes carry on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -36,6 +37,8 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+logger = logging.getLogger(__name__)
 
 
 _T = TypeVar("_T")
@@ -163,9 +166,37 @@ def is_database_unavailable(exc: BaseException) -> bool:
     retry it, and nothing was stored."""
     if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if is_connection_dropped(exc):
         return True
     return isinstance(exc, (ConnectionError, OSError, TimeoutError))
+
+
+def is_connection_dropped(exc: BaseException) -> bool:
+    """True when `exc` says the connection died under the statement (a PostgreSQL restart or
+    failover, a cut): SQLAlchemy has then invalidated the pool's connections, and the same
+    work on a fresh connection may well succeed."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def in_transaction(
+    session_factory: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[_T]],
+) -> _T:
+    """`work(session)` in a transaction of its own, committed; run once more, in a fresh
+    transaction, if its connection turned out to be dead. The pool does not ping a connection
+    before lending it (a round trip on every checkout), so after a database restart a dead
+    one shows at its first statement; this retry hides that from whoever asked. Only for work
+    that is all in the database, which the rollback undoes, and that is idempotent when the
+    commit itself was cut (its outcome unknown)."""
+    try:
+        async with session_factory() as session, session.begin():
+            return await work(session)
+    except DBAPIError as exc:
+        if not is_connection_dropped(exc):
+            raise
+        logger.warning("database connection lost (%s); trying once more", type(exc).__name__)
+    async with session_factory() as session, session.begin():
+        return await work(session)
 
 
 # A session's per-transaction read cache, present only where its owner turned it on

@@ -135,3 +135,38 @@ async def test_a_slack_unreachable_at_start_is_tried_again_in_the_background(
     tries = [c for c in emulator.calls() if c.method == "auth.test"]
     assert len(tries) == 5
     assert "trying again in the background" in caplog.text
+
+
+async def test_a_database_restart_costs_slack_no_retry(running_app, sender, is_postgres, caplog):
+    """The pool lends connections without pinging them first (a round trip per checkout); a
+    connection a restart cut shows at its first statement, and the event is taken in again on
+    a fresh one: Slack gets its 200, not a 503 and a retry minutes later."""
+    import pytest
+    from sqlalchemy import event, select
+
+    from app.slack_emulator import message_event
+    from app.tickets.models import Ticket
+    from tests.tickets.helpers import watch
+
+    if not is_postgres:
+        pytest.skip("SQLite has no server whose restart cuts connections")
+    await watch(running_app)
+    engine = running_app.runtime.engine.sync_engine
+    cut: list[int] = []
+
+    def cut_before_the_event_is_stored(connection, cursor, statement, *args):
+        if statement.startswith("INSERT INTO slack_events") and not cut:
+            # The server went away under this pooled connection, as a restart leaves it.
+            connection.connection.driver_connection.terminate()
+            cut.append(id(connection))
+
+    event.listen(engine, "before_cursor_execute", cut_before_the_event_is_stored)
+    try:
+        answer = await sender.send_event(message_event("CSUPPORT", "U2", "After the restart"))
+    finally:
+        event.remove(engine, "before_cursor_execute", cut_before_the_event_is_stored)
+
+    assert cut and answer.status_code == 200
+    async with running_app.runtime.session_factory() as session:
+        assert list(await session.scalars(select(Ticket.subject))) == ["After the restart"]
+    assert "database connection lost (InterfaceError); trying once more" in caplog.text

@@ -20,6 +20,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import in_transaction
 from app.flows.conversation import (
     receive_deletion,
     receive_edit,
@@ -49,7 +50,8 @@ def register(app: AsyncApp) -> None:
 
 async def handle_event(ctx: SlackContext, envelope: dict[str, Any], *, retry_num: int) -> None:
     now = ctx.clock.now()
-    async with ctx.session_factory() as session, session.begin():
+
+    async def take_in(session: AsyncSession) -> None:
         fresh = await record_event(session=session, envelope=envelope, retry_num=retry_num, now=now)
         if not fresh:
             ctx.metrics.slack_duplicates.inc()
@@ -62,6 +64,10 @@ async def handle_event(ctx: SlackContext, envelope: dict[str, Any], *, retry_num
         handler = EVENT_HANDLERS.get(str((envelope.get("event") or {}).get("type")))
         if handler is not None:
             await handler(ctx, session, workspace, envelope, now)
+
+    # Once more on a connection found dead (a database restart): Slack gets its 200 rather
+    # than a 503 and a retry minutes later.
+    await in_transaction(ctx.session_factory, take_in)
 
 
 async def _on_message(
