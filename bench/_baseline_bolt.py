@@ -31,3 +31,8 @@ app = FastAPI()
 @app.post("/slack/events")
 async def events(request: Request):
     return await handler.handle(request)
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
