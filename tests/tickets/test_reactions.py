@@ -49,6 +49,12 @@ async def test_ticket_reaction_opens_one_ticket_from_any_message(running_app, se
         lambda: "reset my 2FA" in str((card_in_triage(emulator) or {}).get("blocks")),
         message="card shows the fetched subject",
     )
+    # The reactions that found it opened meanwhile gave their numbers back: no gap.
+    other = emulator.add_message("CGENERAL", user=CUSTOMER, text="And my SSO login")
+    await sender.send_event(
+        reaction_added_event("UANYONE", "ticket", "CGENERAL", other["ts"], CUSTOMER)
+    )
+    assert sorted(t.number for t in await tickets(running_app)) == [1, 2]
 
 
 async def test_other_reactions_change_nothing(running_app, sender, emulator):
