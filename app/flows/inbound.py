@@ -39,19 +39,16 @@ async def receive(
 ) -> tuple[Ticket, bool]:
     """Open the ticket for `request.external_id`, or update the one it opened. (ticket, created)
 
-    Ticket creation is serialised per workspace (the workspace row is locked to number the
-    ticket), and the lookup is repeated under that lock, so concurrent retries of one request
-    open one ticket. The unique (workspace, external source, external id) constraint backs this
-    up: the caller answers an IntegrityError by running this again, which then updates.
+    Concurrent retries of one request open one ticket: the later one's insert waits for the
+    first to commit, stores nothing (`insert_ticket`, on the unique workspace + source +
+    external id), and updates the first's ticket instead. The caller answers an IntegrityError
+    (a race on any other constraint) by running this again, which then updates.
     """
     ticket = await _find_ticket(session, source, request.external_id)
-    if ticket is None:
-        await session.get(Workspace, source.workspace_id, with_for_update={"key_share": True})
-        ticket = await _find_ticket(session, source, request.external_id)
     if ticket is not None:
         await _update(session, source, ticket, request, now)
         return ticket, False
-    return await _open(session, source, request, default_triage_channel_id, now), True
+    return await _open(session, source, request, default_triage_channel_id, now)
 
 
 async def _find_ticket(
@@ -74,13 +71,13 @@ async def _open(
     request: InboundTicket,
     default_triage_channel_id: str | None,
     now: datetime,
-) -> Ticket:
+) -> tuple[Ticket, bool]:
     workspace = await session.get(Workspace, source.workspace_id)
     if workspace is None:
         raise NotFound(f"Workspace {source.workspace_id} does not exist.")
     requester = request.requester
     name = requester.name or requester.email
-    ticket, _ = await open_ticket(
+    ticket, created = await open_ticket(
         session=session,
         new=NewTicket(
             workspace=workspace,
@@ -109,9 +106,11 @@ async def _open(
         default_triage_channel_id=default_triage_channel_id,
         now=now,
     )
-    if request.status is not None:
+    if not created:  # the same request, opened at this very moment: this one updates it
+        await _update(session, source, ticket, request, now)
+    elif request.status is not None:
         await _update(session, source, ticket, request, now)  # e.g. reported already resolved
-    return ticket
+    return ticket, created
 
 
 async def _update(
