@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, orm_insert_sentinel
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.types import TypeDecorator
 
@@ -46,6 +46,17 @@ _T = TypeVar("_T")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class BatchInserted:
+    """A mixin for tables whose rows are often inserted several at once (a group of timers'
+    alerts and ledger entries, a new ticket's timers). SQLite does not promise the order of the
+    rows INSERT … RETURNING gives back, so SQLAlchemy cannot match ids generated there to the
+    rows of one multi-row INSERT, and inserts such rows one statement each; this column (values
+    SQLAlchemy numbers itself, nothing else reads them) orders them, so they go in one statement.
+    On PostgreSQL it orders them the same way."""
+
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
+from app.db import Base, BatchInserted, BigIntegerId, JSONDocument, UTCDateTime
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.types import created_at_column, enum_column_type
 
 _PENDING = text("status = 'pending'")
 
 
-class OutboxMessage(Base):
+class OutboxMessage(BatchInserted, Base):
     __tablename__ = "outbox"
     __table_args__ = (
         # The dispatcher's "what is ready" query touches only pending rows.

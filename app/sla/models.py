@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
+from app.db import Base, BatchInserted, BigIntegerId, JSONDocument, UTCDateTime
 from app.tickets.enums import Priority
 from app.types import enum_column_type
 
@@ -55,7 +55,7 @@ OUTCOME_PREDICATE = text("kind IN ('met', 'met_late', 'breached')")
 """Ledger rows that decide a target: met in time, met late, or breached (the alert)."""
 
 
-class SlaLedgerEntry(Base):
+class SlaLedgerEntry(BatchInserted, Base):
     """The SLA ledger: every clock start, pause, resume, met target and breach, with its reason.
 
     The workspace, channel, assignee and account are copied from the ticket when the row is

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
+from app.db import Base, BatchInserted, BigIntegerId, JSONDocument, UTCDateTime
 from app.tickets.enums import ActorKind, AuthorKind, Priority, TicketSource, TicketStatus
 from app.types import created_at_column, enum_column_type
 
@@ -112,7 +112,7 @@ class Ticket(Base):
         return f"T-{self.number}"
 
 
-class TicketMessage(Base):
+class TicketMessage(BatchInserted, Base):
     """One message of a ticket's conversation: the customer thread or the internal triage thread."""
 
     __tablename__ = "ticket_messages"
@@ -135,7 +135,7 @@ class TicketMessage(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class TicketEvent(Base):
+class TicketEvent(BatchInserted, Base):
     """The audit trail: one row for every change to a ticket, with who made it."""
 
     __tablename__ = "ticket_events"

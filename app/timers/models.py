@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
+from app.db import Base, BatchInserted, BigIntegerId, JSONDocument, UTCDateTime
 from app.types import created_at_column
 
 _ACTIVE = text("done_at IS NULL AND cancelled_at IS NULL")
 
 
-class Timer(Base):
+class Timer(BatchInserted, Base):
     __tablename__ = "timers"
     __table_args__ = (
         # Sweeps read only the active timers, so closed history never slows them down.

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigIntegerId, JSONDocument, UTCDateTime
+from app.db import Base, BatchInserted, BigIntegerId, JSONDocument, UTCDateTime
 from app.types import created_at_column, enum_column_type
 from app.webhooks.enums import DeliveryStatus
 
@@ -42,7 +42,7 @@ class WebhookSubscription(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(BatchInserted, Base):
     """One event owed to one subscription, and how its attempts went (the delivery log).
 
     The body is kept verbatim, so every attempt (and a redelivery) sends the same bytes.
