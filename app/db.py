@@ -154,19 +154,44 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool = True) -> None
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# `session.info` key of the factory's `VersionedCache`, shared by all its sessions.
+SHARED_CACHE = "ticketbot.shared_cache"
+
+
+class VersionedCache:
+    """Answers kept across transactions, per owner (a workspace) and that owner's version:
+    whoever changes what is cached bumps the version in the same transaction, and a reader
+    that finds another version than the one kept starts afresh (app/workspaces/settings.py)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Hashable, tuple[int, dict[Hashable, Any]]] = {}
+
+    def answers(self, owner: Hashable, version: int) -> dict[Hashable, Any]:
+        """The answers kept for `owner` at `version` (a dict to look up and add to)."""
+        kept = self._kept.get(owner)
+        if kept is None or kept[0] != version:
+            kept = (version, {})
+            self._kept[owner] = kept
+        return kept[1]
+
+
 def create_session_factory(
     engine: AsyncEngine, *, after_commit: Callable[[Session], None] | None = None
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions for one app instance. `after_commit` runs after every successful commit.
 
     Each factory gets its own Session subclass, so the hook of one app (or test) never fires
-    for another's sessions.
+    for another's sessions, and its own `VersionedCache`.
     """
     session_class = type("TicketbotSession", (Session,), {})
     if after_commit is not None:
         event.listen(session_class, "after_commit", after_commit)
     return async_sessionmaker(
-        engine, expire_on_commit=False, autoflush=False, sync_session_class=session_class
+        engine,
+        expire_on_commit=False,
+        autoflush=False,
+        sync_session_class=session_class,
+        info={SHARED_CACHE: VersionedCache()},
     )
 
 

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import cached_read
 from app.errors import InvalidInput
 from app.sla.calendar import ALWAYS_OPEN, WEEKDAYS, BusinessCalendar, public_holidays
 from app.sla.models import WORKSPACE_SCOPE, BusinessHours, SlaPolicy
 from app.tickets.enums import Priority
+from app.workspaces.settings import settings_changed, settings_read
 
 DEFAULT_WARN_FRACTION = 0.75
 DEFAULT_WEEKLY_HOURS = {day: [["09:00", "17:00"]] for day in WEEKDAYS[:5]}
@@ -56,8 +56,9 @@ DEFAULT_TARGETS: dict[Priority, Targets] = {
 async def targets_for(
     *, session: AsyncSession, workspace_id: int, priority: Priority, channel_id: str | None = None
 ) -> Targets:
-    return await cached_read(
+    return await settings_read(
         session,
+        workspace_id,
         ("sla_targets", workspace_id, priority, channel_id),
         lambda: _targets_for(session, workspace_id, priority, channel_id),
     )
@@ -114,6 +115,7 @@ async def set_targets(
     """
     if warn_fraction is not None and not 0 < warn_fraction < 1:
         raise InvalidInput("The warning point must be between 0% and 100% of the target.")
+    await settings_changed(session, workspace_id)
     current = await targets_for(
         session=session, workspace_id=workspace_id, priority=priority, channel_id=channel_id
     )
@@ -152,8 +154,9 @@ async def calendar_for(
     *, session: AsyncSession, workspace_id: int, years: range
 ) -> BusinessCalendar:
     """The workspace's business calendar (Mon-Fri 9:00-17:00 UTC until a lead sets one)."""
-    return await cached_read(
+    return await settings_read(
         session,
+        workspace_id,
         ("business_calendar", workspace_id, years.start, years.stop),
         lambda: _calendar_for(session, workspace_id, years),
     )
@@ -241,6 +244,7 @@ async def set_business_hours(
                 f", subdivision {holiday_subdivision!r}" if holiday_subdivision else ""
             )
             raise InvalidInput(f"No public holidays known for country {where}.") from None
+    await settings_changed(session, workspace_id)
     row = await session.get(BusinessHours, workspace_id)
     if row is None:
         row = BusinessHours(workspace_id=workspace_id, closed_dates=[])

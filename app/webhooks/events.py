@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import cached_read
 from app.outbox.enums import OutboxKind
 from app.outbox.service import enqueue
 from app.tickets.models import Ticket
 from app.webhooks.enums import DeliveryStatus, WebhookEventType
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.workspaces.models import Workspace
+from app.workspaces.settings import settings_read
 
 # Spelled as the partial index's predicate, so SQLite uses that index (`active = 1` would not).
 _ACTIVE = text("webhook_subscriptions.active")
@@ -102,10 +102,11 @@ async def emit(
 
 
 async def active_subscriptions(*, session: AsyncSession, workspace_id: int) -> Sequence[Any]:
-    """The workspace's active subscriptions (id, url, event types, team id), read once per
-    transaction where the session caches reads (app/db.py `cache_reads`)."""
-    return await cached_read(
+    """The workspace's active subscriptions (id, url, event types, team id), kept by each
+    replica until they change (app/workspaces/settings.py)."""
+    return await settings_read(
         session,
+        workspace_id,
         ("webhook_subscriptions", workspace_id),
         lambda: _subscribers(session, workspace_id),
     )

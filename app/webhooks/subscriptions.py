@@ -22,6 +22,7 @@ from app.webhooks.enums import DeliveryStatus, WebhookEventType
 from app.webhooks.events import queue_delivery
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.signing import new_secret
+from app.workspaces.settings import settings_changed
 
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 255
@@ -91,6 +92,7 @@ async def create_subscription(
     description: str = "",
     now: datetime,
 ) -> CreatedSubscription:
+    await settings_changed(session, workspace_id)
     secret = new_secret()
     subscription = WebhookSubscription(
         workspace_id=workspace_id,
@@ -148,6 +150,7 @@ async def update_subscription(
 ) -> WebhookSubscription:
     """Change what is given; a disabled subscription is owed nothing more (pending deliveries
     are cancelled), and enabling it again only sends events from then on."""
+    await settings_changed(session, subscription.workspace_id)
     if url is not None:
         subscription.url = check_url(url)
     if event_types is not None:
@@ -167,6 +170,7 @@ async def delete_subscription(
     *, session: AsyncSession, subscription: WebhookSubscription, now: datetime
 ) -> None:
     """Delete it and its delivery log; nothing still owed to it is sent."""
+    await settings_changed(session, subscription.workspace_id)
     await _cancel_pending(session, subscription.id, now, "the webhook was deleted")
     await session.delete(subscription)
     await session.flush()

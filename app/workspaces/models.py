@@ -32,6 +32,9 @@ class Workspace(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # Ticket numbers are allocated by incrementing this under the row's lock (T-<n>).
     next_ticket_number: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # Bumped with every change to what replicas keep in memory (SLA policies, business hours,
+    # webhook subscriptions: app/workspaces/settings.py).
+    settings_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = created_at_column()
 
 
