@@ -27,7 +27,7 @@ from app.flows.views import refresh_ticket_views, show_new_ticket
 from app.home.notifications import read_home_tabs_ahead
 from app.outbox.service import enqueue_slack_call
 from app.sla.policies import calendar_for
-from app.sla.tracking import plan_new_ticket_clocks, start_ticket_clocks
+from app.sla.tracking import ClockRun, plan_new_ticket_clocks, start_ticket_clocks
 from app.text_safety import date, defuse
 from app.tickets.actors import Actor
 from app.tickets.enums import AuthorKind, Priority, TicketSource
@@ -149,30 +149,7 @@ async def open_ticket(
     if account is None and is_external and account_team:
         account = await team_name(session=session, team_id=account_team)
     priority = new.priority or (watched.default_priority if watched else Priority.NORMAL)
-    # Every read before the ticket number: taking it locks the workspace's counter until
-    # commit, and every other new ticket of the workspace waits for that lock.
-    cache_reads(session)
-    clocks = await plan_new_ticket_clocks(
-        session=session,
-        workspace_id=workspace.id,
-        priority=priority,
-        channel_id=new.channel_id,
-        opened_at=now,
-        now=now,
-    )
-    await active_subscriptions(session=session, workspace_id=workspace.id)
-    await read_home_tabs_ahead(
-        session=session, workspace_id=workspace.id, user_ids=[new.requester_user_id]
-    )
-    assignee = (
-        await choose_assignee(session=session, channel=watched, now=now)
-        if new.greeting is not None and watched is not None
-        else None
-    )
-    if assignee is not None:
-        await read_home_tabs_ahead(
-            session=session, workspace_id=workspace.id, user_ids=[assignee[0]]
-        )
+    clocks, assignee = await _read_ahead(session, new, watched, priority, now)
     number = await take_ticket_number(session=session, workspace_id=workspace.id)
     ticket = await insert_ticket(
         session=session,
@@ -230,6 +207,42 @@ async def open_ticket(
             session=session, workspace_id=workspace.id, team_id=account_team, now=now
         )
     return ticket, True
+
+
+async def _read_ahead(
+    session: AsyncSession,
+    new: NewTicket,
+    watched: WatchedChannel | None,
+    priority: Priority,
+    now: datetime,
+) -> tuple[list[ClockRun], tuple[str, int] | None]:
+    """Everything opening the ticket reads, read before its number is taken: taking the number
+    locks the workspace's counter until commit, and every other new ticket of the workspace
+    waits for that lock. Returns its SLA clocks and the auto-assignee (with their load), if
+    any; the rest (webhook subscriptions, who opened a Home tab) goes to the transaction's read
+    cache, where the writes find it."""
+    workspace_id = new.workspace.id
+    cache_reads(session)
+    clocks = await plan_new_ticket_clocks(
+        session=session,
+        workspace_id=workspace_id,
+        priority=priority,
+        channel_id=new.channel_id,
+        opened_at=now,
+        now=now,
+    )
+    await active_subscriptions(session=session, workspace_id=workspace_id)
+    assignee = (
+        await choose_assignee(session=session, channel=watched, now=now)
+        if new.greeting is not None and watched is not None
+        else None
+    )
+    await read_home_tabs_ahead(
+        session=session,
+        workspace_id=workspace_id,
+        user_ids=[new.requester_user_id, assignee[0] if assignee else None],
+    )
+    return clocks, assignee
 
 
 async def _opened_meanwhile(session: AsyncSession, new: NewTicket) -> Ticket:
