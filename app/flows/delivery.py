@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.directory.service import TEAM_FETCHED, remember_team, request_team_info, team_name
@@ -37,6 +38,13 @@ async def triage_card_posted(
         return
     ticket.triage_card_ts = result.get("ts")
     ticket.triage_channel_id = result.get("channel") or ticket.triage_channel_id
+
+
+async def load_their_tickets(session: AsyncSession, args: list[dict[str, Any]]) -> list[Ticket]:
+    """The tickets of a batch of deliveries, read at once (their handlers then find them
+    loaded)."""
+    ids = sorted({arg["ticket_id"] for arg in args if "ticket_id" in arg})
+    return list(await session.scalars(select(Ticket).where(Ticket.id.in_(ids))))
 
 
 async def source_message_fetched(
@@ -104,7 +112,7 @@ async def _learn_requester_team(
 def register_delivery_handlers(
     handlers: DeliveryHandlers, *, catch_up: CatchUp | None = None
 ) -> None:
-    handlers.register(TRIAGE_CARD_POSTED, triage_card_posted)
+    handlers.register(TRIAGE_CARD_POSTED, triage_card_posted, prepare=load_their_tickets)
     handlers.register(SOURCE_MESSAGE_FETCHED, source_message_fetched)
     handlers.register(TEAM_FETCHED, team_fetched)
     for name in (ROOT_POST_DELIVERED, *ROOT_POST_DELIVERED_ALIASES):

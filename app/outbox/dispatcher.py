@@ -325,7 +325,19 @@ class OutboxDispatcher:
     async def _record_batch(self, outcomes: list[tuple[ClaimedDelivery, DeliveryOutcome]]) -> None:
         """One transaction: lock the rows (in id order, as every writer does), record each
         outcome. A row whose delivered-handler raises is left as it was (claimed: it is taken
-        up again when its lease runs out), the others are recorded."""
+        up again when its lease runs out), the others are recorded.
+
+        Handlers run without a savepoint each (two round trips a row); if one raises, the
+        transaction is rolled back and the batch recorded again with each handler inside a
+        savepoint of its own."""
+        try:
+            await self._record_outcomes(outcomes, isolated=False)
+        except _HandlerRaised:
+            await self._record_outcomes(outcomes, isolated=True)
+
+    async def _record_outcomes(
+        self, outcomes: list[tuple[ClaimedDelivery, DeliveryOutcome]], *, isolated: bool
+    ) -> None:
         now = self._clock.now()
         observed: list[tuple[OutboxKind, datetime | None, DeliveryOutcome]] = []
         by_id = dict((delivery.id, (delivery, outcome)) for delivery, outcome in outcomes)
@@ -338,17 +350,30 @@ class OutboxDispatcher:
                     .with_for_update(key_share=True)
                 )
             ).all()
+            handled = [
+                row
+                for row in rows
+                if by_id[row.id][1].verdict is Verdict.DELIVERED
+                and row.on_delivered is not None
+                and row.status == OutboxStatus.PENDING
+            ]
+            handled_ids = {row.id for row in handled}
+            loaded = await self._prepare_handlers(session, handled)  # kept until the commit
             for row in rows:
                 delivery, outcome = by_id[row.id]
-                runs_handler = (
-                    outcome.verdict is Verdict.DELIVERED
-                    and row.on_delivered is not None
-                    and row.status == OutboxStatus.PENDING
-                )
-                if not runs_handler:
-                    if await self._record_row(session, row, outcome, now):
+                if row.id not in handled_ids or not isolated:
+                    try:
+                        recorded = await self._record_row(session, row, outcome, now)
+                    except DBAPIError:
+                        raise  # the transaction is in doubt: the batch is retried or split
+                    except Exception as exc:
+                        if row.id not in handled_ids:
+                            raise
+                        raise _HandlerRaised(row.id) from exc
+                    if recorded:
                         observed.append((row.kind, row.created_at, outcome))
                     continue
+                handler_name = row.on_delivered  # the rollback below expires the row
                 try:
                     async with session.begin_nested():
                         recorded = await self._record_row(session, row, outcome, now)
@@ -358,15 +383,31 @@ class OutboxDispatcher:
                     logger.exception(
                         "outbox row %s: its delivered-handler %s raised; left to be taken up again",
                         delivery.id,
-                        row.on_delivered,
+                        handler_name,
                     )
                     continue
                 if recorded:
                     observed.append((row.kind, row.created_at, outcome))
+            del loaded
         if self._metrics is not None:
             for kind, created_at, outcome in observed:
                 latency = (now - created_at).total_seconds() if created_at else None
                 self._metrics.observe_delivery(kind.value, outcome.verdict.value, latency)
+
+    async def _prepare_handlers(
+        self, session: AsyncSession, rows: list[OutboxMessage]
+    ) -> list[object]:
+        """Each delivered-handler's prepare hook, once, with the args of all its rows."""
+        args: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            assert row.on_delivered is not None
+            args.setdefault(row.on_delivered, []).append(row.on_delivered_args or {})
+        loaded = []
+        for name, group in args.items():
+            prepare = self._handlers.prepare_for(name)
+            if prepare is not None:
+                loaded.append(await prepare(session, group))
+        return loaded
 
     async def _record_row(
         self, session: AsyncSession, row: OutboxMessage, outcome: DeliveryOutcome, now: datetime
@@ -440,6 +481,11 @@ class OutboxDispatcher:
         if attempt_hook is not None:
             await attempt_hook(session, row, now)
         return True
+
+
+class _HandlerRaised(Exception):
+    """A delivered-handler raised in a batch recorded without savepoints: record it again,
+    each handler in a savepoint of its own."""
 
 
 def _one_per_coalesce_key(rows: list[OutboxMessage]) -> list[OutboxMessage]:

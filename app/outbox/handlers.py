@@ -20,6 +20,12 @@ DeliveryHandler = Callable[
 ]
 """(session, the row's on_delivered_args, the delivery's result, now) -> None"""
 
+HandlerPrepare = Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[object]]
+"""(session, the on_delivered_args of every row of one batch with this handler) -> whatever it
+loaded: what the handlers of a batch each read, read at once before they run (e.g. their
+tickets, which `session.get` then finds loaded). The dispatcher keeps the answer until the
+batch is recorded, so the session's identity map keeps what it loaded."""
+
 AttemptHook = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[None]]
 """(session, the row as just recorded, now) -> None: told about every attempt at a row of one
 kind, whatever its outcome (the webhook delivery log is kept this way)."""
@@ -28,12 +34,20 @@ kind, whatever its outcome (the webhook delivery log is kept this way)."""
 class DeliveryHandlers:
     def __init__(self) -> None:
         self._handlers: dict[str, DeliveryHandler] = {}
+        self._prepares: dict[str, HandlerPrepare] = {}
         self._attempt_hooks: dict[OutboxKind, AttemptHook] = {}
 
-    def register(self, name: str, handler: DeliveryHandler) -> None:
+    def register(
+        self, name: str, handler: DeliveryHandler, *, prepare: HandlerPrepare | None = None
+    ) -> None:
         if name in self._handlers:
             raise ValueError(f"delivery handler {name!r} registered twice")
         self._handlers[name] = handler
+        if prepare is not None:
+            self._prepares[name] = prepare
+
+    def prepare_for(self, name: str) -> HandlerPrepare | None:
+        return self._prepares.get(name)
 
     def get(self, name: str) -> DeliveryHandler:
         try:

@@ -435,3 +435,66 @@ async def test_a_claim_whose_lease_looks_expired_is_not_coalesced_into(
 async def _claimed(app: RunningApp, row_id: int) -> bool:
     row = await load(app, row_id)
     return row.claimed_until is not None and row.status == OutboxStatus.PENDING
+
+
+async def test_a_delivered_handler_that_raises_holds_back_only_its_own_row(running_app, emulator):
+    """Handlers run without a savepoint each; one that raises has the batch recorded again
+    with each in its own, so the others' results are kept and only its row waits."""
+    runtime = running_app.runtime
+
+    async def explodes(session, args, result, now) -> None:
+        raise RuntimeError("a bug in a handler")
+
+    runtime.delivery_handlers.register("test.explodes", explodes)
+    emulator.slow_next("chat.postMessage", seconds=0.2, times=5)  # answers arriving together
+    async with runtime.session_factory() as session, session.begin():
+        workspace = await session.scalar(select(Workspace))
+        tickets = [
+            Ticket(
+                workspace_id=workspace.id,
+                number=n,
+                subject=f"Ticket {n}",
+                source=TicketSource.MESSAGE,
+                created_at=running_app.clock.now(),
+            )
+            for n in (1, 2, 3, 4)
+        ]
+        session.add_all(tickets)
+        await session.flush()
+        rows = [
+            await enqueue_slack_call(
+                session=session,
+                method="chat.postMessage",
+                payload={"channel": "CTRIAGE", "text": f"card {n}"},
+                now=running_app.clock.now(),
+                on_delivered="test.explodes" if n == 2 else TRIAGE_CARD_POSTED,
+                on_delivered_args={"ticket_id": ticket.id},
+            )
+            for n, ticket in enumerate(tickets, start=1)
+        ]
+    row_ids = [row.id for row in rows]
+
+    await wait_until(
+        lambda: all(posted_texts(emulator, f"card {n}") for n in (1, 2, 3, 4)),
+        message="all four sent",
+    )
+    delivered = [row_ids[n] for n in (0, 2, 3)]
+    await wait_until(lambda: _all_delivered(running_app, delivered), message="the three recorded")
+    async with runtime.session_factory() as session:
+        stored = {t.number: t for t in await session.scalars(select(Ticket))}
+        exploded = await session.get(OutboxMessage, row_ids[1])
+    assert [stored[n].triage_card_ts is not None for n in (1, 2, 3, 4)] == [
+        True,
+        False,
+        True,
+        True,
+    ]
+    assert exploded.status is OutboxStatus.PENDING and exploded.claimed_by is not None
+
+
+async def _all_delivered(app: RunningApp, row_ids: list[int]) -> bool:
+    async with app.runtime.session_factory() as session:
+        statuses = await session.scalars(
+            select(OutboxMessage.status).where(OutboxMessage.id.in_(row_ids))
+        )
+        return all(status is OutboxStatus.DELIVERED for status in statuses)
