@@ -72,3 +72,20 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
 
 def python() -> str:
     return sys.executable
+
+
+def uvicorn_args(app: str, port: int) -> list[str]:
+    """One uvicorn worker serving `app` (a module of bench/ and its attribute), quietly."""
+    return [
+        python(),
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        "bench",
+        app,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]

@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, free_port, percentile, python, stop_process
+from _common import ROOT, free_port, percentile, python, stop_process, uvicorn_args
 
 from app.db import create_engine, create_session_factory
 from app.outbox.enums import OutboxStatus
@@ -267,22 +267,6 @@ async def start_server(
             await asyncio.sleep(0.1)
     process.kill()
     raise SystemExit(f"{args[:4]} did not start on port {port}; see {log}")
-
-
-def uvicorn_args(app: str, port: int) -> list[str]:
-    return [
-        python(),
-        "-m",
-        "uvicorn",
-        "--app-dir",
-        "bench",
-        app,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
 
 
 async def run_baseline(database_url: str, workdir: Path) -> Result:

@@ -28,7 +28,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, free_port, python, stop_process
+from _common import ROOT, free_port, python, stop_process, uvicorn_args
 
 from app.schema import upgrade_to_head
 from app.slack_emulator import BENCH_EMULATOR, SlackEmulator
@@ -78,22 +78,6 @@ async def time_start(args: list[str], env: dict[str, str], url: str) -> Start:
         await stop_process(process)
 
 
-def uvicorn(app: str, port: int) -> list[str]:
-    return [
-        python(),
-        "-m",
-        "uvicorn",
-        "--app-dir",
-        "bench",
-        app,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -125,7 +109,7 @@ async def main() -> None:
                     start = await time_start(args, ticketbot_env, f"http://127.0.0.1:{port}/readyz")
                 else:
                     start = await time_start(
-                        uvicorn("_baseline_bolt:app", port),
+                        uvicorn_args("_baseline_bolt:app", port),
                         baseline_env,
                         f"http://127.0.0.1:{port}/healthz",
                     )

@@ -59,6 +59,19 @@ async def first_response(factory: async_sessionmaker[AsyncSession], workspace_id
         return targets.first_response
 
 
+async def set_high_first_response(
+    session: AsyncSession, workspace_id: int, first_response: timedelta
+) -> None:
+    await set_targets(
+        session=session,
+        workspace_id=workspace_id,
+        priority=Priority.HIGH,
+        actor_id="ULEAD",
+        now=NOW,
+        first_response=first_response,
+    )
+
+
 async def test_settings_are_read_once_per_replica_until_they_change(session_factory, other_replica):
     workspace_id = await make_workspace(session_factory)
     assert await first_response(session_factory, workspace_id) == timedelta(hours=1)
@@ -80,14 +93,7 @@ async def test_settings_are_read_once_per_replica_until_they_change(session_fact
         assert tables == ["workspaces"]  # the version, and nothing else
 
     async with other_replica() as session, session.begin():  # a lead, on another replica
-        await set_targets(
-            session=session,
-            workspace_id=workspace_id,
-            priority=Priority.HIGH,
-            actor_id="ULEAD",
-            now=NOW,
-            first_response=timedelta(minutes=20),
-        )
+        await set_high_first_response(session, workspace_id, timedelta(minutes=20))
         await set_business_hours(
             session=session,
             workspace_id=workspace_id,
@@ -122,14 +128,7 @@ async def test_a_change_rolled_back_leaves_nothing_behind(session_factory, other
 
     with pytest.raises(Abandoned):
         async with other_replica() as session, session.begin():
-            await set_targets(
-                session=session,
-                workspace_id=workspace_id,
-                priority=Priority.HIGH,
-                actor_id="ULEAD",
-                now=NOW,
-                first_response=timedelta(minutes=5),
-            )
+            await set_high_first_response(session, workspace_id, timedelta(minutes=5))
             # The change is seen in its own transaction...
             targets = await targets_for(
                 session=session, workspace_id=workspace_id, priority=Priority.HIGH
