@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.flows.lifecycle import record_agent_reply, record_customer_reply, resolve
@@ -380,22 +380,42 @@ async def _add_thread_message(
     )
 
 
+# Intake's reads, built once (see app/tickets/service.py).
+_WATCHED_AND_ROLE = select(
+    WatchedChannel,
+    select(TeamMember.role)
+    .where(
+        TeamMember.workspace_id == bindparam("workspace_id"),
+        TeamMember.slack_user_id == bindparam("user_id"),
+    )
+    .scalar_subquery(),
+).where(
+    WatchedChannel.workspace_id == bindparam("workspace_id"),
+    WatchedChannel.slack_channel_id == bindparam("channel_id"),
+    WatchedChannel.unwatched_at.is_(None),
+)
+_RECENT_OPEN = (
+    select(Ticket)
+    .where(
+        Ticket.workspace_id == bindparam("workspace_id"),
+        Ticket.requester_user_id == bindparam("requester_user_id"),
+        Ticket.status.in_(OPEN_STATUSES),
+        Ticket.channel_id == bindparam("channel_id"),
+        Ticket.last_customer_message_at >= bindparam("since"),
+    )
+    .order_by(Ticket.last_customer_message_at.desc())
+    .limit(1)
+)
+
+
 async def _watched_channel_and_role(
     *, session: AsyncSession, workspace_id: int, channel_id: str, user_id: str
 ) -> tuple[WatchedChannel, Role | None] | None:
     """The channel's watch settings and the writer's role, in one round trip (the hot path)."""
-    role = (
-        select(TeamMember.role)
-        .where(TeamMember.workspace_id == workspace_id, TeamMember.slack_user_id == user_id)
-        .scalar_subquery()
-    )
     row = (
         await session.execute(
-            select(WatchedChannel, role).where(
-                WatchedChannel.workspace_id == workspace_id,
-                WatchedChannel.slack_channel_id == channel_id,
-                WatchedChannel.unwatched_at.is_(None),
-            )
+            _WATCHED_AND_ROLE,
+            {"workspace_id": workspace_id, "channel_id": channel_id, "user_id": user_id},
         )
     ).first()
     if row is None:
@@ -412,16 +432,13 @@ async def _recent_open_ticket(
     since: datetime,
 ) -> Ticket | None:
     return await session.scalar(
-        select(Ticket)
-        .where(
-            Ticket.workspace_id == workspace_id,
-            Ticket.requester_user_id == requester_user_id,
-            Ticket.status.in_(OPEN_STATUSES),
-            Ticket.channel_id == channel_id,
-            Ticket.last_customer_message_at >= since,
-        )
-        .order_by(Ticket.last_customer_message_at.desc())
-        .limit(1)
+        _RECENT_OPEN,
+        {
+            "workspace_id": workspace_id,
+            "requester_user_id": requester_user_id,
+            "channel_id": channel_id,
+            "since": since,
+        },
     )
 
 

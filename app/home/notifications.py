@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,13 +89,23 @@ async def _opener_set(session: AsyncSession, workspace_id: int) -> frozenset[str
     return frozenset(await _openers(session, workspace_id))
 
 
+_OPENERS = (
+    select(HomeTab.user_id)
+    .where(HomeTab.workspace_id == bindparam("workspace_id"))
+    .order_by(HomeTab.user_id)
+)
+# Built once: asked for every new ticket (see app/tickets/service.py).
+_OPENERS_AMONG = _OPENERS.where(HomeTab.user_id.in_(bindparam("among", expanding=True)))
+
+
 async def _openers(
     session: AsyncSession, workspace_id: int, among: list[str] | None = None
 ) -> list[str]:
-    query = select(HomeTab.user_id).where(HomeTab.workspace_id == workspace_id)
-    if among is not None:
-        query = query.where(HomeTab.user_id.in_(among))
-    return list(await session.scalars(query.order_by(HomeTab.user_id)))
+    if among is None:
+        return list(await session.scalars(_OPENERS, {"workspace_id": workspace_id}))
+    return list(
+        await session.scalars(_OPENERS_AMONG, {"workspace_id": workspace_id, "among": among})
+    )
 
 
 async def _publish(session: AsyncSession, workspace_id: int, user_id: str, now: datetime) -> None:

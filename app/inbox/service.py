@@ -13,6 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.inbox.models import SlackEvent
 
+# Built once (building a statement costs more CPU than running it); run with its values.
+_RECORD = {
+    "postgresql": pg_insert(SlackEvent)
+    .on_conflict_do_nothing(index_elements=[SlackEvent.event_id])
+    .returning(SlackEvent.event_id),
+    "sqlite": sqlite_insert(SlackEvent)
+    .on_conflict_do_nothing(index_elements=[SlackEvent.event_id])
+    .returning(SlackEvent.event_id),
+}
+
 
 async def record_event(
     *, session: AsyncSession, envelope: dict[str, Any], retry_num: int, now: datetime
@@ -32,14 +42,8 @@ async def record_event(
         "payload": envelope,
         "received_at": now,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(SlackEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[SlackEvent.event_id])
-        .returning(SlackEvent.event_id)
-    )
-    inserted = (await session.execute(statement)).scalar_one_or_none()
+    statement = _RECORD[session.get_bind().dialect.name]
+    inserted = (await session.execute(statement, values)).scalar_one_or_none()
     return inserted is not None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput, NotFound
@@ -49,17 +49,18 @@ class ChannelListing:
     default_triage_channel_id: str | None
 
 
+_WATCHED = select(WatchedChannel).where(  # built once: see app/tickets/service.py
+    WatchedChannel.workspace_id == bindparam("workspace_id"),
+    WatchedChannel.slack_channel_id == bindparam("channel_id"),
+    WatchedChannel.unwatched_at.is_(None),
+)
+
+
 async def get_watched_channel(
     *, session: AsyncSession, workspace_id: int, channel_id: str
 ) -> WatchedChannel | None:
     """The channel's watch settings, or None if it is not (or no longer) watched."""
-    return await session.scalar(
-        select(WatchedChannel).where(
-            WatchedChannel.workspace_id == workspace_id,
-            WatchedChannel.slack_channel_id == channel_id,
-            WatchedChannel.unwatched_at.is_(None),
-        )
-    )
+    return await session.scalar(_WATCHED, {"workspace_id": workspace_id, "channel_id": channel_id})
 
 
 async def watch_channel(

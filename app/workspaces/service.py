@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
@@ -100,16 +100,19 @@ def is_outside(workspace: Workspace, *, team_id: str | None, enterprise_id: str 
     return team_id != workspace.slack_team_id
 
 
+_TAKE_NUMBER = (  # built once (see app/tickets/service.py)
+    update(Workspace)
+    .where(Workspace.id == bindparam("workspace_id"))
+    .values(next_ticket_number=Workspace.next_ticket_number + 1)
+    .returning(Workspace.next_ticket_number - 1)
+)
+
+
 async def take_ticket_number(*, session: AsyncSession, workspace_id: int) -> int:
     """The workspace's next ticket number (T-<n>). It locks the workspace's row until commit, so
     numbers have no gaps and no repeats, and every other new ticket of the workspace waits:
     take it last, after every read (app/flows/open_ticket.py)."""
-    number = await session.scalar(
-        update(Workspace)
-        .where(Workspace.id == workspace_id)
-        .values(next_ticket_number=Workspace.next_ticket_number + 1)
-        .returning(Workspace.next_ticket_number - 1)
-    )
+    number = await session.scalar(_TAKE_NUMBER, {"workspace_id": workspace_id})
     if number is None:
         raise NotFound(f"Workspace {workspace_id} does not exist.")
     return number
