@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from app.clock import Clock
-from app.db import is_database_unavailable
+from app.db import UTCDateTime, is_database_unavailable
 from app.metrics import Metrics
 from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy, Sender, Verdict
 from app.outbox.enums import OutboxKind, OutboxStatus
@@ -109,6 +109,7 @@ class OutboxDispatcher:
         # for it rather than waiting a whole poll interval.
         self._next_slot: datetime | None = None
         self._recorder = GroupRecorder(self._record_many)
+        self._ready = _ready_rows(self._settings.batch_size)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -181,38 +182,9 @@ class OutboxDispatcher:
 
     async def _claim(self) -> list[ClaimedDelivery]:
         now = self._clock.now()
-        dependency = aliased(OutboxMessage)
-        dependency_delivered = exists().where(
-            dependency.id == OutboxMessage.depends_on_id,
-            dependency.status == OutboxStatus.DELIVERED,
-        )
-        # Rows of one coalesce key (a card, a Home tab) are rendered from the current state at
-        # send time; two in flight at once could land out of order and leave the older state
-        # showing. So a row waits while an earlier row of its key is claimed: until that claim
-        # is recorded, or, if its dispatcher died, until that row is taken up again and
-        # recorded. Only an earlier one: two rows can then never hold each other back.
-        sibling = aliased(OutboxMessage)
-        sibling_in_flight = exists().where(
-            sibling.coalesce_key == OutboxMessage.coalesce_key,
-            sibling.id < OutboxMessage.id,
-            sibling.status == OutboxStatus.PENDING,
-            sibling.claimed_by.is_not(None),
-        )
-        ready = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                or_(OutboxMessage.depends_on_id.is_(None), dependency_delivered),
-                or_(OutboxMessage.coalesce_key.is_(None), ~sibling_in_flight),
-            )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(self._settings.batch_size)
-            .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
-        )
         async with self._session_factory() as session, session.begin():
-            rows = _one_per_coalesce_key(list((await session.scalars(ready)).all()))
+            ready = await session.scalars(self._ready, {"now": now})
+            rows = _one_per_coalesce_key(list(ready.all()))
             if not rows:
                 return []
             lease = self._settings.lease_for(len(rows))
@@ -242,9 +214,7 @@ class OutboxDispatcher:
         ids = {row.depends_on_id for row in rows if row.depends_on_id is not None}
         if not ids:
             return {}
-        result = await session.execute(
-            select(OutboxMessage.id, OutboxMessage.result).where(OutboxMessage.id.in_(ids))
-        )
+        result = await session.execute(_RESULTS, {"ids": sorted(ids)})
         return {row_id: row_result or {} for row_id, row_result in result}
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
@@ -342,14 +312,7 @@ class OutboxDispatcher:
         observed: list[tuple[OutboxKind, datetime | None, DeliveryOutcome]] = []
         by_id = dict((delivery.id, (delivery, outcome)) for delivery, outcome in outcomes)
         async with self._session_factory() as session, session.begin():
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.id.in_(sorted(by_id)))
-                    .order_by(OutboxMessage.id)
-                    .with_for_update(key_share=True)
-                )
-            ).all()
+            rows = (await session.scalars(_TO_RECORD, {"ids": sorted(by_id)})).all()
             handled = [
                 row
                 for row in rows
@@ -481,6 +444,54 @@ class OutboxDispatcher:
         if attempt_hook is not None:
             await attempt_hook(session, row, now)
         return True
+
+
+# Statements built once, run with parameters: building one costs more CPU than running it.
+_TO_RECORD = (  # locked in id order, as every writer locks them
+    select(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    .order_by(OutboxMessage.id)
+    .with_for_update(key_share=True)
+)
+_RESULTS = select(OutboxMessage.id, OutboxMessage.result).where(
+    OutboxMessage.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _ready_rows(batch_size: int) -> Select[OutboxMessage]:
+    """Up to `batch_size` rows ready to send at `:now`, locked, skipping rows another
+    dispatcher holds."""
+    now = bindparam("now", type_=UTCDateTime())
+    dependency = aliased(OutboxMessage)
+    dependency_delivered = exists().where(
+        dependency.id == OutboxMessage.depends_on_id,
+        dependency.status == OutboxStatus.DELIVERED,
+    )
+    # Rows of one coalesce key (a card, a Home tab) are rendered from the current state at
+    # send time; two in flight at once could land out of order and leave the older state
+    # showing. So a row waits while an earlier row of its key is claimed: until that claim
+    # is recorded, or, if its dispatcher died, until that row is taken up again and
+    # recorded. Only an earlier one: two rows can then never hold each other back.
+    sibling = aliased(OutboxMessage)
+    sibling_in_flight = exists().where(
+        sibling.coalesce_key == OutboxMessage.coalesce_key,
+        sibling.id < OutboxMessage.id,
+        sibling.status == OutboxStatus.PENDING,
+        sibling.claimed_by.is_not(None),
+    )
+    return (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            or_(OutboxMessage.depends_on_id.is_(None), dependency_delivered),
+            or_(OutboxMessage.coalesce_key.is_(None), ~sibling_in_flight),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
+    )
 
 
 class _HandlerRaised(Exception):
