@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import scoped_to_transaction
@@ -20,6 +20,27 @@ OUTBOX_WRITTEN = "ticketbot.outbox_written"
 # added is not flushed at once (flush=False), and the session does not autoflush, so this is
 # also how a second `enqueue` of the key in the same transaction finds it.
 WAITING_BY_KEY = scoped_to_transaction("ticketbot.outbox_waiting")
+
+
+# A waiting row of a coalesce key: pending and never claimed, or its claim recorded. Not "its
+# lease ran out": a claim whose lease looks expired (a dispatcher that died, or a clock that
+# jumped) may still be sending an older render; the change gets a row of its own, sent after
+# it. Locked so no dispatcher claims (and renders) it before this transaction commits; NO KEY
+# UPDATE, so rows referencing it (depends_on) may still be inserted meanwhile. Built once
+# (building a statement costs more CPU than running it).
+_WAITING_ROWS = select(OutboxMessage).where(
+    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.claimed_by.is_(None)
+)
+_WAITING = (
+    _WAITING_ROWS.where(OutboxMessage.coalesce_key == bindparam("key"))
+    .limit(1)
+    .with_for_update(key_share=True)
+)
+_WAITING_AMONG = (
+    _WAITING_ROWS.where(OutboxMessage.coalesce_key.in_(bindparam("keys", expanding=True)))
+    .order_by(OutboxMessage.id)
+    .with_for_update(key_share=True)
+)
 
 
 async def enqueue(
@@ -58,21 +79,7 @@ async def enqueue(
             session.info[OUTBOX_WRITTEN] = True  # as below
             return waiting
     elif coalesce_key is not None and coalesce:
-        waiting = await session.scalar(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.coalesce_key == coalesce_key,
-                OutboxMessage.status == OutboxStatus.PENDING,
-                # Never claimed, or its claim recorded. Not "its lease ran out": a claim whose
-                # lease looks expired (a dispatcher that died, or a clock that jumped) may still
-                # be sending an older render; the change gets a row of its own, sent after it.
-                OutboxMessage.claimed_by.is_(None),
-            )
-            .limit(1)
-            # Locked so no dispatcher claims (and renders) it before this transaction commits.
-            # NO KEY UPDATE: rows referencing it (depends_on) may still be inserted meanwhile.
-            .with_for_update(key_share=True)
-        )
+        waiting = await session.scalar(_WAITING, {"key": coalesce_key})
         if waiting is not None:
             # A dispatcher claiming meanwhile skipped the row this lock holds: wake it again
             # after the commit, or the row would wait for the next poll.
@@ -122,16 +129,7 @@ async def prefetch_waiting(*, session: AsyncSession, coalesce_keys: Iterable[str
     keys = sorted(set(coalesce_keys))
     if not keys:
         return
-    rows = await session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.coalesce_key.in_(keys),
-            OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.claimed_by.is_(None),
-        )
-        .order_by(OutboxMessage.id)
-        .with_for_update(key_share=True)
-    )
+    rows = await session.scalars(_WAITING_AMONG, {"keys": keys})
     known = session.info.setdefault(WAITING_BY_KEY, {})
     for key in keys:
         known.setdefault(key, None)
