@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.sla.calendar import BusinessCalendar
@@ -341,16 +341,20 @@ async def _policy_of(
 
 async def _started_at(session: AsyncSession, ticket: Ticket, target: str) -> datetime | None:
     await session.flush()  # a run started in this very transaction counts
-    return await session.scalar(
-        select(SlaLedgerEntry.started_at)
-        .where(
-            SlaLedgerEntry.ticket_id == ticket.id,
-            SlaLedgerEntry.target == target,
-            SlaLedgerEntry.kind == "started",
-        )
-        .order_by(SlaLedgerEntry.id.desc())
-        .limit(1)
+    return await session.scalar(_STARTED_AT, {"ticket_id": ticket.id, "target": target})
+
+
+# Asked whenever a clock is met or re-planned (each agent reply): built once, with parameters.
+_STARTED_AT = (
+    select(SlaLedgerEntry.started_at)
+    .where(
+        SlaLedgerEntry.ticket_id == bindparam("ticket_id"),
+        SlaLedgerEntry.target == bindparam("target"),
+        SlaLedgerEntry.kind == "started",
     )
+    .order_by(SlaLedgerEntry.id.desc())
+    .limit(1)
+)
 
 
 def _ledger(

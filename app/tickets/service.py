@@ -45,6 +45,16 @@ _BY_ROOT = (
     .order_by(Ticket.id)
     .limit(1)
 )
+_BY_TRIAGE_THREAD = select(Ticket).where(
+    Ticket.triage_channel_id == bindparam("channel_id"),
+    Ticket.triage_card_ts == bindparam("thread_ts"),
+    Ticket.workspace_id == bindparam("workspace_id"),
+)
+_STORED_MESSAGE = select(TicketMessage.id).where(
+    TicketMessage.ticket_id == bindparam("ticket_id"),
+    TicketMessage.channel_id == bindparam("channel_id"),
+    TicketMessage.ts == bindparam("ts"),
+)
 # A new ticket, unless one with its root message or external id was stored meanwhile.
 _INSERT_TICKET = {
     "postgresql": postgresql.insert(Ticket).on_conflict_do_nothing().returning(Ticket),
@@ -74,11 +84,8 @@ async def find_ticket_by_triage_thread(
     *, session: AsyncSession, workspace_id: int, channel_id: str, thread_ts: str
 ) -> Ticket | None:
     return await session.scalar(
-        select(Ticket).where(
-            Ticket.triage_channel_id == channel_id,
-            Ticket.triage_card_ts == thread_ts,
-            Ticket.workspace_id == workspace_id,
-        )
+        _BY_TRIAGE_THREAD,
+        {"workspace_id": workspace_id, "channel_id": channel_id, "thread_ts": thread_ts},
     )
 
 
@@ -169,11 +176,7 @@ async def add_message(
     """
     if not known_new:
         existing = await session.scalar(
-            select(TicketMessage.id).where(
-                TicketMessage.ticket_id == ticket.id,
-                TicketMessage.channel_id == channel_id,
-                TicketMessage.ts == ts,
-            )
+            _STORED_MESSAGE, {"ticket_id": ticket.id, "channel_id": channel_id, "ts": ts}
         )
         if existing is not None:
             return None
