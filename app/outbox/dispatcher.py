@@ -23,9 +23,9 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, exists, or_, select, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -61,6 +61,9 @@ class DispatcherSettings:
     # The longest one send may take, its client's own timeouts and retries included; a send
     # still running then is cut off and counted as an unknown outcome.
     send_timeout: timedelta = timedelta(seconds=25)
+    # A claim's outcomes are recorded together, in one transaction, once every send of the
+    # claim has ended; an outcome waits at most this long for slower sends of its claim.
+    record_within: timedelta = timedelta(seconds=1)
     # Kinds retried by their own rules; any other kind gets `max_attempts` and the default cap.
     policies: Mapping[OutboxKind, RetryPolicy] = field(default_factory=dict)
 
@@ -108,7 +111,6 @@ class OutboxDispatcher:
         # The earliest paced slot a row was deferred to since the last round: the loop wakes
         # for it rather than waiting a whole poll interval.
         self._next_slot: datetime | None = None
-        self._recorder = GroupRecorder(self._record_many)
         self._ready = _ready_rows(self._settings.batch_size)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -167,33 +169,60 @@ class OutboxDispatcher:
     # -- one round -----------------------------------------------------------------------------
 
     async def dispatch_once(self) -> int:
-        """Claim what is ready, deliver it, record the outcomes. Returns how many were handled."""
+        """Claim what is ready, deliver it, record the outcomes. Returns how many were handled.
+
+        The outcomes of a claim are recorded in one transaction when its last send ends. A
+        send that takes longer does not hold the others back for more than `record_within`:
+        what has ended by then is recorded, and the rest when they end."""
         claimed = await self._claim()
         if not claimed:
             return 0
         limit = asyncio.Semaphore(self._settings.concurrency)
 
-        async def deliver(delivery: ClaimedDelivery) -> None:
+        async def deliver(delivery: ClaimedDelivery) -> tuple[ClaimedDelivery, DeliveryOutcome]:
             async with limit:
-                await self._deliver(delivery)
+                return delivery, await self._deliver(delivery)
 
-        await asyncio.gather(*(deliver(delivery) for delivery in claimed))
+        pending = {asyncio.ensure_future(deliver(delivery)) for delivery in claimed}
+        problems: list[BaseException] = []
+        try:
+            while pending:
+                ended, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if pending:
+                    more, pending = await asyncio.wait(
+                        pending, timeout=self._settings.record_within.total_seconds()
+                    )
+                    ended |= more
+                outcomes = sorted((task.result() for task in ended), key=lambda o: o[0].id)
+                try:
+                    raised = await self._record_many(outcomes)
+                except Exception as exc:  # e.g. the database is unreachable
+                    raised = [exc]
+                problems.extend(problem for problem in raised if problem is not None)
+        finally:
+            for task in pending:  # cancelled (the dispatcher is stopping): left to the lease
+                task.cancel()
+        if problems:
+            raise problems[0]
         return len(claimed)
 
     async def _claim(self) -> list[ClaimedDelivery]:
         now = self._clock.now()
         async with self._session_factory() as session, session.begin():
-            ready = await session.scalars(self._ready, {"now": now})
+            ready = await session.execute(self._ready, {"now": now})
             rows = _one_per_coalesce_key(list(ready.all()))
             if not rows:
                 return []
             lease = self._settings.lease_for(len(rows))
-            for row in rows:
-                if row.claimed_by is not None:  # its dispatcher died before recording
-                    row.maybe_sent_at = row.maybe_sent_at or row.claimed_at
-                row.claimed_until = now + lease
-                row.claimed_by = self._identity
-                row.claimed_at = now
+            await session.execute(
+                _CLAIM,
+                {
+                    "ids": [row.id for row in rows],
+                    "until": now + lease,
+                    "by": self._identity,
+                    "now": now,
+                },
+            )
             dependencies = await self._dependency_results(session, rows)
             return [
                 ClaimedDelivery(
@@ -202,14 +231,20 @@ class OutboxDispatcher:
                     target=row.target,
                     payload=_fill_from_dependency(row, dependencies),
                     attempts=row.attempts,
-                    maybe_sent_since=row.maybe_sent_at,
+                    # A row still claimed was taken over from a dispatcher that died before
+                    # recording it: that attempt may have reached the far side (see _CLAIM).
+                    maybe_sent_since=(
+                        row.maybe_sent_at or row.claimed_at
+                        if row.claimed_by is not None
+                        else row.maybe_sent_at
+                    ),
                     paced_slot_at=row.paced_slot_at,
                 )
                 for row in rows
             ]
 
     async def _dependency_results(
-        self, session: AsyncSession, rows: list[OutboxMessage]
+        self, session: AsyncSession, rows: list[Row[Any]]
     ) -> dict[int, dict[str, Any]]:
         ids = {row.depends_on_id for row in rows if row.depends_on_id is not None}
         if not ids:
@@ -217,7 +252,8 @@ class OutboxDispatcher:
         result = await session.execute(_RESULTS, {"ids": sorted(ids)})
         return {row_id: row_result or {} for row_id, row_result in result}
 
-    async def _deliver(self, delivery: ClaimedDelivery) -> None:
+    async def _deliver(self, delivery: ClaimedDelivery) -> DeliveryOutcome:
+        """The outcome of sending one claimed row. Never raises."""
         sender = self._senders.get(delivery.kind)
         if sender is None:
             outcome = DeliveryOutcome.rejected(f"no sender for outbox kind {delivery.kind}")
@@ -247,7 +283,7 @@ class OutboxDispatcher:
                 else:
                     logger.exception("outbox sender raised for row %s", delivery.id)
                 outcome = DeliveryOutcome.retry(f"sender raised {type(exc).__name__}: {exc}")
-        await self._recorder.record((delivery, outcome))
+        return outcome
 
     async def _record_many(
         self, outcomes: list[tuple[ClaimedDelivery, DeliveryOutcome]]
@@ -456,9 +492,44 @@ _TO_RECORD = (  # locked in id order, as every writer locks them
 _RESULTS = select(OutboxMessage.id, OutboxMessage.result).where(
     OutboxMessage.id.in_(bindparam("ids", expanding=True))
 )
+# Every column of the claimed rows the claim itself reads (at their values before the claim).
+_CLAIMED_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.kind,
+    OutboxMessage.target,
+    OutboxMessage.payload,
+    OutboxMessage.attempts,
+    OutboxMessage.claimed_by,
+    OutboxMessage.claimed_at,
+    OutboxMessage.maybe_sent_at,
+    OutboxMessage.paced_slot_at,
+    OutboxMessage.coalesce_key,
+    OutboxMessage.depends_on_id,
+    OutboxMessage.payload_from_dependency,
+)
+_outbox = cast(Table, OutboxMessage.__table__)
+# One statement claims the whole batch. A row still claimed when it is claimed again was left
+# by a dispatcher that died before recording it; that attempt may have reached the far side,
+# so it is marked as maybe sent (SQL reads the row's values before the update on the right).
+_CLAIM = (
+    update(_outbox)
+    .where(_outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        maybe_sent_at=case(
+            (
+                _outbox.c.claimed_by.is_not(None),
+                func.coalesce(_outbox.c.maybe_sent_at, _outbox.c.claimed_at),
+            ),
+            else_=_outbox.c.maybe_sent_at,
+        ),
+        claimed_until=bindparam("until", type_=UTCDateTime()),
+        claimed_by=bindparam("by"),
+        claimed_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
 
 
-def _ready_rows(batch_size: int) -> Select[OutboxMessage]:
+def _ready_rows(batch_size: int) -> Select[Any]:
     """Up to `batch_size` rows ready to send at `:now`, locked, skipping rows another
     dispatcher holds."""
     now = bindparam("now", type_=UTCDateTime())
@@ -480,7 +551,7 @@ def _ready_rows(batch_size: int) -> Select[OutboxMessage]:
         sibling.claimed_by.is_not(None),
     )
     return (
-        select(OutboxMessage)
+        select(*_CLAIMED_COLUMNS)
         .where(
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
@@ -499,7 +570,7 @@ class _HandlerRaised(Exception):
     each handler in a savepoint of its own."""
 
 
-def _one_per_coalesce_key(rows: list[OutboxMessage]) -> list[OutboxMessage]:
+def _one_per_coalesce_key(rows: list[Row[Any]]) -> list[Row[Any]]:
     """The first row of each coalesce key (by id); the others wait for the next round."""
     seen: set[str] = set()
     kept = []
@@ -511,41 +582,6 @@ def _one_per_coalesce_key(rows: list[OutboxMessage]) -> list[OutboxMessage]:
         kept.append(row)
     kept_ids = {row.id for row in kept}
     return [row for row in rows if row.id in kept_ids]
-
-
-class GroupRecorder:
-    """Group commit: outcomes that finish while a recording transaction is under way wait for
-    it and are then recorded together, in the next one. One at a time, nothing waits; under
-    load, many rows share a transaction (fewer commits, fewer connection checkouts)."""
-
-    def __init__(
-        self, record_many: Callable[[list[Any]], Awaitable[list[BaseException | None]]]
-    ) -> None:
-        self._record_many = record_many
-        self._waiting: list[tuple[Any, asyncio.Future[None]]] = []
-        self._recording = False
-
-    async def record(self, item: Any) -> None:
-        """Return once `item` is recorded; raise what recording it raised."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, done))
-        if not self._recording:
-            self._recording = True
-            try:
-                while self._waiting:
-                    batch, self._waiting = self._waiting, []
-                    try:
-                        raised = await self._record_many([item for item, _ in batch])
-                    except Exception as exc:  # e.g. the database is unreachable
-                        raised = [exc] * len(batch)
-                    for (_, waiter), problem in zip(batch, raised, strict=True):
-                        if problem is None:
-                            waiter.set_result(None)
-                        else:
-                            waiter.set_exception(problem)
-            finally:
-                self._recording = False
-        await done
 
 
 async def _fail_dependents(session: AsyncSession, failed_id: int) -> None:
@@ -568,7 +604,7 @@ async def _fail_dependents(session: AsyncSession, failed_id: int) -> None:
 
 
 def _fill_from_dependency(
-    row: OutboxMessage, dependency_results: dict[int, dict[str, Any]]
+    row: Row[Any], dependency_results: dict[int, dict[str, Any]]
 ) -> dict[str, Any]:
     payload = dict(row.payload)
     if row.depends_on_id is not None and row.payload_from_dependency:

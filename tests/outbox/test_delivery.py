@@ -498,3 +498,84 @@ async def _all_delivered(app: RunningApp, row_ids: list[int]) -> bool:
             select(OutboxMessage.status).where(OutboxMessage.id.in_(row_ids))
         )
         return all(status is OutboxStatus.DELIVERED for status in statuses)
+
+
+async def _owe_posts(app: RunningApp, texts: list[str]) -> list[int]:
+    """Owe Slack these posts, in one commit (so one claim takes them all)."""
+    async with app.runtime.session_factory() as session, session.begin():
+        rows = [
+            await enqueue_slack_call(
+                session=session,
+                method="chat.postMessage",
+                payload={"channel": "CTRIAGE", "text": text},
+                now=app.clock.now(),
+            )
+            for text in texts
+        ]
+    return [row.id for row in rows]
+
+
+async def _delivered_among(app: RunningApp, row_ids: list[int]) -> int:
+    async with app.runtime.session_factory() as session:
+        statuses = await session.scalars(
+            select(OutboxMessage.status).where(OutboxMessage.id.in_(row_ids))
+        )
+        return sum(status is OutboxStatus.DELIVERED for status in statuses)
+
+
+async def test_a_claim_is_recorded_in_one_transaction_and_a_slow_send_holds_back_no_other(
+    database_url, clock, emulator
+):
+    """The outcomes of a claim are recorded together once its sends have ended; one slow
+    answer holds the others' recording back for at most `record_within`."""
+    from sqlalchemy import event
+
+    from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
+
+    # Unpaced: six posts into one channel would otherwise be spread over six (frozen) seconds.
+    settings = make_settings(database_url, emulator, slack_pacing=False)
+    app = await RunningApp(settings, clock).start()
+    try:
+        await app.runtime.dispatcher.stop()  # only the dispatcher below delivers
+        dispatcher = OutboxDispatcher(
+            session_factory=app.runtime.session_factory,
+            senders=app.runtime.dispatcher._senders,
+            clock=clock,
+            settings=DispatcherSettings(concurrency=4, record_within=timedelta(seconds=0.2)),
+        )
+        engine = app.runtime.session_factory.kw["bind"].sync_engine
+        commits: list[object] = []
+
+        def committed(connection) -> None:
+            commits.append(connection)
+
+        event.listen(engine, "commit", committed)
+        try:
+            await _owe_posts(app, [f"together {n}" for n in range(6)])
+            commits.clear()
+            assert await dispatcher.dispatch_once() == 6
+            together = len(commits)
+        finally:
+            event.remove(engine, "commit", committed)
+
+        emulator.slow_next("chat.postMessage", seconds=3)
+        slow_claim = await _owe_posts(app, [f"behind a slow one {n}" for n in range(6)])
+        dispatching = asyncio.create_task(dispatcher.dispatch_once())
+
+        async def five_recorded() -> bool:
+            return await _delivered_among(app, slow_claim) == 5
+
+        await wait_until(
+            five_recorded,
+            within=2.5,
+            message="the five fast ones recorded while the slow one is on its way",
+        )
+        still_sending = not dispatching.done()
+        assert await dispatching == 6
+        all_recorded = await _delivered_among(app, slow_claim)
+    finally:
+        await app.stop()
+
+    assert together == 2  # the claim, then every outcome in one transaction
+    assert still_sending
+    assert all_recorded == 6
