@@ -178,6 +178,7 @@ class Settings(DatabaseSettings):
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     outbox_batch_size: int = Field(default=20, ge=1, le=500)
     outbox_concurrency: int = Field(default=4, ge=1, le=64)
+    outbox_workers: int = Field(default=2, ge=1, le=8)
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
     slack_http_timeout_seconds: float = Field(default=10.0, gt=0)
     # Pace Slack calls under Slack's published rate limits (app/slack/pacing.py), shared by every

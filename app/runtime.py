@@ -148,6 +148,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
             max_attempts=settings.outbox_max_attempts,
             batch_size=settings.outbox_batch_size,
             concurrency=settings.outbox_concurrency,
+            workers=settings.outbox_workers,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             send_timeout=send_timeout(settings),
             poll_interval=settings.outbox_poll_seconds,

@@ -1,4 +1,6 @@
-"""Outbox deliveries per second to the Slack emulator: claim, call, record, per row.
+"""Outbox deliveries per second to the Slack emulator: claim, call, record, per row, by the
+dispatcher as `ticketbot serve` runs it (started, its workers' rounds under way at once) until
+every row is recorded.
 
 Baseline: the same chat.postMessage calls made directly with slack-sdk at the same
 concurrency, with nothing claimed or recorded, measured in the same run. A third pass takes a
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.clock import SystemClock
 from app.db import create_engine, create_session_factory
+from app.metrics import Metrics
 from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.models import OutboxMessage
@@ -41,7 +44,8 @@ from app.slack_emulator import BENCH_EMULATOR, SlackEmulator
 TOKEN = "xoxb-bench"
 
 
-async def baseline(emulator: SlackEmulator, count: int, concurrency: int) -> float:
+async def baseline(emulator: SlackEmulator, count: int, concurrency: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process)"""
     async with aiohttp.ClientSession() as http:
         client = AsyncWebClient(token=TOKEN, base_url=emulator.api_url, session=http)
         limit = asyncio.Semaphore(concurrency)
@@ -50,9 +54,9 @@ async def baseline(emulator: SlackEmulator, count: int, concurrency: int) -> flo
             async with limit:
                 await client.chat_postMessage(channel=f"C{n % 20}", text=f"direct {n}")
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(call(n) for n in range(count)))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
 
 # Never in the way: one microsecond apart, a billion at once.
@@ -71,6 +75,7 @@ async def through_outbox(
     count: int,
     concurrency: int,
     batch: int,
+    workers: int,
     *,
     paced: bool = False,
 ) -> tuple[float, float, int]:
@@ -91,19 +96,30 @@ async def through_outbox(
     async with aiohttp.ClientSession() as http:
         client = AsyncWebClient(token=TOKEN, base_url=emulator.api_url, session=http)
         sender = SlackApiSender(client, pacer=pacer, paces=unhindered_paces)
+        metrics = Metrics()
         dispatcher = OutboxDispatcher(
             session_factory=factory,
             senders={OutboxKind.SLACK_API: sender},
             clock=clock,
-            settings=DispatcherSettings(batch_size=batch, concurrency=concurrency),
+            metrics=metrics,
+            settings=DispatcherSettings(batch_size=batch, concurrency=concurrency, workers=workers),
         )
         started, cpu = time.perf_counter(), time.process_time()
-        while await dispatcher.dispatch_once():
-            pass
+        dispatcher.start()
+        while _recorded(metrics) < count:  # noqa: ASYNC110 (a counter, not an event, says when)
+            await asyncio.sleep(0.01)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        await dispatcher.stop()
     delivered = await _delivered(factory) - delivered_before
     await engine.dispose()
     return elapsed, cpu, delivered
+
+
+def _recorded(metrics: Metrics) -> float:
+    sample = metrics.registry.get_sample_value(
+        "ticketbot_outbox_delivery_attempts_total", {"kind": "slack_api", "outcome": "delivered"}
+    )
+    return sample or 0.0
 
 
 async def _delivered(factory: async_sessionmaker[AsyncSession]) -> int:
@@ -120,8 +136,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     parser.add_argument("--messages", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=DispatcherSettings.concurrency)
+    parser.add_argument("--batch", type=int, default=DispatcherSettings.batch_size)
+    parser.add_argument("--workers", type=int, default=DispatcherSettings.workers)
+    parser.add_argument(
+        "--slack-latency-ms",
+        type=float,
+        default=0.0,
+        help="answer every call this late, as Slack across a network does (default: at once)",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ticketbot-bench-"))
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
@@ -132,15 +155,21 @@ async def main() -> None:
     emulator = SlackEmulator(bot_token=TOKEN, **BENCH_EMULATOR)
     await emulator.start()
     try:
+        if args.slack_latency_ms > 0:
+            emulator.slow_next(seconds=args.slack_latency_ms / 1000, times=10**9)
         print(
             f"{args.messages} chat.postMessage, concurrency {args.concurrency}, "
-            f"batch {args.batch}, {database_url}"
+            f"batch {args.batch}, workers {args.workers}, "
+            f"Slack answering in {args.slack_latency_ms:g} ms, {database_url}"
         )
-        direct = await baseline(emulator, args.messages, args.concurrency)
-        print(f"{'baseline (direct calls)':<26} {args.messages / direct:>8.0f}/s")
+        direct, direct_cpu = await baseline(emulator, args.messages, args.concurrency)
+        print(
+            f"{'baseline (direct calls)':<26} {args.messages / direct:>8.0f}/s"
+            f"  {direct_cpu / args.messages * 1e3:.2f} ms CPU per message"
+        )
         emulator.reset_calls()
         elapsed, cpu, delivered = await through_outbox(
-            emulator, database_url, args.messages, args.concurrency, args.batch
+            emulator, database_url, args.messages, args.concurrency, args.batch, args.workers
         )
         print(
             f"{'through the outbox':<26} {args.messages / elapsed:>8.0f}/s"
@@ -151,7 +180,13 @@ async def main() -> None:
         print(f"delivered rows: {delivered}; posts seen by the emulator: {posted}")
         emulator.reset_calls()
         paced_elapsed, paced_cpu, paced_delivered = await through_outbox(
-            emulator, database_url, args.messages, args.concurrency, args.batch, paced=True
+            emulator,
+            database_url,
+            args.messages,
+            args.concurrency,
+            args.batch,
+            args.workers,
+            paced=True,
         )
         print(
             f"{'through the outbox, paced':<26} {args.messages / paced_elapsed:>8.0f}/s"

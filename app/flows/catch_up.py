@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.flows.conversation import IntakeRules, receive_message
 from app.flows.open_ticket import triage_channel
 from app.metrics import Metrics
-from app.outbox.enums import OutboxKind, OutboxStatus
+from app.outbox.enums import OutboxStatus
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
@@ -130,9 +130,8 @@ class CatchUp:
         self._page_size = page_size
 
     def register(self, handlers: DeliveryHandlers) -> None:
-        handlers.register(HISTORY_READ, self.history_read)
-        handlers.register(REPLIES_READ, self.replies_read)
-        handlers.on_attempt(OutboxKind.SLACK_API, self.read_attempted)
+        handlers.register(HISTORY_READ, self.history_read, failed=self.read_failed)
+        handlers.register(REPLIES_READ, self.replies_read, failed=self.read_failed)
 
     # -- starting --------------------------------------------------------------------------
 
@@ -226,14 +225,10 @@ class CatchUp:
             return
         await self._next_thread(session, run, now)
 
-    async def read_attempted(
-        self, session: AsyncSession, row: OutboxMessage, now: datetime
-    ) -> None:
+    async def read_failed(self, session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
         """A read Slack refused for good (a thread whose message was deleted, a channel the bot
         left) ends that thread, or the history, and the run goes on without it."""
-        if row.on_delivered not in (HISTORY_READ, REPLIES_READ) or not row.on_delivered_args:
-            return
-        if row.status is not OutboxStatus.FAILED:
+        if not row.on_delivered_args:
             return
         run = _Run.of(row.on_delivered_args)
         logger.warning(

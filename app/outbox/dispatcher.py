@@ -6,10 +6,15 @@ and then marked. If the process dies in between, the lease runs out and another 
 this one after a restart) sends it again. Only a timeout leaves it unknown whether the far side
 acted; everything else (429, 5xx, refused connections) is known not to have been delivered.
 
-The lease always outlives the sends it covers: each send is cut off after `send_timeout`, a
-claim of n rows sent `concurrency` at a time takes at most ceil(n / concurrency) of those, and
-the lease is that long plus a margin (or the configured lease, if longer). So a second
-dispatcher can only take a row over once its first send has surely ended.
+A dispatcher runs `workers` rounds at once (claim, send, record), sharing `concurrency` sends
+in flight: while one round claims or records, another's rows are on their way, so Slack is kept
+busy rather than waiting on the database.
+
+The lease always outlives the sends it covers: each send is cut off after `send_timeout`; a
+claim of n rows waits at most for the other workers' claims ahead of it, so its rows are sent
+within ceil((n + (workers - 1) * batch_size) / concurrency) of those; the lease is that long
+plus a margin (or the configured lease, if longer). So a second dispatcher can only take a row
+over once its first send has surely ended.
 """
 
 from __future__ import annotations
@@ -55,7 +60,10 @@ MIN_IDLE_WAIT = 0.05
 class DispatcherSettings:
     max_attempts: int = 24
     batch_size: int = 20
+    # Sends in flight at once, over all workers.
     concurrency: int = 4
+    # Rounds (claim, send, record) run at once by `start`ed dispatching.
+    workers: int = 2
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 2.0
     # The longest one send may take, its client's own timeouts and retries included; a send
@@ -71,8 +79,9 @@ class DispatcherSettings:
         return self.policies.get(kind) or RetryPolicy(max_attempts=self.max_attempts)
 
     def lease_for(self, rows: int) -> timedelta:
-        """A claim's lease: longer than sending `rows` rows `concurrency` at a time can take."""
-        rounds = math.ceil(rows / self.concurrency)
+        """A claim's lease: longer than sending `rows` rows can take, `concurrency` at a time,
+        behind every other worker's claim."""
+        rounds = math.ceil((rows + (self.workers - 1) * self.batch_size) / self.concurrency)
         return max(self.lease, rounds * self.send_timeout + LEASE_MARGIN)
 
 
@@ -112,6 +121,7 @@ class OutboxDispatcher:
         # for it rather than waiting a whole poll interval.
         self._next_slot: datetime | None = None
         self._ready = _ready_rows(self._settings.batch_size)
+        self._sends = asyncio.Semaphore(self._settings.concurrency)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -135,6 +145,9 @@ class OutboxDispatcher:
         self._wake.set()
 
     async def _run(self) -> None:
+        await asyncio.gather(*(self._work() for _ in range(self._settings.workers)))
+
+    async def _work(self) -> None:
         while not self._stopping:
             try:
                 handled = await self.dispatch_once()
@@ -177,10 +190,9 @@ class OutboxDispatcher:
         claimed = await self._claim()
         if not claimed:
             return 0
-        limit = asyncio.Semaphore(self._settings.concurrency)
 
         async def deliver(delivery: ClaimedDelivery) -> tuple[ClaimedDelivery, DeliveryOutcome]:
-            async with limit:
+            async with self._sends:
                 return delivery, await self._deliver(delivery)
 
         pending = {asyncio.ensure_future(deliver(delivery)) for delivery in claimed}
@@ -259,14 +271,12 @@ class OutboxDispatcher:
             outcome = DeliveryOutcome.rejected(f"no sender for outbox kind {delivery.kind}")
         else:
             try:
-                outcome = await asyncio.wait_for(
-                    sender.send(
+                async with asyncio.timeout(self._settings.send_timeout.total_seconds()):
+                    outcome = await sender.send(
                         delivery.target,
                         delivery.payload,
                         Attempt(delivery.id, delivery.maybe_sent_since, delivery.paced_slot_at),
-                    ),
-                    timeout=self._settings.send_timeout.total_seconds(),
-                )
+                    )
             except TimeoutError:
                 outcome = DeliveryOutcome.retry(
                     f"no answer within {self._settings.send_timeout.total_seconds():g} s;"
@@ -348,7 +358,18 @@ class OutboxDispatcher:
         observed: list[tuple[OutboxKind, datetime | None, DeliveryOutcome]] = []
         by_id = dict((delivery.id, (delivery, outcome)) for delivery, outcome in outcomes)
         async with self._session_factory() as session, session.begin():
-            rows = (await session.scalars(_TO_RECORD, {"ids": sorted(by_id)})).all()
+            locked = (await session.execute(_TO_RECORD, {"ids": sorted(by_id)})).all()
+            plain = [row for row in locked if self._is_plain(row, by_id[row.id][1])]
+            observed.extend(await self._record_plain(session, plain, by_id, now))
+            plain_ids = {row.id for row in plain}
+            # The rest as objects, for their handlers and hooks (already locked above). A row
+            # no longer pending was recorded meanwhile (its claim taken over): nothing to do.
+            others = [
+                row.id
+                for row in locked
+                if row.id not in plain_ids and row.status == OutboxStatus.PENDING
+            ]
+            rows = (await session.scalars(_ROWS, {"ids": others})).all() if others else []
             handled = [
                 row
                 for row in rows
@@ -392,6 +413,58 @@ class OutboxDispatcher:
             for kind, created_at, outcome in observed:
                 latency = (now - created_at).total_seconds() if created_at else None
                 self._metrics.observe_delivery(kind.value, outcome.verdict.value, latency)
+
+    def _is_plain(self, row: Row[Any], outcome: DeliveryOutcome) -> bool:
+        """Whether recording this outcome is only writing the row: a delivery no handler or
+        hook is told about, or a deferral to a paced slot (which tells nobody)."""
+        if row.status != OutboxStatus.PENDING:
+            return False
+        if outcome.verdict is Verdict.DEFERRED:
+            return outcome.not_before is not None
+        return (
+            outcome.verdict is Verdict.DELIVERED
+            and row.on_delivered is None
+            and self._handlers.attempt_hook(row.kind) is None
+        )
+
+    async def _record_plain(
+        self,
+        session: AsyncSession,
+        rows: list[Row[Any]],
+        by_id: dict[int, tuple[ClaimedDelivery, DeliveryOutcome]],
+        now: datetime,
+    ) -> list[tuple[OutboxKind, datetime | None, DeliveryOutcome]]:
+        """Record plain outcomes (`_is_plain`) with one statement per kind of outcome, run for
+        all their rows at once: what `_record_row` writes for them, without loading objects."""
+        delivered: list[dict[str, Any]] = []
+        deferred: list[dict[str, Any]] = []
+        observed = []
+        for row in rows:
+            if row.claimed_by != self._identity:
+                logger.warning("outbox row %s was re-claimed while we delivered it", row.id)
+            if row.coalesce_key is not None:  # a row of its key may be waiting (see _record_row)
+                session.info[OUTBOX_WRITTEN] = True
+            outcome = by_id[row.id][1]
+            if outcome.verdict is Verdict.DEFERRED:
+                assert outcome.not_before is not None
+                deferred.append({"row_id": row.id, "slot": outcome.not_before})
+                self._note_deferral(outcome.not_before)
+            else:
+                delivered.append(
+                    {
+                        "row_id": row.id,
+                        "result": outcome.result,
+                        "status_code": outcome.status_code,
+                        "now": now,
+                    }
+                )
+                observed.append((row.kind, row.created_at, outcome))
+        if delivered:
+            await session.execute(_RECORD_DELIVERED, delivered)
+            session.info[OUTBOX_WRITTEN] = True  # rows that depend on these are ready
+        if deferred:
+            await session.execute(_RECORD_DEFERRED, deferred)
+        return observed
 
     async def _prepare_handlers(
         self, session: AsyncSession, rows: list[OutboxMessage]
@@ -479,15 +552,34 @@ class OutboxDispatcher:
         attempt_hook = self._handlers.attempt_hook(row.kind)
         if attempt_hook is not None:
             await attempt_hook(session, row, now)
+        if row.status is OutboxStatus.FAILED and row.on_delivered:
+            failed_hook = self._handlers.failed_hook(row.on_delivered)
+            if failed_hook is not None:
+                await failed_hook(session, row, now)
         return True
 
 
 # Statements built once, run with parameters: building one costs more CPU than running it.
+# What recording reads of each row before it decides how to record it (`_is_plain`).
+_RECORDING_READS: tuple[Any, ...] = (
+    OutboxMessage.id,
+    OutboxMessage.kind,
+    OutboxMessage.status,
+    OutboxMessage.claimed_by,
+    OutboxMessage.on_delivered,
+    OutboxMessage.coalesce_key,
+    OutboxMessage.created_at,
+)
 _TO_RECORD = (  # locked in id order, as every writer locks them
-    select(OutboxMessage)
+    select(*_RECORDING_READS)
     .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
     .order_by(OutboxMessage.id)
     .with_for_update(key_share=True)
+)
+_ROWS = (
+    select(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    .order_by(OutboxMessage.id)
 )
 _RESULTS = select(OutboxMessage.id, OutboxMessage.result).where(
     OutboxMessage.id.in_(bindparam("ids", expanding=True))
@@ -508,6 +600,33 @@ _CLAIMED_COLUMNS = (
     OutboxMessage.payload_from_dependency,
 )
 _outbox = cast(Table, OutboxMessage.__table__)
+# A plain delivery (`_is_plain`), as `_record_row` records one: run once for all such rows.
+_RECORD_DELIVERED = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("row_id"))
+    .values(
+        status=OutboxStatus.DELIVERED,
+        delivered_at=bindparam("now", type_=UTCDateTime()),
+        result=bindparam("result"),
+        last_status_code=bindparam("status_code"),
+        last_error=None,
+        attempts=_outbox.c.attempts + 1,
+        claimed_until=None,
+        claimed_by=None,
+        paced_slot_at=None,
+    )
+)
+# A deferral to a paced slot: not an attempt; back when the slot comes, holding it.
+_RECORD_DEFERRED = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("row_id"))
+    .values(
+        paced_slot_at=bindparam("slot", type_=UTCDateTime()),
+        next_attempt_at=bindparam("slot", type_=UTCDateTime()),
+        claimed_until=None,
+        claimed_by=None,
+    )
+)
 # One statement claims the whole batch. A row still claimed when it is claimed again was left
 # by a dispatcher that died before recording it; that attempt may have reached the far side,
 # so it is marked as maybe sent (SQL reads the row's values before the update on the right).
@@ -540,15 +659,17 @@ def _ready_rows(batch_size: int) -> Select[Any]:
     )
     # Rows of one coalesce key (a card, a Home tab) are rendered from the current state at
     # send time; two in flight at once could land out of order and leave the older state
-    # showing. So a row waits while an earlier row of its key is claimed: until that claim
-    # is recorded, or, if its dispatcher died, until that row is taken up again and
-    # recorded. Only an earlier one: two rows can then never hold each other back.
+    # showing. So a row waits while an earlier row of its key is claimed (until that claim is
+    # recorded, or, if its dispatcher died, until that row is taken up again and recorded) or
+    # is itself ready, and goes first. The second also covers a claim still being made: a
+    # concurrent claimer skips the earlier row it has locked, but does not take the later one.
+    # Only an earlier row: two rows can then never hold each other back.
     sibling = aliased(OutboxMessage)
-    sibling_in_flight = exists().where(
+    sibling_ahead = exists().where(
         sibling.coalesce_key == OutboxMessage.coalesce_key,
         sibling.id < OutboxMessage.id,
         sibling.status == OutboxStatus.PENDING,
-        sibling.claimed_by.is_not(None),
+        or_(sibling.claimed_by.is_not(None), sibling.next_attempt_at <= now),
     )
     return (
         select(*_CLAIMED_COLUMNS)
@@ -557,7 +678,7 @@ def _ready_rows(batch_size: int) -> Select[Any]:
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
             or_(OutboxMessage.depends_on_id.is_(None), dependency_delivered),
-            or_(OutboxMessage.coalesce_key.is_(None), ~sibling_in_flight),
+            or_(OutboxMessage.coalesce_key.is_(None), ~sibling_ahead),
         )
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(batch_size)

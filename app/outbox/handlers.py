@@ -28,7 +28,8 @@ batch is recorded, so the session's identity map keeps what it loaded."""
 
 AttemptHook = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[None]]
 """(session, the row as just recorded, now) -> None: told about every attempt at a row of one
-kind, whatever its outcome (the webhook delivery log is kept this way)."""
+kind, whatever its outcome (the webhook delivery log is kept this way); or, registered with a
+delivered-handler, told when a row of that handler has failed for good."""
 
 
 class DeliveryHandlers:
@@ -36,15 +37,28 @@ class DeliveryHandlers:
         self._handlers: dict[str, DeliveryHandler] = {}
         self._prepares: dict[str, HandlerPrepare] = {}
         self._attempt_hooks: dict[OutboxKind, AttemptHook] = {}
+        self._failed_hooks: dict[str, AttemptHook] = {}
 
     def register(
-        self, name: str, handler: DeliveryHandler, *, prepare: HandlerPrepare | None = None
+        self,
+        name: str,
+        handler: DeliveryHandler,
+        *,
+        prepare: HandlerPrepare | None = None,
+        failed: AttemptHook | None = None,
     ) -> None:
+        """`handler` is told about a row's result when it is delivered; `failed`, if given,
+        when a row of this handler has failed for good instead."""
         if name in self._handlers:
             raise ValueError(f"delivery handler {name!r} registered twice")
         self._handlers[name] = handler
         if prepare is not None:
             self._prepares[name] = prepare
+        if failed is not None:
+            self._failed_hooks[name] = failed
+
+    def failed_hook(self, name: str) -> AttemptHook | None:
+        return self._failed_hooks.get(name)
 
     def prepare_for(self, name: str) -> HandlerPrepare | None:
         return self._prepares.get(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from app.outbox.enums import OutboxStatus
@@ -406,6 +407,37 @@ async def test_rows_of_one_coalesce_key_are_never_in_flight_together(database_ur
         await first.stop()
         await second.stop()
 
+    texts = [call.args["text"] for call in emulator.delivered("chat.postMessage")]
+    assert texts == ["card: at risk", "card: breached"]
+
+
+async def test_a_claim_under_way_elsewhere_holds_back_the_later_rows_of_its_key(
+    database_url, is_postgres, clock, emulator
+):
+    """Two claims at once (two workers, two replicas): the one whose earlier row of a key is
+    locked by the other claim, still under way, does not take the later row either; the
+    earlier goes first."""
+    if not is_postgres:
+        pytest.skip("SQLite has no row locks: a claim there waits for the one under way")
+    app = await RunningApp(make_settings(database_url, emulator), clock).start()
+    try:
+        dispatcher = app.runtime.dispatcher
+        await dispatcher.stop()  # rounds below are run one at a time
+        older = await post_message(app, "card: at risk", coalesce_key="card:1")
+        await post_message(app, "card: breached", coalesce_key="card:1", coalesce=False)
+        async with app.runtime.session_factory() as claiming, claiming.begin():
+            await claiming.execute(  # the other claim has locked the older row, not yet marked it
+                select(OutboxMessage.id)
+                .where(OutboxMessage.id == older)
+                .with_for_update(key_share=True)
+            )
+            taken_meanwhile = await dispatcher.dispatch_once()
+        rounds = [await dispatcher.dispatch_once() for _ in range(2)]
+    finally:
+        await app.stop()
+
+    assert taken_meanwhile == 0
+    assert rounds == [1, 1]
     texts = [call.args["text"] for call in emulator.delivered("chat.postMessage")]
     assert texts == ["card: at risk", "card: breached"]
 

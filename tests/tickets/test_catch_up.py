@@ -613,3 +613,38 @@ async def test_an_event_that_loses_a_tie_is_answered_503_and_its_retry_finds_it_
         assert retried.status_code == 200
         assert (await stored_ts(app))[reply] == 1
         assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+async def test_a_thread_slack_refuses_to_read_is_skipped_and_the_run_goes_on(
+    settings, clock, emulator
+):
+    """A read Slack refuses for good (the thread's parent was deleted meanwhile:
+    `thread_not_found`, https://api.slack.com/methods/conversations.replies#errors) fails its
+    outbox row; the run leaves that thread and reads the next."""
+    async with serving(settings, clock) as app:
+        await watch_since(app, clock)
+    clock.advance(hours=9)
+    now = clock.now()
+
+    def write(user: str, text: str, ago: timedelta, thread_ts: str | None = None) -> str:
+        return emulator.add_message(
+            CHANNEL, user=user, text=text, ts=ts_at(now - ago), thread_ts=thread_ts
+        )["ts"]
+
+    first = write(CUSTOMER, "Exports fail", timedelta(hours=8))
+    first_reply = write(CUSTOMER, "Still failing", timedelta(hours=7), first)
+    second = write(OTHER, "Can't log in", timedelta(hours=6))
+    second_reply = write(OTHER, "Error says SAML", timedelta(hours=5), second)
+    replies_of = {first: first_reply, second: second_reply}
+    emulator.fail_next("conversations.replies", status=200, error="thread_not_found")
+
+    async with serving(settings, clock) as app:
+        await caught_up(app)
+        await wait_until(lambda: catch_up_notes(emulator), message="the run's triage note")
+        threads = {
+            t.root_ts: [m.ts for m in await ticket_messages(app, t.id)] for t in await tickets(app)
+        }
+
+    refused, *_ = [call.args.get("ts") for call in emulator.calls("conversations.replies")]
+    [read] = [root for root in (first, second) if root != refused]
+    assert threads == {refused: [refused], read: [read, replies_of[read]]}
