@@ -6,9 +6,10 @@ and then marked. If the process dies in between, the lease runs out and another 
 this one after a restart) sends it again. Only a timeout leaves it unknown whether the far side
 acted; everything else (429, 5xx, refused connections) is known not to have been delivered.
 
-A dispatcher runs `workers` rounds at once (claim, send, record), sharing `concurrency` sends
-in flight: while one round claims or records, another's rows are on their way, so Slack is kept
-busy rather than waiting on the database.
+Under a backlog a dispatcher has up to `workers` rounds (claim, send, record) under way at
+once, sharing `concurrency` sends in flight: after a full claim the next is claimed at once,
+while the first's rows are on their way, so Slack is kept busy rather than waiting on the
+database. Otherwise it claims when woken (a commit that wrote outbox rows) or polled.
 
 The lease always outlives the sends it covers: each send is cut off after `send_timeout`; a
 claim of n rows waits at most for the other workers' claims ahead of it, so its rows are sent
@@ -28,7 +29,7 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Select, Table, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
@@ -52,6 +53,8 @@ RECORD_ATTEMPTS = 5
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 
 
+_T = TypeVar("_T")
+
 LEASE_MARGIN = timedelta(seconds=5)
 MIN_IDLE_WAIT = 0.05
 
@@ -62,7 +65,7 @@ class DispatcherSettings:
     batch_size: int = 20
     # Sends in flight at once, over all workers.
     concurrency: int = 4
-    # Rounds (claim, send, record) run at once by `start`ed dispatching.
+    # Rounds (claim, send, record) under way at once under a backlog (see the module's doc).
     workers: int = 2
     lease: timedelta = timedelta(seconds=60)
     poll_interval: float = 2.0
@@ -145,26 +148,48 @@ class OutboxDispatcher:
         self._wake.set()
 
     async def _run(self) -> None:
-        await asyncio.gather(*(self._work() for _ in range(self._settings.workers)))
-
-    async def _work(self) -> None:
-        while not self._stopping:
-            try:
-                handled = await self.dispatch_once()
-            except Exception as exc:  # the loop must outlive a database hiccup
-                if is_database_unavailable(exc):
-                    logger.warning(
-                        "outbox dispatch skipped: the database is unavailable (%s)",
-                        type(exc).__name__,
+        """Claim, and hand each claim to a round of its own that sends and records it. After a
+        full claim (more is likely ready) the next is claimed at once, while the first is on
+        its way, up to `workers` rounds at once; otherwise the loop waits for a wake-up."""
+        rounds: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping:
+                if len(rounds) >= self._settings.workers:
+                    await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                self._wake.clear()
+                claimed = await self._logged(self._claim(), default=[])
+                if claimed:
+                    sending = asyncio.create_task(
+                        self._logged(self._deliver_and_record(claimed), default=None)
                     )
-                else:
-                    logger.exception("outbox dispatch failed; retrying at the next poll")
-                handled = 0
-            if handled >= self._settings.batch_size or self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait())
-            self._wake.clear()
+                    rounds.add(sending)
+                    sending.add_done_callback(rounds.discard)
+                if len(claimed) >= self._settings.batch_size or self._stopping:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait())
+            if rounds:  # stopping: the rounds under way record what they sent
+                await asyncio.wait(rounds)
+        except asyncio.CancelledError:
+            for sending in rounds:  # their rows are taken up again when their lease runs out
+                sending.cancel()
+            raise
+
+    async def _logged(self, work: Awaitable[_T], *, default: _T) -> _T:
+        """`work`'s result; `default` if it raised (logged: the loop must outlive a database
+        hiccup or a bug, and try again at the next wake-up or poll)."""
+        try:
+            return await work
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                logger.warning(
+                    "outbox dispatch put off: the database is unavailable (%s)",
+                    type(exc).__name__,
+                )
+            else:
+                logger.exception("outbox dispatch failed; retrying at the next poll")
+            return default
 
     def _idle_wait(self) -> float:
         """Seconds to wait for a wake-up: the poll interval, or less if a slot comes sooner."""
@@ -182,14 +207,17 @@ class OutboxDispatcher:
     # -- one round -----------------------------------------------------------------------------
 
     async def dispatch_once(self) -> int:
-        """Claim what is ready, deliver it, record the outcomes. Returns how many were handled.
-
-        The outcomes of a claim are recorded in one transaction when its last send ends. A
-        send that takes longer does not hold the others back for more than `record_within`:
-        what has ended by then is recorded, and the rest when they end."""
+        """Claim what is ready, deliver it, record the outcomes. Returns how many were handled."""
         claimed = await self._claim()
-        if not claimed:
-            return 0
+        if claimed:
+            await self._deliver_and_record(claimed)
+        return len(claimed)
+
+    async def _deliver_and_record(self, claimed: list[ClaimedDelivery]) -> None:
+        """Send a claim's rows, `concurrency` at a time over all rounds, and record the
+        outcomes, in one transaction when its last send ends. A send that takes longer does
+        not hold the others back for more than `record_within`: what has ended by then is
+        recorded, and the rest when they end. Raises what recording raised, if anything."""
 
         async def deliver(delivery: ClaimedDelivery) -> tuple[ClaimedDelivery, DeliveryOutcome]:
             async with self._sends:
@@ -216,7 +244,6 @@ class OutboxDispatcher:
                 task.cancel()
         if problems:
             raise problems[0]
-        return len(claimed)
 
     async def _claim(self) -> list[ClaimedDelivery]:
         now = self._clock.now()

@@ -611,3 +611,30 @@ async def test_a_claim_is_recorded_in_one_transaction_and_a_slow_send_holds_back
     assert together == 2  # the claim, then every outcome in one transaction
     assert still_sending
     assert all_recorded == 6
+
+
+async def test_under_a_backlog_the_next_claim_goes_out_while_the_first_is_on_its_way(
+    database_url, clock, emulator
+):
+    """A full claim means more is likely ready: it is claimed and sent at once, in a second
+    round, rather than after the first claim's slow answers."""
+    settings = make_settings(database_url, emulator, outbox_batch_size=2, slack_pacing=False)
+    app = await RunningApp(settings, clock).start()
+    try:
+        emulator.slow_next("chat.postMessage", seconds=3, times=2)  # the first claim's two
+        first, second, *backlog = await _owe_posts(app, [f"backlog {n}" for n in range(4)])
+
+        async def backlog_recorded() -> bool:
+            return await _delivered_among(app, backlog) == 2
+
+        await wait_until(backlog_recorded, within=2.5, message="the second claim recorded")
+        first_claim_recorded = await _delivered_among(app, [first, second])
+
+        async def all_recorded() -> bool:
+            return await _delivered_among(app, [first, second, *backlog]) == 4
+
+        await wait_until(all_recorded, message="the first claim recorded too")
+    finally:
+        await app.stop()
+
+    assert first_claim_recorded == 0  # still on its way when the backlog was done
