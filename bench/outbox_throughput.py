@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.clock import SystemClock
 from app.db import create_engine, create_session_factory
 from app.metrics import Metrics
+from app.outbox.delivery import Attempt, DeliveryOutcome, Sender
 from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.models import OutboxMessage
@@ -78,8 +79,10 @@ async def through_outbox(
     workers: int,
     *,
     paced: bool = False,
+    calls_slack: bool = True,
 ) -> tuple[float, float, int]:
-    """(seconds, CPU seconds of this process, delivered rows)"""
+    """(seconds, CPU seconds of this process, delivered rows). Without `calls_slack`, a sender
+    that answers at once, calling nobody: what is left is the outbox's own work per row."""
     engine = create_engine(database_url)
     factory = create_session_factory(engine)
     clock = SystemClock()
@@ -95,7 +98,11 @@ async def through_outbox(
     pacer = Pacer(factory, clock) if paced else None
     async with aiohttp.ClientSession() as http:
         client = AsyncWebClient(token=TOKEN, base_url=emulator.api_url, session=http)
-        sender = SlackApiSender(client, pacer=pacer, paces=unhindered_paces)
+        sender: Sender = (
+            SlackApiSender(client, pacer=pacer, paces=unhindered_paces)
+            if calls_slack
+            else AnswersAtOnce()
+        )
         metrics = Metrics()
         dispatcher = OutboxDispatcher(
             session_factory=factory,
@@ -113,6 +120,14 @@ async def through_outbox(
     delivered = await _delivered(factory) - delivered_before
     await engine.dispose()
     return elapsed, cpu, delivered
+
+
+class AnswersAtOnce:
+    """Delivers every row at once (what chat.postMessage answers), calling nobody."""
+
+    async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
+        await asyncio.sleep(0)  # a send yields to the loop at least once
+        return DeliveryOutcome.delivered({"ts": f"{attempt.outbox_id}.000100", "channel": "C1"})
 
 
 def _recorded(metrics: Metrics) -> float:
@@ -176,6 +191,25 @@ async def main() -> None:
             f"  {cpu / args.messages * 1e3:.2f} ms CPU per message"
         )
         print(f"ratio outbox/baseline: {direct / elapsed:.2f}")
+        _, own_cpu, _ = await through_outbox(
+            emulator,
+            database_url,
+            args.messages,
+            args.concurrency,
+            args.batch,
+            args.workers,
+            calls_slack=False,
+        )
+        own = own_cpu / args.messages
+        print(
+            f"{'claim and record only':<26} {own * 1e3:>8.2f} ms CPU per message"
+            " (a sender that answers at once)"
+        )
+        per_call = direct_cpu / args.messages
+        print(
+            f"ratio bound by CPU: {per_call / (per_call + own):.2f} (a direct call's CPU over"
+            " that plus the outbox's own, with nothing else added)"
+        )
         posted = len(emulator.delivered("chat.postMessage"))
         print(f"delivered rows: {delivered}; posts seen by the emulator: {posted}")
         emulator.reset_calls()
