@@ -38,22 +38,26 @@ from app.outbox.models import OutboxMessage
 from app.outbox.pacing import Pace, Pacer
 from app.outbox.service import enqueue_slack_call
 from app.schema import upgrade_to_head
-from app.slack.delivery import SlackApiSender
+from app.slack.delivery import SlackApiSender, post_metadata
 from app.slack.pacing import slack_paces
 from app.slack_emulator import BENCH_EMULATOR, SlackEmulator
 
 TOKEN = "xoxb-bench"
 
 
-async def baseline(emulator: SlackEmulator, count: int, concurrency: int) -> tuple[float, float]:
-    """(seconds, CPU seconds of this process)"""
+async def baseline(
+    emulator: SlackEmulator, count: int, concurrency: int, *, with_metadata: bool = False
+) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process). `with_metadata`: each post carries the metadata
+    the outbox adds to it (its row's id, by which a retry finds a post that landed)."""
     async with aiohttp.ClientSession() as http:
         client = AsyncWebClient(token=TOKEN, base_url=emulator.api_url, session=http)
         limit = asyncio.Semaphore(concurrency)
 
         async def call(n: int) -> None:
             async with limit:
-                await client.chat_postMessage(channel=f"C{n % 20}", text=f"direct {n}")
+                extra = {"metadata": post_metadata(n)} if with_metadata else {}
+                await client.chat_postMessage(channel=f"C{n % 20}", text=f"direct {n}", **extra)
 
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(call(n) for n in range(count)))
@@ -183,6 +187,14 @@ async def main() -> None:
             f"  {direct_cpu / args.messages * 1e3:.2f} ms CPU per message"
         )
         emulator.reset_calls()
+        _, tagged_cpu = await baseline(
+            emulator, args.messages, args.concurrency, with_metadata=True
+        )
+        print(
+            f"{'the same with metadata':<26} {'':>10}  {tagged_cpu / args.messages * 1e3:.2f}"
+            " ms CPU per message (the outbox's row id on each post)"
+        )
+        emulator.reset_calls()
         elapsed, cpu, delivered = await through_outbox(
             emulator, database_url, args.messages, args.concurrency, args.batch, args.workers
         )
@@ -205,10 +217,10 @@ async def main() -> None:
             f"{'claim and record only':<26} {own * 1e3:>8.2f} ms CPU per message"
             " (a sender that answers at once)"
         )
-        per_call = direct_cpu / args.messages
+        per_call, tagged = direct_cpu / args.messages, tagged_cpu / args.messages
         print(
-            f"ratio bound by CPU: {per_call / (per_call + own):.2f} (a direct call's CPU over"
-            " that plus the outbox's own, with nothing else added)"
+            f"ratio bound by CPU: {per_call / (tagged + own):.2f} (a direct call's CPU over a"
+            " call with metadata plus the outbox's own work, nothing else added)"
         )
         posted = len(emulator.delivered("chat.postMessage"))
         print(f"delivered rows: {delivered}; posts seen by the emulator: {posted}")

@@ -105,7 +105,7 @@ class SlackApiSender:
         self, target: str, payload: dict[str, Any], attempt: Attempt
     ) -> DeliveryOutcome:
         if target == "chat.postMessage":
-            payload = {**payload, "metadata": _post_metadata(attempt.outbox_id)}
+            payload = {**payload, "metadata": post_metadata(attempt.outbox_id)}
             if attempt.maybe_sent_since is not None:
                 earlier = await self._find_post(payload, attempt)
                 if earlier is not None:
@@ -177,7 +177,8 @@ class SlackApiSender:
         return None
 
 
-def _post_metadata(outbox_id: int) -> dict[str, Any]:
+def post_metadata(outbox_id: int) -> dict[str, Any]:
+    """What every post carries: its outbox row's id (see POST_METADATA_TYPE)."""
     return {"event_type": POST_METADATA_TYPE, "event_payload": {"outbox_id": outbox_id}}
 
 
