@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -141,6 +141,11 @@ class Settings(DatabaseSettings):
 
     slack_bot_token: SecretStr
     slack_signing_secret: SecretStr
+    # Socket Mode (no public address): Slack's requests come over a WebSocket ticketbot opens
+    # with this app-level token (xapp-..., scope connections:write). Setting it turns Socket
+    # Mode on; SLACK_SOCKET_MODE=true without it is refused.
+    slack_app_token: SecretStr | None = None
+    slack_socket_mode: bool = False
     slack_api_url: str = "https://slack.com/api/"
     support_leads: Annotated[list[str], NoDecode] = Field(default_factory=list)
     triage_channel_id: str | None = None
@@ -248,6 +253,32 @@ class Settings(DatabaseSettings):
             raise ValueError("must not be empty")
         return value
 
+    @field_validator("slack_app_token")
+    @classmethod
+    def _check_app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError(
+                "must be an app-level token (xapp-...), made under Basic Information >"
+                " App-Level Tokens with the connections:write scope"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _socket_mode_needs_a_token(self) -> Settings:
+        if self.slack_socket_mode and self.slack_app_token is None:
+            raise ValueError(
+                "SLACK_SOCKET_MODE needs SLACK_APP_TOKEN (an app-level token, xapp-..., with"
+                " the connections:write scope)"
+            )
+        return self
+
+    @property
+    def uses_socket_mode(self) -> bool:
+        """Slack's requests come over Socket Mode (as well as to the HTTP endpoint)."""
+        return self.slack_app_token is not None
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -283,6 +314,8 @@ def describe_validation_error(exc: ValidationError) -> str:
         variable = "_".join(str(part) for part in error["loc"]).upper() or "settings"
         if error["type"] == "missing":
             problems.append(f"{variable} is not set")
+        elif not error["loc"]:  # a rule over several settings: its message names them
+            problems.append(error["msg"].removeprefix("Value error, "))
         else:
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{variable} is invalid: {message}")

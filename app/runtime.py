@@ -43,6 +43,7 @@ from app.slack.client import build_interactive_client, build_outbox_client
 from app.slack.context import SlackContext, intake_rules
 from app.slack.delivery import SlackApiSender
 from app.slack.rendering import Renderer
+from app.slack.socket_mode import SocketModeLink, SocketModeRefused
 from app.team.service import bootstrap_leads
 from app.timers.handlers import TimerHandlers
 from app.timers.sweeper import TimerSweeper, TimerSweeperSettings
@@ -92,8 +93,12 @@ class Runtime:
     catch_up: CatchUp | None = None
     # Retries start-up's auth.test in the background while Slack or the database is unreachable.
     identity_retry: asyncio.Task[None] | None = None
+    # Slack's requests over Socket Mode, when SLACK_APP_TOKEN is set.
+    socket_mode: SocketModeLink | None = None
 
     async def close(self) -> None:
+        if self.socket_mode is not None:  # no new requests while the rest stops
+            await self.socket_mode.close()
         if self.identity_retry is not None:
             self.identity_retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -212,6 +217,16 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         raise
     if not learned:
         runtime.identity_retry = asyncio.create_task(_keep_learning_identity(runtime))
+    if settings.slack_app_token is not None:
+        runtime.socket_mode = SocketModeLink(
+            bolt_app, settings.slack_app_token.get_secret_value(), interactive_client
+        )
+        try:
+            await runtime.socket_mode.check_token()
+        except SocketModeRefused as exc:
+            await runtime.close()
+            raise StartupError(str(exc)) from None
+        runtime.socket_mode.start()
     dispatcher.start()
     await catch_up_now(runtime)
     return runtime

@@ -100,21 +100,42 @@ def make_settings(database_url: str, emulator: SlackEmulator, **overrides: Any) 
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+HTTP = "http"
+SOCKET_MODE = "socket_mode"
+
+
 @pytest.fixture
-def settings(database_url: str, emulator: SlackEmulator) -> Settings:
+def transport(request: pytest.FixtureRequest) -> str:
+    """How Slack reaches the app: signed HTTP requests (the default), or Socket Mode envelopes
+    over the app's own connection (tests/slack/test_over_socket_mode.py runs flows both ways
+    by parametrizing this fixture)."""
+    return str(getattr(request, "param", HTTP))
+
+
+@pytest.fixture
+def settings(database_url: str, emulator: SlackEmulator, transport: str) -> Settings:
+    if transport == SOCKET_MODE:
+        return make_settings(database_url, emulator, slack_app_token=emulator.socket_mode.app_token)
     return make_settings(database_url, emulator)
 
 
 @pytest.fixture
-async def running_app(settings: Settings, clock: SettableClock) -> AsyncIterator[RunningApp]:
+async def running_app(
+    settings: Settings, clock: SettableClock, emulator: SlackEmulator
+) -> AsyncIterator[RunningApp]:
     app = await RunningApp(settings, clock).start()
+    if settings.uses_socket_mode:
+        await emulator.socket_mode.wait_for_connections(1)
     yield app
     await app.stop()
 
 
 @pytest.fixture
-async def sender(running_app: RunningApp) -> AsyncIterator[SlackSender]:
-    sender = SlackSender(running_app.url, SIGNING_SECRET, team_id=TEAM_ID)
+async def sender(
+    running_app: RunningApp, emulator: SlackEmulator, transport: str
+) -> AsyncIterator[SlackSender]:
+    over_socket = emulator.socket_mode if transport == SOCKET_MODE else None
+    sender = SlackSender(running_app.url, SIGNING_SECRET, team_id=TEAM_ID, socket_mode=over_socket)
     yield sender
     await sender.aclose()
 
@@ -122,6 +143,13 @@ async def sender(running_app: RunningApp) -> AsyncIterator[SlackSender]:
 @pytest.fixture(autouse=True)
 def _no_dotenv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Settings built in tests never read a developer's environment."""
-    for name in ("DATABASE_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL"):
+    for name in (
+        "DATABASE_URL",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_API_URL",
+        "SLACK_APP_TOKEN",
+        "SLACK_SOCKET_MODE",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield

@@ -55,6 +55,11 @@ async def readyz(request: Request) -> JSONResponse:
             },
             status_code=503,
         )
+    if runtime.socket_mode is not None and not await runtime.socket_mode.is_connected():
+        return JSONResponse(
+            {"status": "unavailable", "reason": "Socket Mode is not connected to Slack yet"},
+            status_code=503,
+        )
     return JSONResponse({"status": "ready", "schema": sorted(current)})
 
 

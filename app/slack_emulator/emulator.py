@@ -28,8 +28,9 @@ from app.slack_emulator.payloads import rich_text_blocks
 from app.slack_emulator.problems import NO_TEXT, Problem, error_of, slack_messages
 from app.slack_emulator.rate_limits import RateLimiter
 from app.slack_emulator.records import RESPONSE_URL_METHOD, CallLog, RecordedCall
-from app.slack_emulator.routes import RESPONSE_URL_PREFIX, create_app
+from app.slack_emulator.routes import CONNECTIONS_OPEN, RESPONSE_URL_PREFIX, create_app
 from app.slack_emulator.server import ServerRunner
+from app.slack_emulator.socket_mode import SocketModeHub
 from app.slack_emulator.ts import TsGenerator, default_ts_generator, is_ts, ts_micros
 from app.slack_emulator.workspace import ApiError, BotIdentity, Workspace
 
@@ -74,6 +75,8 @@ class SlackEmulator:
         allow_broadcasts: bool = False,
         enterprise_id: str | None = None,
         is_enterprise_install: bool = False,
+        app_token: str = "xapp-1-A0001-emulator",
+        app_id: str = "A0001",
     ) -> None:
         """Strict by default: every check below refuses what Slack refuses, or more.
 
@@ -84,6 +87,8 @@ class SlackEmulator:
         ``allow_broadcasts``: let ``<!here>``, ``<!channel>``... through (refused by default).
         ``enterprise_id`` / ``is_enterprise_install``: an Enterprise Grid workspace, or an
         org-wide installation (auth.test answers with them).
+        ``app_token`` / ``app_id``: the app-level token Socket Mode connects with
+        (:attr:`socket_mode`), and the app's id.
         """
         self.bot_token = bot_token
         self._clock = clock or time.time
@@ -108,6 +113,9 @@ class SlackEmulator:
         self._response_urls: set[str] = set()
         # Replaced on every recorded call; waiters hold the previous one, which gets set.
         self._recorded = asyncio.Event()
+        self.socket_mode = SocketModeHub(
+            app_token=app_token, app_id=app_id, base_url=lambda: self.base_url
+        )
         self._runner = ServerRunner(create_app(self))
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -116,6 +124,7 @@ class SlackEmulator:
         await self._runner.start(host, port)
 
     async def stop(self) -> None:
+        await self.socket_mode.close_all()
         await self._runner.stop()
 
     async def go_down(self) -> None:
@@ -396,6 +405,17 @@ class SlackEmulator:
             return Answer(200, {"ok": True})
 
         return await self._answer(RESPONSE_URL_METHOD, args, token, handle)
+
+    async def answer_connections_open(
+        self, args: dict[str, Any], token: str | None, *, in_header: bool
+    ) -> Answer:
+        """`apps.connections.open`: a one-time Socket Mode link (:mod:`.socket_mode`)."""
+
+        def handle() -> Answer:
+            status, body = self.socket_mode.open_link(token, in_header=in_header)
+            return Answer(status, body)
+
+        return await self._answer(CONNECTIONS_OPEN, args, token, handle)
 
     async def answer_error(self, method: str, error: str, *, status: int = 200) -> Answer:
         """Record and answer a request that could not even be parsed."""

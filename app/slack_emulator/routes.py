@@ -21,17 +21,19 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 
 from app.slack_emulator.records import RESPONSE_URL_METHOD
 from app.slack_emulator.request_shape import request_shape
+from app.slack_emulator.socket_mode import LINK_PATH
 from app.slack_emulator.workspace import ApiError
 
 if TYPE_CHECKING:
     from app.slack_emulator.emulator import SlackEmulator
 
 RESPONSE_URL_PREFIX = "/_emulator/response_url/"
+CONNECTIONS_OPEN = "apps.connections.open"
 
 # Arguments that Slack takes as JSON text inside form-encoded bodies.
 _JSON_STRING_ARGS = frozenset(
@@ -89,9 +91,18 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
         except ApiError as exc:
             answer = await emulator.answer_error(method, exc.error)
         else:
+            if method == CONNECTIONS_OPEN:
+                scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+                in_header = scheme.lower() == "bearer" and bool(credentials.strip())
+                answer = await emulator.answer_connections_open(args, token, in_header=in_header)
+                return _json(answer.status, answer.body, answer.headers)
             shape = await request_shape(request)
             answer = await emulator.answer(method, args, token, shape=shape)
         return _json(answer.status, answer.body, answer.headers)
+
+    @app.websocket(LINK_PATH + "/")
+    async def socket_mode_link(websocket: WebSocket, ticket: str | None = None) -> None:
+        await emulator.socket_mode.serve(websocket, ticket)
 
     @app.post(RESPONSE_URL_PREFIX + "{hook_id}")
     async def response_url(hook_id: str, request: Request) -> JSONResponse:

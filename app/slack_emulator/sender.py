@@ -21,6 +21,7 @@ import httpx
 
 from app.slack_emulator.acks import ack_problems
 from app.slack_emulator.block_kit import TextRules
+from app.slack_emulator.socket_mode import SocketModeHub
 
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 VERIFICATION_TOKEN = "emulator-verification-token"  # the deprecated envelope "token"
@@ -80,8 +81,15 @@ class SlackSender:
         bot_user_id: str = "UBOT",
         check_answers: bool = True,
         answer_rules: TextRules | None = None,
+        socket_mode: SocketModeHub | None = None,
+        ack_within: float = 10.0,
     ) -> None:
         """``team_id`` is the installation: the workspace that installed the app.
+
+        With ``socket_mode`` (an emulator's :attr:`~SlackEmulator.socket_mode`) every request
+        goes as a Socket Mode envelope over the app's connection instead of a signed POST
+        (signing arguments are then ignored), and the answer is the app's acknowledgement:
+        200 with its payload, or 503 if none came within ``ack_within`` seconds.
 
         With ``check_answers`` (the default) every answer the app gives a command or an
         interaction is checked as Slack would (:mod:`.acks`); one Slack would refuse raises
@@ -98,6 +106,8 @@ class SlackSender:
         self._clock = clock
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(timeout=10.0)
+        self._socket_mode = socket_mode
+        self._ack_within = ack_within
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -184,6 +194,13 @@ class SlackSender:
         }
         if enterprise_id is not None:
             envelope["enterprise_id"] = enterprise_id
+        if self._socket_mode is not None:
+            return await self._over_socket(
+                "events_api",
+                envelope,
+                retry_attempt=retry_num or 0,
+                retry_reason=retry_reason if retry_num else "",
+            )
         headers = {}
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
@@ -254,13 +271,16 @@ class SlackSender:
                 "trigger_id": trigger_id or _trigger_id(),
             }
         )
-        response = await self._post(
-            urlencode(form).encode(),
-            "application/x-www-form-urlencoded",
-            timestamp=timestamp,
-            signature=signature,
-            unsigned=unsigned,
-        )
+        if self._socket_mode is not None:
+            response = await self._over_socket("slash_commands", form)
+        else:
+            response = await self._post(
+                urlencode(form).encode(),
+                "application/x-www-form-urlencoded",
+                timestamp=timestamp,
+                signature=signature,
+                unsigned=unsigned,
+            )
         self._check_answer(response, kind="command")
         return response
 
@@ -514,8 +534,33 @@ class SlackSender:
             )
         return filled
 
+    async def _over_socket(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> httpx.Response:
+        """A Socket Mode envelope instead of a POST; the acknowledgement as an answer."""
+        assert self._socket_mode is not None
+        ack = await self._socket_mode.deliver(
+            kind,
+            payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+            ack_within=self._ack_within,
+        )
+        if ack is None:
+            return httpx.Response(503, text="no acknowledgement")
+        if ack.payload:
+            return httpx.Response(200, json=ack.payload)
+        return httpx.Response(200)
+
     async def _post_payload(self, payload: dict[str, Any], **signing: Any) -> httpx.Response:
         """Interactivity requests: form-encoded with the JSON in a single ``payload`` field."""
+        if self._socket_mode is not None:
+            return await self._over_socket("interactive", payload)
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self._post(body, "application/x-www-form-urlencoded", **signing)
 
