@@ -80,14 +80,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Upgrade the database schema, check the bot token with Slack, then serve"
         " the Slack endpoint (/slack/events), the REST API, health and metrics, with the outbox"
         " dispatcher and the scheduler.",
-        epilog="Settings: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (required), DATABASE_URL"
-        " (default sqlite+aiosqlite:///./ticketbot.db); optional ones such as SUPPORT_LEADS and"
+        epilog="Settings: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (required), SLACK_APP_TOKEN"
+        " (Socket Mode), DATABASE_URL (default sqlite+aiosqlite:///./ticketbot.db); optional"
+        " ones such as SUPPORT_LEADS and"
         " TRIAGE_CHANNEL_ID are listed in .env.example. " + SETTINGS_READ_FROM,
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", default="3000", help="port to listen on (default 3000)")
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not upgrade the database schema first"
+    )
+    serve.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="also take Slack's requests over Socket Mode (no public address needed; needs"
+        " SLACK_APP_TOKEN, which turns it on by itself too)",
     )
     serve.set_defaults(handler=_serve)
 
@@ -403,7 +410,7 @@ def _serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     port = _port_number(args.port, "--port")
-    settings = load_settings()
+    settings = load_settings(**({"slack_socket_mode": True} if args.socket_mode else {}))
     _check_port_free(args.host, port, "--port")  # before migrating and asking Slack
     configure_logging(settings.log_level, settings.log_format)
     if not args.no_migrate:
@@ -920,6 +927,7 @@ async def _preflight(settings: Settings) -> str | None:
 
     from app.runtime import FATAL_AUTH_ERRORS
     from app.slack.client import build_outbox_client
+    from app.slack.socket_mode import SocketModeRefused, check_app_token
 
     timeout = aiohttp.ClientTimeout(total=settings.slack_http_timeout_seconds)
     async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -932,6 +940,11 @@ async def _preflight(settings: Settings) -> str | None:
                 return f"SLACK_BOT_TOKEN was refused by Slack ({error})"
         except Exception:
             return None
+        if settings.slack_app_token is not None:
+            try:
+                await check_app_token(client, settings.slack_app_token.get_secret_value())
+            except SocketModeRefused as exc:
+                return str(exc)
     return None
 
 

@@ -107,6 +107,52 @@ async def test_refused_token_stops_serve_with_one_line(tmp_path, emulator):
     )
 
 
+async def test_refused_app_token_stops_serve_with_one_line(tmp_path, emulator):
+    env = clean_environment(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'tb.db'}",
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET="s",
+        SLACK_APP_TOKEN="xapp-1-A0001-wrong",
+        SLACK_API_URL=emulator.api_url,
+        LOG_LEVEL="ERROR",
+    )
+
+    code, _, stderr = await run(["serve", "--port", str(free_port())], tmp_path, env)
+
+    assert code == 1
+    assert stderr.strip().splitlines()[-1] == (
+        "ticketbot: SLACK_APP_TOKEN was refused by Slack (invalid_auth); it must be an"
+        " app-level token (xapp-...) with the connections:write scope"
+    )
+
+
+@pytest.mark.parametrize(
+    "extra,arguments,expected",
+    [
+        (
+            {},
+            ["--socket-mode"],
+            "ticketbot: configuration error: SLACK_SOCKET_MODE needs SLACK_APP_TOKEN (an"
+            " app-level token, xapp-..., with the connections:write scope)",
+        ),
+        (
+            {"SLACK_APP_TOKEN": "xoxb-a-bot-token"},
+            [],
+            "ticketbot: configuration error: SLACK_APP_TOKEN is invalid: must be an app-level"
+            " token (xapp-...), made under Basic Information > App-Level Tokens with the"
+            " connections:write scope",
+        ),
+    ],
+)
+async def test_socket_mode_settings_are_checked_in_one_line(tmp_path, extra, arguments, expected):
+    env = clean_environment(SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s", **extra)
+
+    code, _, stderr = await run(["serve", *arguments], tmp_path, env)
+
+    assert code == 2
+    assert stderr.strip().splitlines() == [expected]
+
+
 async def test_migrate_needs_only_the_database(tmp_path):
     database = tmp_path / "fresh.db"
     env = clean_environment(DATABASE_URL=f"sqlite+aiosqlite:///{database}")

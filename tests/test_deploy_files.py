@@ -36,6 +36,29 @@ def test_manifest_subscribes_to_what_the_app_handles():
     assert settings["socket_mode_enabled"] is False
 
 
+def _without_transport(manifest: dict) -> dict:
+    """The manifest less what differs between HTTP and Socket Mode: URLs and the switch."""
+    settings = manifest["settings"]
+    settings["event_subscriptions"].pop("request_url", None)
+    settings["interactivity"].pop("request_url", None)
+    settings.pop("socket_mode_enabled")
+    for command in manifest["features"]["slash_commands"]:
+        command.pop("url", None)
+    return manifest
+
+
+def test_the_socket_mode_manifest_is_the_same_app_without_urls():
+    """Slack's manifest reference: with `socket_mode_enabled: true` no request URL is needed
+    (https://docs.slack.dev/reference/app-manifest#settings)."""
+    http_text = (ROOT / "slack_manifest.yml").read_text()
+    socket_text = (ROOT / "slack_manifest.socket.yml").read_text()
+    socket = yaml.safe_load(socket_text)
+
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert "url:" not in socket_text and "example.com" not in socket_text
+    assert _without_transport(socket) == _without_transport(yaml.safe_load(http_text))
+
+
 def test_compose_runs_postgres_and_ticketbot():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]

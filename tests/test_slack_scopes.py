@@ -24,6 +24,9 @@ APP = ROOT / "app"
 # Web API method -> bot scopes, from each method's page (https://docs.slack.dev/reference/methods/<name>).
 METHOD_SCOPES: dict[str, set[str]] = {
     "auth.test": set(),
+    # Called with the app-level token (connections:write), not the bot's: no bot scope
+    # (https://docs.slack.dev/reference/methods/apps.connections.open, "No scopes required").
+    "apps.connections.open": set(),
     "chat.postMessage": {"chat:write"},
     "chat.update": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},

@@ -34,6 +34,26 @@ class SocketModeRefused(RuntimeError):
     """Slack refused the app-level token; the message says why in one line."""
 
 
+async def check_app_token(client: AsyncWebClient, app_token: str) -> None:
+    """Ask Slack for a link once: raise SocketModeRefused if it refuses the token. A Slack that
+    cannot be reached is not fatal: the connection keeps trying in the background."""
+    try:
+        await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error"))
+        if error in FATAL_LINK_ERRORS:
+            raise SocketModeRefused(
+                f"SLACK_APP_TOKEN was refused by Slack ({error}); it must be an app-level"
+                " token (xapp-...) with the connections:write scope"
+            ) from None
+        logger.warning("apps.connections.open failed (%s); trying again", error)
+    except Exception as exc:
+        logger.warning(
+            "Socket Mode: Slack unreachable (%s); connecting in the background",
+            type(exc).__name__,
+        )
+
+
 class SocketModeLink:
     def __init__(self, bolt_app: AsyncApp, app_token: str, client: AsyncWebClient) -> None:
         self._app_token = app_token
@@ -42,23 +62,8 @@ class SocketModeLink:
         self._connecting: asyncio.Task[None] | None = None
 
     async def check_token(self) -> None:
-        """Ask Slack for a link once, to fail at start-up on a token it refuses. A Slack that
-        cannot be reached is not fatal: the connection keeps trying in the background."""
-        try:
-            await self._client.apps_connections_open(app_token=self._app_token)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error"))
-            if error in FATAL_LINK_ERRORS:
-                raise SocketModeRefused(
-                    f"SLACK_APP_TOKEN was refused by Slack ({error}); it must be an app-level"
-                    " token (xapp-...) with the connections:write scope"
-                ) from None
-            logger.warning("apps.connections.open failed (%s); trying again", error)
-        except Exception as exc:
-            logger.warning(
-                "Socket Mode: Slack unreachable (%s); connecting in the background",
-                type(exc).__name__,
-            )
+        """Fail at start-up on an app-level token Slack refuses (see `check_app_token`)."""
+        await check_app_token(self._client, self._app_token)
 
     def start(self) -> None:
         """Connect in the background (slack_sdk retries until it is connected, then keeps the

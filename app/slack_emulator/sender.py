@@ -83,13 +83,15 @@ class SlackSender:
         answer_rules: TextRules | None = None,
         socket_mode: SocketModeHub | None = None,
         ack_within: float = 10.0,
+        redeliver: bool = False,
     ) -> None:
         """``team_id`` is the installation: the workspace that installed the app.
 
         With ``socket_mode`` (an emulator's :attr:`~SlackEmulator.socket_mode`) every request
         goes as a Socket Mode envelope over the app's connection instead of a signed POST
         (signing arguments are then ignored), and the answer is the app's acknowledgement:
-        200 with its payload, or 503 if none came within ``ack_within`` seconds.
+        200 with its payload, or 503 if none came within ``ack_within`` seconds. With
+        ``redeliver`` an event not acknowledged in time is sent again, as Slack does.
 
         With ``check_answers`` (the default) every answer the app gives a command or an
         interaction is checked as Slack would (:mod:`.acks`); one Slack would refuse raises
@@ -108,6 +110,7 @@ class SlackSender:
         self._client = client or httpx.AsyncClient(timeout=10.0)
         self._socket_mode = socket_mode
         self._ack_within = ack_within
+        self._redeliver = redeliver
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -550,6 +553,7 @@ class SlackSender:
             retry_attempt=retry_attempt,
             retry_reason=retry_reason,
             ack_within=self._ack_within,
+            redeliver=self._redeliver,
         )
         if ack is None:
             return httpx.Response(503, text="no acknowledgement")

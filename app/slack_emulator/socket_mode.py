@@ -38,7 +38,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -52,8 +52,6 @@ LINK_PATH = "/_socket_mode/link"
 class _Connection:
     id: int
     socket: WebSocket
-    # Envelopes sent on this connection and not yet acknowledged: envelope_id -> waiter.
-    waiting: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     closed: bool = False
 
 
@@ -80,6 +78,12 @@ class SocketModeHub:
         self._changed = asyncio.Event()
         self.problems: list[str] = []
         self.envelopes: list[dict[str, Any]] = []  # every envelope sent, in order
+        # Sent and not yet acknowledged: envelope_id -> waiter. An acknowledgement may come
+        # over another of the app's connections (slack_sdk sends it on whichever is current
+        # when its listener returns, e.g. after a refresh).
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._sent: set[str] = set()
+        self.late_acks: list[str] = []  # acknowledged after Slack had given up waiting
         self.connections_opened = 0
         self._closing: set[asyncio.Future[None]] = set()
 
@@ -146,25 +150,25 @@ class SocketModeHub:
         except ValueError:
             self.problems.append(f"not JSON: {text[:200]!r}")
             return
-        envelope_id = message.get("envelope_id") if isinstance(message, dict) else None
-        waiter = connection.waiting.pop(str(envelope_id), None) if envelope_id else None
-        if waiter is None:
-            self.problems.append(f"an acknowledgement of no envelope sent here: {text[:200]!r}")
+        envelope_id = str(message.get("envelope_id") or "") if isinstance(message, dict) else ""
+        if envelope_id not in self._sent:
+            self.problems.append(f"an acknowledgement of no envelope sent: {text[:200]!r}")
             return
         payload = message.get("payload")
         if payload is not None and not isinstance(payload, dict):
             self.problems.append(f"an acknowledgement whose payload is not an object: {text!r}")
             payload = None
-        if not waiter.done():
-            waiter.set_result(payload or {})
+        waiter = self._waiting.pop(envelope_id, None)
+        if waiter is None or waiter.done():
+            self.late_acks.append(envelope_id)
+            return
+        waiter.set_result(payload or {})
 
     def _drop(self, connection: _Connection) -> None:
+        # Envelopes it was sent and did not acknowledge wait out their time, as Slack's do,
+        # and an event goes out again then.
         connection.closed = True
         self._connections.pop(connection.id, None)
-        for waiter in connection.waiting.values():
-            if not waiter.done():
-                waiter.cancel()  # never acknowledged: an event goes out again elsewhere
-        connection.waiting.clear()
         self._notify()
 
     def _open(self) -> list[_Connection]:
@@ -223,21 +227,21 @@ class SocketModeHub:
             retry_reason = "timeout"
 
     async def _send(self, envelope: dict[str, Any], ack_within: float) -> dict[str, Any] | None:
+        envelope_id = envelope["envelope_id"]
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(ack_within):
                 connection = await self._next_connection()
-                waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-                connection.waiting[envelope["envelope_id"]] = waiter
+                self._waiting[envelope_id] = waiter
+                self._sent.add(envelope_id)
                 self.envelopes.append(envelope)
-                await connection.socket.send_text(json.dumps(envelope))
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                    await connection.socket.send_text(json.dumps(envelope))
                 return await waiter
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # this delivery itself is being cancelled
-            return None  # its connection closed before acknowledging it
-        except (TimeoutError, RuntimeError, WebSocketDisconnect):
+        except TimeoutError:
             return None
+        finally:
+            self._waiting.pop(envelope_id, None)
 
     async def _next_connection(self) -> _Connection:
         while not (open_now := self._open()):
