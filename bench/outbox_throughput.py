@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 import tempfile
 import time
@@ -195,23 +196,22 @@ async def main() -> None:
             " ms CPU per message (the outbox's row id on each post)"
         )
         emulator.reset_calls()
-        elapsed, cpu, delivered = await through_outbox(
-            emulator, database_url, args.messages, args.concurrency, args.batch, args.workers
-        )
-        print(
-            f"{'through the outbox':<26} {args.messages / elapsed:>8.0f}/s"
-            f"  {cpu / args.messages * 1e3:.2f} ms CPU per message"
-        )
-        print(f"ratio outbox/baseline: {direct / elapsed:.2f}")
-        _, own_cpu, _ = await through_outbox(
+        dispatched = functools.partial(
+            through_outbox,
             emulator,
             database_url,
             args.messages,
             args.concurrency,
             args.batch,
             args.workers,
-            calls_slack=False,
         )
+        elapsed, cpu, delivered = await dispatched()
+        print(
+            f"{'through the outbox':<26} {args.messages / elapsed:>8.0f}/s"
+            f"  {cpu / args.messages * 1e3:.2f} ms CPU per message"
+        )
+        print(f"ratio outbox/baseline: {direct / elapsed:.2f}")
+        _, own_cpu, _ = await dispatched(calls_slack=False)
         own = own_cpu / args.messages
         print(
             f"{'claim and record only':<26} {own * 1e3:>8.2f} ms CPU per message"
@@ -225,15 +225,7 @@ async def main() -> None:
         posted = len(emulator.delivered("chat.postMessage"))
         print(f"delivered rows: {delivered}; posts seen by the emulator: {posted}")
         emulator.reset_calls()
-        paced_elapsed, paced_cpu, paced_delivered = await through_outbox(
-            emulator,
-            database_url,
-            args.messages,
-            args.concurrency,
-            args.batch,
-            args.workers,
-            paced=True,
-        )
+        paced_elapsed, paced_cpu, paced_delivered = await dispatched(paced=True)
         print(
             f"{'through the outbox, paced':<26} {args.messages / paced_elapsed:>8.0f}/s"
             f"  {paced_cpu / args.messages * 1e3:.2f} ms CPU per message"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +40,18 @@ def ts_at(moment: datetime) -> str:
     """The Slack ts of a message written at `moment` (the app's clock, not the wall's)."""
     micros = (moment - _EPOCH) // timedelta(microseconds=1)
     return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def writer(emulator: SlackEmulator, now: datetime) -> Callable[..., str]:
+    """write(user, text, ago, thread_ts=None): a message written `ago` before `now`, in Slack
+    only (no event is sent); its ts."""
+
+    def write(user: str, text: str, ago: timedelta, thread_ts: str | None = None) -> str:
+        return emulator.add_message(
+            CHANNEL, user=user, text=text, ts=ts_at(now - ago), thread_ts=thread_ts
+        )["ts"]
+
+    return write
 
 
 def time_of(ts: str) -> datetime:
@@ -136,10 +148,7 @@ async def test_what_customers_wrote_while_ticketbot_was_down_is_taken_in_once(
     clock.advance(hours=9)
     now = clock.now()
 
-    def write(user: str, text: str, ago: timedelta, thread_ts: str | None = None) -> str:
-        return emulator.add_message(
-            CHANNEL, user=user, text=text, ts=ts_at(now - ago), thread_ts=thread_ts
-        )["ts"]
+    write = writer(emulator, now)
 
     customer_reply = write(CUSTOMER, "Still failing", timedelta(hours=8), root["ts"])
     agent_reply = write(AGENT, "Looking into it", timedelta(hours=7), root["ts"])
@@ -626,10 +635,7 @@ async def test_a_thread_slack_refuses_to_read_is_skipped_and_the_run_goes_on(
     clock.advance(hours=9)
     now = clock.now()
 
-    def write(user: str, text: str, ago: timedelta, thread_ts: str | None = None) -> str:
-        return emulator.add_message(
-            CHANNEL, user=user, text=text, ts=ts_at(now - ago), thread_ts=thread_ts
-        )["ts"]
+    write = writer(emulator, now)
 
     first = write(CUSTOMER, "Exports fail", timedelta(hours=8))
     first_reply = write(CUSTOMER, "Still failing", timedelta(hours=7), first)
