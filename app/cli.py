@@ -130,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Settings: none. It reads no environment variables and no .env, and leaves"
         " nothing behind.",
     )
+    demo.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="send Slack's requests over Socket Mode (the emulator's) instead of HTTP",
+    )
     demo.set_defaults(handler=_demo)
 
     migrate = commands.add_parser(
@@ -582,7 +587,7 @@ def _dev_send(send: Callable[[], Coroutine[Any, Any, list[str]]]) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from app.demo import demo
 
-    return demo()
+    return demo(socket_mode=args.socket_mode)
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -96,6 +96,9 @@ class Story:
     sender: SlackSender
     runtime: Runtime
     out: TextIO
+    # How each step reaches ticketbot, and what Slack gets back once it is stored.
+    transport: str = "a Slack-signed request to ticketbot over HTTP"
+    answer: str = "its 200"
     step: int = 0
     step_title: str = ""
     question_ts: str = ""
@@ -121,19 +124,20 @@ class Story:
 # -- running -----------------------------------------------------------------------------------
 
 
-def demo(out: TextIO | None = None) -> int:
-    """Run the demo; 0 when every step happened as it should, 1 otherwise."""
+def demo(out: TextIO | None = None, *, socket_mode: bool = False) -> int:
+    """Run the demo; 0 when every step happened as it should, 1 otherwise. With
+    `socket_mode` Slack's requests go over Socket Mode instead of signed HTTP requests."""
     stream = out or sys.stdout
     reconfigure = getattr(stream, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="replace")  # a terminal without UTF-8 still gets the transcript
-    return asyncio.run(run_demo(stream))
+    return asyncio.run(run_demo(stream, socket_mode=socket_mode))
 
 
-async def run_demo(out: TextIO) -> int:
+async def run_demo(out: TextIO, *, socket_mode: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="ticketbot-demo-", ignore_cleanup_errors=True) as tmp:
         try:
-            await _run_in(Path(tmp), out)
+            await _run_in(Path(tmp), out, socket_mode=socket_mode)
         except DemoFailed as exc:
             print(f"ticketbot demo: {exc}", file=sys.stderr, flush=True)
             return 1
@@ -144,13 +148,17 @@ async def run_demo(out: TextIO) -> int:
     return 0
 
 
-async def _run_in(directory: Path, out: TextIO) -> None:
+async def _run_in(directory: Path, out: TextIO, *, socket_mode: bool = False) -> None:
     emulator = _seeded_emulator()
     await emulator.start("127.0.0.1", 0)
     server: EmbeddedServer | None = None
     task: asyncio.Task[None] | None = None
     try:
-        settings = demo_settings(f"sqlite+aiosqlite:///{directory / 'demo.db'}", emulator.api_url)
+        settings = demo_settings(
+            f"sqlite+aiosqlite:///{directory / 'demo.db'}",
+            emulator.api_url,
+            app_token=emulator.socket_mode.app_token if socket_mode else None,
+        )
         configure_logging(settings.log_level, settings.log_format)
         await upgrade_to_head(settings.database_url)
         app = create_app(settings, clock=SystemClock())
@@ -161,14 +169,28 @@ async def _run_in(directory: Path, out: TextIO) -> None:
         )
         task = asyncio.create_task(server.serve())
         port = await _started(server, task)
+        if socket_mode:
+            try:
+                await emulator.socket_mode.wait_for_connections(1, within=15)
+            except TimeoutError:
+                raise DemoFailed("ticketbot did not connect over Socket Mode within 15 s") from None
         async with SlackSender(
             f"http://127.0.0.1:{port}",
             SIGNING_SECRET,
             team_id=TEAM_ID,
             team_domain=TEAM_DOMAIN,
             bot_user_id=BOT_USER_ID,
+            socket_mode=emulator.socket_mode if socket_mode else None,
         ) as sender:
-            story = Story(emulator=emulator, sender=sender, runtime=app.state.runtime, out=out)
+            story = Story(
+                emulator=emulator,
+                sender=sender,
+                runtime=app.state.runtime,
+                out=out,
+            )
+            if socket_mode:
+                story.transport = "a Socket Mode envelope on ticketbot's own connection to Slack"
+                story.answer = "its acknowledgement"
             await play(story)
             await print_transcript(story)
     finally:
@@ -178,8 +200,9 @@ async def _run_in(directory: Path, out: TextIO) -> None:
         await emulator.stop()
 
 
-def demo_settings(database_url: str, api_url: str) -> Settings:
-    """Every setting at its default (the environment is not read), pointed at the emulator."""
+def demo_settings(database_url: str, api_url: str, *, app_token: str | None = None) -> Settings:
+    """Every setting at its default (the environment is not read), pointed at the emulator;
+    over Socket Mode with `app_token`."""
     defaults = {
         name: info.get_default(call_default_factory=True)
         for name, info in Settings.model_fields.items()
@@ -194,6 +217,7 @@ def demo_settings(database_url: str, api_url: str) -> Settings:
         "triage_channel_id": None,  # the lead names the triage channel with /ticket watch
         "csat_delay_seconds": 0,  # the rating prompt follows the resolution at the next sweep
         "log_level": "WARNING",
+        "slack_app_token": app_token,
     }
     return Settings(_env_file=None, **{**defaults, **overrides})
 
@@ -233,9 +257,7 @@ async def play(story: Story) -> None:
         f"ticketbot demo: {TEAM_NAME}'s support team helps {CUSTOMER_TEAM_NAME}, a Slack Connect"
         " customer."
     )
-    story.say(
-        "Slack is the bundled emulator; each step is a Slack-signed request to ticketbot over HTTP."
-    )
+    story.say(f"Slack is the bundled emulator; each step is {story.transport}.")
     story.say("")
     steps = [
         _add_agent,
@@ -311,8 +333,8 @@ async def _customer_asks(story: Story) -> None:
     await _customer_event(story, message_event_of(posted, user_team=CUSTOMER_TEAM_ID))
     ticket = await _ticket(story)
     if ticket is None:
-        raise DemoFailed("Slack got its 200, but no ticket was stored")
-    story.say(f"stored before Slack got its 200: ticket {ticket.display_number}", indent=3)
+        raise DemoFailed(f"Slack got {story.answer}, but no ticket was stored")
+    story.say(f"stored before Slack got {story.answer}: ticket {ticket.display_number}", indent=3)
     card = await _wait(story, "the triage card in #support-triage", lambda: _card(story))
     story.card_ts = card["ts"]
     story.say(f"ticketbot posts the triage card of {ticket.display_number} in #support-triage", 3)

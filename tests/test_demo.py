@@ -16,12 +16,14 @@ from app.tickets.enums import Priority, TicketStatus
 from tests.test_cli import clean_environment, run
 
 
-async def test_demo_plays_a_ticket_from_question_to_resolution(tmp_path):
+@pytest.mark.parametrize("arguments", [[], ["--socket-mode"]], ids=["http", "socket_mode"])
+async def test_demo_plays_a_ticket_from_question_to_resolution(tmp_path, arguments):
+    """The same story over HTTP and over Socket Mode."""
     # The demo keeps to its own temporary SQLite database: a DATABASE_URL is not even read.
     env = clean_environment(DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/nowhere")
     started = time.monotonic()
 
-    code, stdout, stderr = await run(["demo"], tmp_path, env)
+    code, stdout, stderr = await run(["demo", *arguments], tmp_path, env)
 
     assert code == 0, stderr
     assert time.monotonic() - started < 30
@@ -60,6 +62,8 @@ async def test_demo_plays_a_ticket_from_question_to_resolution(tmp_path):
         "csat_rated",
     ]
     assert list(tmp_path.iterdir()) == []  # nothing left behind
+    over_socket = "Socket Mode envelope on ticketbot's own connection" in transcript
+    assert over_socket == bool(arguments)
 
 
 @pytest.fixture

@@ -130,3 +130,34 @@ async def test_readyz_says_when_socket_mode_is_not_connected(running_app, emulat
     assert connected.status_code == 200
     assert cut_off.status_code == 503
     assert "Socket Mode" in cut_off.json()["reason"]
+
+
+async def test_a_connection_dropped_mid_load_loses_and_doubles_nothing(running_app, emulator):
+    """Slack's side of the connection goes away while events are on their way: slack_sdk
+    connects again by itself, the events that were not acknowledged come again, and each
+    message makes one ticket."""
+    await watch(running_app)
+    hub = emulator.socket_mode
+    async with SlackSender(
+        running_app.url,
+        SIGNING_SECRET,
+        team_id=TEAM_ID,
+        socket_mode=hub,
+        ack_within=2.0,
+        redeliver=True,
+    ) as sender:
+
+        async def send(n: int) -> int:
+            await asyncio.sleep(n * 0.02)
+            answer = await sender.send_event(message_event("CSUPPORT", f"UC{n}", f"Request {n}"))
+            return answer.status_code
+
+        sending = [asyncio.create_task(send(n)) for n in range(20)]
+        await asyncio.sleep(0.15)
+        await hub.close_all()  # dropped, with no disconnect message
+        answers = await asyncio.gather(*sending)
+
+    assert answers == [200] * 20
+    assert await ticket_count(running_app) == 20
+    assert hub.connections_opened >= 2
+    assert hub.problems == []
