@@ -226,6 +226,65 @@ async def test_serve_answers_health_and_signed_slack_events(tmp_path, database_u
     assert ids == ["EvCLI"]
 
 
+async def test_serve_over_socket_mode_as_the_readme_sets_it_up(tmp_path, database_url):
+    """README, "Connect to Slack with Socket Mode": three values in .env, `ticketbot serve`,
+    and Slack's events arrive over the connection it opens; no request reaches /slack/events.
+    Its tokens never reach the log."""
+    emulator = SlackEmulator(bot_token=BOT_TOKEN, team_id="T0001")
+    await emulator.start()
+    app_token = emulator.socket_mode.app_token
+    port = free_port()
+    (tmp_path / ".env").write_text(
+        f"DATABASE_URL={database_url}\n"
+        f"SLACK_BOT_TOKEN={BOT_TOKEN}\n"
+        f"SLACK_SIGNING_SECRET={SIGNING_SECRET}\n"
+        f"SLACK_APP_TOKEN={app_token}\n"
+        f"SLACK_API_URL={emulator.api_url}\n"
+        "LOG_FORMAT=json\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        *ticketbot_command(),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=clean_environment(),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+            async def ready() -> bool:
+                try:
+                    return (await client.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_until(ready, within=30, message="serve to connect over Socket Mode")
+        async with SlackSender(
+            "http://127.0.0.1:1", SIGNING_SECRET, socket_mode=emulator.socket_mode
+        ) as sender:
+            answer = await sender.send_event(message_event("C1", "U1", "help!"), event_id="EvWS")
+    finally:
+        process.terminate()
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+        await emulator.stop()
+
+    assert answer.status_code == 200
+    assert process.returncode in (0, -15), stderr.decode()[-2000:]
+    assert app_token not in stderr.decode() and BOT_TOKEN not in stderr.decode()
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            ids = (await session.scalars(select(SlackEvent.event_id))).all()
+    finally:
+        await engine.dispose()
+    assert ids == ["EvWS"]
+
+
 async def test_dev_mode_serves_against_the_bundled_emulator(tmp_path):
     port, emulator_port = free_port(), free_port()
     process = await asyncio.create_subprocess_exec(
