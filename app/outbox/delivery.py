@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 600.0
@@ -76,6 +76,9 @@ class Attempt:
     maybe_sent_since: datetime | None = None
     # The paced slot this row was deferred to and now holds: it goes without reserving again.
     paced_slot_at: datetime | None = None
+    # What the sender's `prepare` loaded for this row together with the rest of its claim (see
+    # `Preparing`); None if it loaded nothing for it.
+    prepared: Any = None
 
 
 class Sender(Protocol):
@@ -84,6 +87,17 @@ class Sender(Protocol):
     async def send(
         self, target: str, payload: dict[str, Any], attempt: Attempt
     ) -> DeliveryOutcome: ...
+
+
+@runtime_checkable
+class Preparing(Protocol):
+    """A sender that loads at once what the rows of a claim need before they are sent (e.g.
+    the tickets their messages render), rather than each row on its own."""
+
+    async def prepare(self, rows: list[tuple[int, str, dict[str, Any]]]) -> dict[int, Any]:
+        """(outbox id, target, payload) of each row -> what `send` finds in its
+        `Attempt.prepared`; rows it has nothing for are left out."""
+        ...
 
 
 def retry_delay(

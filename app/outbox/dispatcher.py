@@ -39,7 +39,14 @@ from sqlalchemy.orm import aliased
 from app.clock import Clock
 from app.db import UTCDateTime, is_database_unavailable
 from app.metrics import Metrics
-from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy, Sender, Verdict
+from app.outbox.delivery import (
+    Attempt,
+    DeliveryOutcome,
+    Preparing,
+    RetryPolicy,
+    Sender,
+    Verdict,
+)
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.models import OutboxMessage
@@ -219,9 +226,11 @@ class OutboxDispatcher:
         not hold the others back for more than `record_within`: what has ended by then is
         recorded, and the rest when they end. Raises what recording raised, if anything."""
 
+        prepared = await self._prepare(claimed)
+
         async def deliver(delivery: ClaimedDelivery) -> tuple[ClaimedDelivery, DeliveryOutcome]:
             async with self._sends:
-                return delivery, await self._deliver(delivery)
+                return delivery, await self._deliver(delivery, prepared.get(delivery.id))
 
         pending = {asyncio.ensure_future(deliver(delivery)) for delivery in claimed}
         problems: list[BaseException] = []
@@ -291,7 +300,26 @@ class OutboxDispatcher:
         result = await session.execute(_RESULTS, {"ids": sorted(ids)})
         return {row_id: row_result or {} for row_id, row_result in result}
 
-    async def _deliver(self, delivery: ClaimedDelivery) -> DeliveryOutcome:
+    async def _prepare(self, claimed: list[ClaimedDelivery]) -> dict[int, Any]:
+        """What each kind's sender loads at once for the rows of this claim (`Preparing`). If
+        that fails, each row is sent as if nothing were prepared: it loads what it needs."""
+        prepared: dict[int, Any] = {}
+        for kind, sender in self._senders.items():
+            rows = [(d.id, d.target, d.payload) for d in claimed if d.kind == kind]
+            if not rows or not isinstance(sender, Preparing):
+                continue
+            try:
+                prepared.update(await sender.prepare(rows))
+            except Exception as exc:
+                logger.warning(
+                    "preparing %d %s rows together failed (%s); each loads its own",
+                    len(rows),
+                    kind,
+                    type(exc).__name__,
+                )
+        return prepared
+
+    async def _deliver(self, delivery: ClaimedDelivery, prepared: Any = None) -> DeliveryOutcome:
         """The outcome of sending one claimed row. Never raises."""
         sender = self._senders.get(delivery.kind)
         if sender is None:
@@ -302,7 +330,12 @@ class OutboxDispatcher:
                     outcome = await sender.send(
                         delivery.target,
                         delivery.payload,
-                        Attempt(delivery.id, delivery.maybe_sent_since, delivery.paced_slot_at),
+                        Attempt(
+                            delivery.id,
+                            delivery.maybe_sent_since,
+                            delivery.paced_slot_at,
+                            prepared,
+                        ),
                     )
             except TimeoutError:
                 outcome = DeliveryOutcome.retry(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -61,6 +62,14 @@ LOOKUP_PAGES = 3
 LOOKUP_MARGIN_SECONDS = 60.0  # clocks of ticketbot and Slack may differ a little
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A render spec's message, rendered ahead with the rest of its claim (None: what it
+    shows no longer exists)."""
+
+    fields: dict[str, Any] | None
+
+
 class SlackApiSender:
     """Makes one outbox row's Web API call. With a pacer, each call first takes its paced
     slot (app/slack/pacing.py), shared by every replica, and a 429 holds its method (and
@@ -80,6 +89,21 @@ class SlackApiSender:
         self._renderer = renderer
         self._pacer = pacer
         self._paces = paces
+
+    async def prepare(self, rows: list[tuple[int, str, dict[str, Any]]]) -> dict[int, Any]:
+        """The messages of the claim's render specs (triage cards, CSAT prompts, Home tabs),
+        rendered from one session with their tickets loaded at once."""
+        if self._renderer is None:
+            return {}
+        specs = [
+            (row_id, payload[RENDER_KEY]) for row_id, _, payload in rows if RENDER_KEY in payload
+        ]
+        if not specs:
+            return {}
+        rendered = await self._renderer.render_all([spec for _, spec in specs])
+        return {
+            row_id: Rendered(fields) for (row_id, _), fields in zip(specs, rendered, strict=True)
+        }
 
     async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
         paces = self._paces(target, payload) if self._pacer is not None else {}
@@ -112,7 +136,10 @@ class SlackApiSender:
                     return earlier
         if RENDER_KEY in payload:
             spec = payload[RENDER_KEY]
-            rendered = await self._renderer.render(spec) if self._renderer else None
+            if isinstance(attempt.prepared, Rendered):  # rendered with the rest of its claim
+                rendered = attempt.prepared.fields
+            else:
+                rendered = await self._renderer.render(spec) if self._renderer else None
             if rendered is None:
                 return DeliveryOutcome.rejected(f"nothing to render for {spec}")
             payload = {key: value for key, value in payload.items() if key != RENDER_KEY}

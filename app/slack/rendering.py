@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock, SystemClock
@@ -29,27 +30,61 @@ class Renderer:
 
     async def render(self, spec: dict[str, Any]) -> dict[str, Any] | None:
         """The message fields for a spec, or None if what it shows no longer exists."""
-        if spec.get("view") == TRIAGE_CARD_VIEW:
-            async with self._session_factory() as session:
-                ticket = await session.get(Ticket, spec["ticket_id"])
-                return ticket_card(TicketCard.of(ticket)) if ticket is not None else None
-        if spec.get("view") == PROMPT_VIEW:
-            async with self._session_factory() as session:
-                survey = await session.get(CsatSurvey, spec["survey_id"])
-                ticket = await session.get(Ticket, survey.ticket_id) if survey else None
-                if survey is None or ticket is None:
-                    return None
-                prompt = CsatPrompt.of(
-                    survey, ticket_number=ticket.display_number, subject=ticket.subject
-                )
-                return csat_prompt(prompt)
-        if spec.get("view") == HOME_VIEW:
-            async with self._session_factory() as session:
-                home = await load_home(
-                    session=session,
-                    workspace_id=spec["workspace_id"],
-                    user_id=spec["user_id"],
-                    now=self._clock.now(),
-                )
-                return {"view": home_view(home)}
+        [rendered] = await self.render_all([spec])
+        return rendered
+
+    async def render_all(self, specs: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        """`render` of each spec, in order, from one session: the tickets and surveys of the
+        lot are loaded with one query each (an outbox claim renders its cards together)."""
+        async with self._session_factory() as session:
+            cards = {int(spec["ticket_id"]) for spec in specs if _view(spec) == TRIAGE_CARD_VIEW}
+            prompts = {int(spec["survey_id"]) for spec in specs if _view(spec) == PROMPT_VIEW}
+            surveys: dict[int, CsatSurvey] = {}
+            if prompts:
+                found = await session.scalars(_SURVEYS, {"ids": sorted(prompts)})
+                surveys = {survey.id: survey for survey in found}
+            wanted = cards | {survey.ticket_id for survey in surveys.values()}
+            tickets: dict[int, Ticket] = {}
+            if wanted:
+                loaded = await session.scalars(_TICKETS, {"ids": sorted(wanted)})
+                tickets = {ticket.id: ticket for ticket in loaded}
+            return [await self._render_one(session, spec, tickets, surveys) for spec in specs]
+
+    async def _render_one(
+        self,
+        session: AsyncSession,
+        spec: dict[str, Any],
+        tickets: dict[int, Ticket],
+        surveys: dict[int, CsatSurvey],
+    ) -> dict[str, Any] | None:
+        view = _view(spec)
+        if view == TRIAGE_CARD_VIEW:
+            ticket = tickets.get(int(spec["ticket_id"]))
+            return ticket_card(TicketCard.of(ticket)) if ticket is not None else None
+        if view == PROMPT_VIEW:
+            survey = surveys.get(int(spec["survey_id"]))
+            ticket = tickets.get(survey.ticket_id) if survey is not None else None
+            if survey is None or ticket is None:
+                return None
+            prompt = CsatPrompt.of(
+                survey, ticket_number=ticket.display_number, subject=ticket.subject
+            )
+            return csat_prompt(prompt)
+        if view == HOME_VIEW:
+            home = await load_home(
+                session=session,
+                workspace_id=spec["workspace_id"],
+                user_id=spec["user_id"],
+                now=self._clock.now(),
+            )
+            return {"view": home_view(home)}
         return None
+
+
+def _view(spec: dict[str, Any]) -> object:
+    return spec.get("view")
+
+
+# Built once, run with parameters (building a statement costs more than running it).
+_TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)))
+_SURVEYS = select(CsatSurvey).where(CsatSurvey.id.in_(bindparam("ids", expanding=True)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import pytest
@@ -638,3 +639,39 @@ async def test_under_a_backlog_the_next_claim_goes_out_while_the_first_is_on_its
         await app.stop()
 
     assert first_claim_recorded == 0  # still on its way when the backlog was done
+
+
+async def test_the_cards_of_a_claim_are_rendered_with_their_tickets_loaded_at_once(
+    running_app, sender, emulator
+):
+    """A claim's render specs are rendered together before its rows are sent: one query loads
+    every card's ticket, not one query a card (and one more, when their outcomes are recorded,
+    loads them for the handler that stores each card's ts)."""
+    from sqlalchemy import event
+
+    from app.slack_emulator import message_event
+    from tests.tickets.helpers import watch
+
+    await watch(running_app)
+    dispatcher = running_app.runtime.dispatcher
+    await dispatcher.stop()  # the cards wait for the round below
+    for n in range(5):
+        await sender.send_event(message_event("CSUPPORT", f"UCUST{n}", f"Request number {n}"))
+    engine = running_app.runtime.engine.sync_engine
+    ticket_reads: list[str] = []
+
+    def seen(connection, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM tickets" in statement:
+            ticket_reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        while await dispatcher.dispatch_once():
+            pass
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    cards = [call for call in emulator.delivered("chat.postMessage") if call.args.get("blocks")]
+    assert len(cards) == 5
+    assert len(ticket_reads) == 2, ticket_reads
+    assert all(re.search(r"IN \((\S+, ){4}\S+\)", read) for read in ticket_reads), ticket_reads
