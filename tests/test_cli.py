@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -168,17 +169,12 @@ async def test_migrate_needs_only_the_database(tmp_path):
         await engine.dispose()
 
 
-async def test_serve_answers_health_and_signed_slack_events(tmp_path, database_url):
-    """The README's run command, end to end: a process on a port, a .env file, real requests."""
-    emulator = SlackEmulator(bot_token=BOT_TOKEN, team_id="T0001")
-    await emulator.start()
+async def serve_with_dotenv(tmp_path: Path, settings: dict[str, str]) -> tuple[Any, str]:
+    """`ticketbot serve` on a free local port, its settings in a .env file in its directory as
+    the README sets it up (the environment itself clean). (process, base URL)"""
     port = free_port()
     (tmp_path / ".env").write_text(
-        f"DATABASE_URL={database_url}\n"
-        f"SLACK_BOT_TOKEN={BOT_TOKEN}\n"
-        f"SLACK_SIGNING_SECRET={SIGNING_SECRET}\n"
-        f"SLACK_API_URL={emulator.api_url}\n"
-        "LOG_FORMAT=json\n"
+        "".join(f"{name}={value}\n" for name, value in {**settings, "LOG_FORMAT": "json"}.items())
     )
     process = await asyncio.create_subprocess_exec(
         *ticketbot_command(),
@@ -192,7 +188,31 @@ async def test_serve_answers_health_and_signed_slack_events(tmp_path, database_u
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    base_url = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def event_ids(database_url: str) -> list[str]:
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            return list((await session.scalars(select(SlackEvent.event_id))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_serve_answers_health_and_signed_slack_events(tmp_path, database_url):
+    """The README's run command, end to end: a process on a port, a .env file, real requests."""
+    emulator = SlackEmulator(bot_token=BOT_TOKEN, team_id="T0001")
+    await emulator.start()
+    process, base_url = await serve_with_dotenv(
+        tmp_path,
+        {
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": emulator.api_url,
+        },
+    )
     try:
         async with httpx.AsyncClient(base_url=base_url) as client:
 
@@ -217,13 +237,7 @@ async def test_serve_answers_health_and_signed_slack_events(tmp_path, database_u
     assert process.returncode in (0, -15), stderr.decode()[-2000:]
     assert "Application shutdown complete" in stderr.decode()
     assert BOT_TOKEN not in stderr.decode() and SIGNING_SECRET not in stderr.decode()
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            ids = (await session.scalars(select(SlackEvent.event_id))).all()
-    finally:
-        await engine.dispose()
-    assert ids == ["EvCLI"]
+    assert await event_ids(database_url) == ["EvCLI"]
 
 
 async def test_serve_over_socket_mode_as_the_readme_sets_it_up(tmp_path, database_url):
@@ -233,29 +247,18 @@ async def test_serve_over_socket_mode_as_the_readme_sets_it_up(tmp_path, databas
     emulator = SlackEmulator(bot_token=BOT_TOKEN, team_id="T0001")
     await emulator.start()
     app_token = emulator.socket_mode.app_token
-    port = free_port()
-    (tmp_path / ".env").write_text(
-        f"DATABASE_URL={database_url}\n"
-        f"SLACK_BOT_TOKEN={BOT_TOKEN}\n"
-        f"SLACK_SIGNING_SECRET={SIGNING_SECRET}\n"
-        f"SLACK_APP_TOKEN={app_token}\n"
-        f"SLACK_API_URL={emulator.api_url}\n"
-        "LOG_FORMAT=json\n"
-    )
-    process = await asyncio.create_subprocess_exec(
-        *ticketbot_command(),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        cwd=tmp_path,
-        env=clean_environment(),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+    process, base_url = await serve_with_dotenv(
+        tmp_path,
+        {
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_APP_TOKEN": app_token,
+            "SLACK_API_URL": emulator.api_url,
+        },
     )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        async with httpx.AsyncClient(base_url=base_url) as client:
 
             async def ready() -> bool:
                 try:
@@ -276,13 +279,7 @@ async def test_serve_over_socket_mode_as_the_readme_sets_it_up(tmp_path, databas
     assert answer.status_code == 200
     assert process.returncode in (0, -15), stderr.decode()[-2000:]
     assert app_token not in stderr.decode() and BOT_TOKEN not in stderr.decode()
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            ids = (await session.scalars(select(SlackEvent.event_id))).all()
-    finally:
-        await engine.dispose()
-    assert ids == ["EvWS"]
+    assert await event_ids(database_url) == ["EvWS"]
 
 
 async def test_dev_mode_serves_against_the_bundled_emulator(tmp_path):

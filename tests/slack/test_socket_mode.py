@@ -12,12 +12,26 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from app.slack_emulator import SlackSender, message_event
+from app.slack_emulator.socket_mode import SocketModeHub
 from app.tickets.models import Ticket
 from tests.conftest import SIGNING_SECRET, SOCKET_MODE, TEAM_ID
 from tests.support.server import RunningApp, wait_until
 from tests.tickets.helpers import watch
 
 pytestmark = pytest.mark.parametrize("transport", [SOCKET_MODE], indirect=True)
+
+
+def redelivering(app: RunningApp, hub: SocketModeHub, *, ack_within: float) -> SlackSender:
+    """Envelopes over Socket Mode, an event sent again when not acknowledged in time (Slack's
+    retries; the other tests drive retries themselves)."""
+    return SlackSender(
+        app.url,
+        SIGNING_SECRET,
+        team_id=TEAM_ID,
+        socket_mode=hub,
+        ack_within=ack_within,
+        redeliver=True,
+    )
 
 
 async def ticket_count(app: RunningApp) -> int:
@@ -41,14 +55,7 @@ async def test_an_event_whose_effects_failed_is_not_acknowledged_and_comes_again
 
     event.listen(engine, "before_cursor_execute", fail_the_first_store)
     try:
-        async with SlackSender(
-            running_app.url,
-            SIGNING_SECRET,
-            team_id=TEAM_ID,
-            socket_mode=emulator.socket_mode,
-            ack_within=1.5,
-            redeliver=True,
-        ) as sender:
+        async with redelivering(running_app, emulator.socket_mode, ack_within=1.5) as sender:
             answer = await sender.send_event(message_event("CSUPPORT", "UCUST", "Exports fail"))
     finally:
         event.remove(engine, "before_cursor_execute", fail_the_first_store)
@@ -67,14 +74,7 @@ async def test_a_refresh_reconnects_and_loses_or_doubles_nothing(running_app, em
     await watch(running_app)
     hub = emulator.socket_mode
     answers = []
-    async with SlackSender(
-        running_app.url,
-        SIGNING_SECRET,
-        team_id=TEAM_ID,
-        socket_mode=hub,
-        ack_within=2.0,
-        redeliver=True,
-    ) as sender:
+    async with redelivering(running_app, hub, ack_within=2.0) as sender:
         await hub.refresh(close_after=0.3)
         for n in range(6):
             answers.append(
@@ -138,14 +138,7 @@ async def test_a_connection_dropped_mid_load_loses_and_doubles_nothing(running_a
     message makes one ticket."""
     await watch(running_app)
     hub = emulator.socket_mode
-    async with SlackSender(
-        running_app.url,
-        SIGNING_SECRET,
-        team_id=TEAM_ID,
-        socket_mode=hub,
-        ack_within=2.0,
-        redeliver=True,
-    ) as sender:
+    async with redelivering(running_app, hub, ack_within=2.0) as sender:
 
         async def send(n: int) -> int:
             await asyncio.sleep(n * 0.02)
