@@ -9,7 +9,8 @@ acted; everything else (429, 5xx, refused connections) is known not to have been
 Under a backlog a dispatcher has up to `workers` rounds (claim, send, record) under way at
 once, sharing `concurrency` sends in flight: after a full claim the next is claimed at once,
 while the first's rows are on their way, so Slack is kept busy rather than waiting on the
-database. Otherwise it claims when woken (a commit that wrote outbox rows) or polled.
+database. Otherwise one round at a time: it claims when woken (a commit that wrote outbox rows)
+or polled, once the round before has landed, so what one conversation is sent goes out in order.
 
 The lease always outlives the sends it covers: each send is cut off after `send_timeout`; a
 claim of n rows waits at most for the other workers' claims ahead of it, so its rows are sent
@@ -157,7 +158,8 @@ class OutboxDispatcher:
     async def _run(self) -> None:
         """Claim, and hand each claim to a round of its own that sends and records it. After a
         full claim (more is likely ready) the next is claimed at once, while the first is on
-        its way, up to `workers` rounds at once; otherwise the loop waits for a wake-up."""
+        its way, up to `workers` rounds at once; otherwise the loop lets the rounds under way
+        finish, then waits for a wake-up."""
         rounds: set[asyncio.Task[None]] = set()
         try:
             while not self._stopping:
@@ -174,6 +176,10 @@ class OutboxDispatcher:
                     sending.add_done_callback(rounds.discard)
                 if len(claimed) >= self._settings.batch_size or self._stopping:
                     continue
+                # No backlog: what is under way lands before anything newer is claimed, so the
+                # posts of one conversation go out in the order they were written.
+                if rounds:
+                    await asyncio.wait(rounds)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait())
             if rounds:  # stopping: the rounds under way record what they sent

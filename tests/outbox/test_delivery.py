@@ -675,3 +675,45 @@ async def test_the_cards_of_a_claim_are_rendered_with_their_tickets_loaded_at_on
     assert len(cards) == 5
     assert len(ticket_reads) == 2, ticket_reads
     assert all(re.search(r"IN \((\S+, ){4}\S+\)", read) for read in ticket_reads), ticket_reads
+
+
+async def test_without_a_backlog_a_round_lands_before_the_next_is_claimed(running_app):
+    """A reply owed while the one before it is still on its way waits for it (one round at a
+    time when there is no backlog), so the posts of a conversation reach Slack in order. The
+    far side here is a sender that holds the first post until told to answer."""
+    from app.outbox.delivery import Attempt, DeliveryOutcome
+    from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
+    from app.outbox.enums import OutboxKind
+
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    class HoldsTheFirst:
+        async def send(self, target, payload, attempt: Attempt) -> DeliveryOutcome:
+            sent.append(payload["text"])
+            if len(sent) == 1:
+                await release.wait()
+            return DeliveryOutcome.delivered({"ts": f"{len(sent)}.000100"})
+
+    await running_app.runtime.dispatcher.stop()
+    dispatcher = OutboxDispatcher(
+        session_factory=running_app.runtime.session_factory,
+        senders={OutboxKind.SLACK_API: HoldsTheFirst()},
+        clock=running_app.clock,
+        settings=DispatcherSettings(poll_interval=0.05),
+    )
+    dispatcher.start()
+    try:
+        first = await post_message(running_app, "first")
+        await wait_until(lambda: sent == ["first"], message="the first on its way")
+        second = await post_message(running_app, "second")
+        dispatcher.wake()
+        await asyncio.sleep(0.3)  # several polls: the second must not be claimed meanwhile
+        sent_while_held = list(sent)
+        release.set()
+        await wait_until(lambda: _all_delivered(running_app, [first, second]), message="both")
+    finally:
+        await dispatcher.stop()
+
+    assert sent_while_held == ["first"]
+    assert sent == ["first", "second"]
