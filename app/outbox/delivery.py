@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -87,6 +88,14 @@ class Sender(Protocol):
     async def send(
         self, target: str, payload: dict[str, Any], attempt: Attempt
     ) -> DeliveryOutcome: ...
+
+
+@runtime_checkable
+class Ordered(Protocol):
+    """A sender some of whose rows must reach the far side in the order they were written
+    (the posts of one conversation): rows with the same key are sent one after another."""
+
+    def order_key(self, target: str, payload: dict[str, Any]) -> Hashable | None: ...
 
 
 @runtime_checkable

@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -43,6 +43,7 @@ from app.metrics import Metrics
 from app.outbox.delivery import (
     Attempt,
     DeliveryOutcome,
+    Ordered,
     Preparing,
     RetryPolicy,
     Sender,
@@ -133,6 +134,7 @@ class OutboxDispatcher:
         self._next_slot: datetime | None = None
         self._ready = _ready_rows(self._settings.batch_size)
         self._sends = asyncio.Semaphore(self._settings.concurrency)
+        self._in_order = _Turns()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -235,7 +237,9 @@ class OutboxDispatcher:
         prepared = await self._prepare(claimed)
 
         async def deliver(delivery: ClaimedDelivery) -> tuple[ClaimedDelivery, DeliveryOutcome]:
-            async with self._sends:
+            # Its conversation's turn first (claim order, over every round), then a send slot:
+            # a row waiting for its turn holds no slot.
+            async with self._in_order.turn(self._order_key(delivery)), self._sends:
                 return delivery, await self._deliver(delivery, prepared.get(delivery.id))
 
         pending = {asyncio.ensure_future(deliver(delivery)) for delivery in claimed}
@@ -305,6 +309,13 @@ class OutboxDispatcher:
             return {}
         result = await session.execute(_RESULTS, {"ids": sorted(ids)})
         return {row_id: row_result or {} for row_id, row_result in result}
+
+    def _order_key(self, delivery: ClaimedDelivery) -> Hashable | None:
+        sender = self._senders.get(delivery.kind)
+        if not isinstance(sender, Ordered):
+            return None
+        key = sender.order_key(delivery.target, delivery.payload)
+        return None if key is None else (delivery.kind, key)
 
     async def _prepare(self, claimed: list[ClaimedDelivery]) -> dict[int, Any]:
         """What each kind's sender loads at once for the rows of this claim (`Preparing`). If
@@ -750,6 +761,31 @@ def _ready_rows(batch_size: int) -> Select[Any]:
         .limit(batch_size)
         .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
     )
+
+
+class _Turns:
+    """Rows of one key (a conversation) take turns: each waits for those of its key that
+    asked before it (asyncio's locks let waiters in the order they came)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: Hashable | None) -> AsyncIterator[None]:
+        if key is None:
+            yield
+            return
+        lock, waiting = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._locks[key]
+            if waiting == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, waiting - 1)
 
 
 class _HandlerRaised(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -89,6 +89,13 @@ class SlackApiSender:
         self._renderer = renderer
         self._pacer = pacer
         self._paces = paces
+
+    def order_key(self, target: str, payload: dict[str, Any]) -> Hashable | None:
+        """Posts into one conversation (a channel's top level, or one thread) reach Slack in
+        the order they were written: Slack orders a conversation by arrival."""
+        if target != "chat.postMessage":
+            return None
+        return (payload.get("channel"), payload.get("thread_ts"))
 
     async def prepare(self, rows: list[tuple[int, str, dict[str, Any]]]) -> dict[int, Any]:
         """The messages of the claim's render specs (triage cards, CSAT prompts, Home tabs),

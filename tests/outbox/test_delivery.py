@@ -534,16 +534,17 @@ async def _all_delivered(app: RunningApp, row_ids: list[int]) -> bool:
 
 
 async def _owe_posts(app: RunningApp, texts: list[str]) -> list[int]:
-    """Owe Slack these posts, in one commit (so one claim takes them all)."""
+    """Owe Slack these posts, in one commit (so one claim takes them all), each into a channel
+    of its own (posts into one conversation wait for each other)."""
     async with app.runtime.session_factory() as session, session.begin():
         rows = [
             await enqueue_slack_call(
                 session=session,
                 method="chat.postMessage",
-                payload={"channel": "CTRIAGE", "text": text},
+                payload={"channel": f"CPOSTS{n}", "text": text},
                 now=app.clock.now(),
             )
-            for text in texts
+            for n, text in enumerate(texts)
         ]
     return [row.id for row in rows]
 
@@ -717,3 +718,51 @@ async def test_without_a_backlog_a_round_lands_before_the_next_is_claimed(runnin
 
     assert sent_while_held == ["first"]
     assert sent == ["first", "second"]
+
+
+async def test_the_posts_of_one_conversation_go_one_after_another(running_app):
+    """Rows of one claim are sent several at a time, but the posts into one conversation (a
+    thread, or a channel's top level) wait for each other, in the order they were written;
+    another conversation's posts do not wait. The far side holds the first post."""
+    from app.outbox.delivery import Attempt, DeliveryOutcome
+    from app.outbox.dispatcher import OutboxDispatcher
+    from app.outbox.enums import OutboxKind
+    from app.slack.delivery import SlackApiSender
+
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    class HoldsTheFirst:  # Slack's conversations; a far side that holds the first post
+        order_key = SlackApiSender.order_key
+
+        async def send(self, target, payload, attempt: Attempt) -> DeliveryOutcome:
+            sent.append(payload["text"])
+            if len(sent) == 1:
+                await release.wait()
+            return DeliveryOutcome.delivered({"ts": f"{len(sent)}.000100"})
+
+    await running_app.runtime.dispatcher.stop()
+    dispatcher = OutboxDispatcher(
+        session_factory=running_app.runtime.session_factory,
+        senders={OutboxKind.SLACK_API: HoldsTheFirst()},
+        clock=running_app.clock,
+    )
+    async with running_app.runtime.session_factory() as session, session.begin():
+        for text, channel, thread in [
+            ("thread 1", "CSUPPORT", "1.000100"),
+            ("thread 2", "CSUPPORT", "1.000100"),
+            ("elsewhere", "CTRIAGE", None),
+            ("thread 3", "CSUPPORT", "1.000100"),
+        ]:
+            await enqueue_slack_call(
+                session=session,
+                method="chat.postMessage",
+                payload={"channel": channel, "text": text, "thread_ts": thread},
+                now=running_app.clock.now(),
+            )
+    dispatching = asyncio.create_task(dispatcher.dispatch_once())
+    await wait_until(lambda: sent == ["thread 1", "elsewhere"], message="the other one meanwhile")
+    release.set()
+    assert await dispatching == 4
+
+    assert sent == ["thread 1", "elsewhere", "thread 2", "thread 3"]
