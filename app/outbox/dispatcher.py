@@ -268,7 +268,7 @@ class OutboxDispatcher:
         now = self._clock.now()
         async with self._session_factory() as session, session.begin():
             ready = await session.execute(self._ready, {"now": now})
-            rows = _one_per_coalesce_key(list(ready.all()))
+            rows = list(ready.all())  # at most one row of a coalesce key (see _ready_rows)
             if not rows:
                 return []
             lease = self._settings.lease_for(len(rows))
@@ -740,7 +740,8 @@ def _ready_rows(batch_size: int) -> Select[Any]:
     # recorded, or, if its dispatcher died, until that row is taken up again and recorded) or
     # is itself ready, and goes first. The second also covers a claim still being made: a
     # concurrent claimer skips the earlier row it has locked, but does not take the later one.
-    # Only an earlier row: two rows can then never hold each other back.
+    # So a claim holds at most one row of a key. Only an earlier row: two rows can then never
+    # hold each other back.
     sibling = aliased(OutboxMessage)
     sibling_ahead = exists().where(
         sibling.coalesce_key == OutboxMessage.coalesce_key,
@@ -791,20 +792,6 @@ class _Turns:
 class _HandlerRaised(Exception):
     """A delivered-handler raised in a batch recorded without savepoints: record it again,
     each handler in a savepoint of its own."""
-
-
-def _one_per_coalesce_key(rows: list[Row[Any]]) -> list[Row[Any]]:
-    """The first row of each coalesce key (by id); the others wait for the next round."""
-    seen: set[str] = set()
-    kept = []
-    for row in sorted(rows, key=lambda r: r.id):
-        if row.coalesce_key is not None:
-            if row.coalesce_key in seen:
-                continue
-            seen.add(row.coalesce_key)
-        kept.append(row)
-    kept_ids = {row.id for row in kept}
-    return [row for row in rows if row.id in kept_ids]
 
 
 async def _fail_dependents(session: AsyncSession, failed_id: int) -> None:

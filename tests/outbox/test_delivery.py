@@ -9,9 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from app.outbox.delivery import DeliveryOutcome
 from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
 from app.outbox.service import enqueue_slack_call
+from app.slack.delivery import SlackApiSender
 from app.tickets.enums import TicketSource
 from app.tickets.models import Ticket
 from app.tickets.notifications import TRIAGE_CARD_POSTED
@@ -678,28 +680,40 @@ async def test_the_cards_of_a_claim_are_rendered_with_their_tickets_loaded_at_on
     assert all(re.search(r"IN \((\S+, ){4}\S+\)", read) for read in ticket_reads), ticket_reads
 
 
+class HoldsTheFirstPost:
+    """A far side that records what it is sent and holds the first post until released."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.release = asyncio.Event()
+
+    async def send(self, target, payload, attempt) -> DeliveryOutcome:
+        self.sent.append(payload["text"])
+        if len(self.sent) == 1:
+            await self.release.wait()
+        return DeliveryOutcome.delivered({"ts": f"{len(self.sent)}.000100"})
+
+
+class InConversations(HoldsTheFirstPost):
+    """The same, ordering posts by conversation as the Slack sender does."""
+
+    order_key = SlackApiSender.order_key
+
+
 async def test_without_a_backlog_a_round_lands_before_the_next_is_claimed(running_app):
     """A reply owed while the one before it is still on its way waits for it (one round at a
     time when there is no backlog), so the posts of a conversation reach Slack in order. The
     far side here is a sender that holds the first post until told to answer."""
-    from app.outbox.delivery import Attempt, DeliveryOutcome
     from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
     from app.outbox.enums import OutboxKind
 
-    release = asyncio.Event()
-    sent: list[str] = []
-
-    class HoldsTheFirst:
-        async def send(self, target, payload, attempt: Attempt) -> DeliveryOutcome:
-            sent.append(payload["text"])
-            if len(sent) == 1:
-                await release.wait()
-            return DeliveryOutcome.delivered({"ts": f"{len(sent)}.000100"})
+    far_side = HoldsTheFirstPost()
+    sent, release = far_side.sent, far_side.release
 
     await running_app.runtime.dispatcher.stop()
     dispatcher = OutboxDispatcher(
         session_factory=running_app.runtime.session_factory,
-        senders={OutboxKind.SLACK_API: HoldsTheFirst()},
+        senders={OutboxKind.SLACK_API: far_side},
         clock=running_app.clock,
         settings=DispatcherSettings(poll_interval=0.05),
     )
@@ -724,27 +738,16 @@ async def test_the_posts_of_one_conversation_go_one_after_another(running_app):
     """Rows of one claim are sent several at a time, but the posts into one conversation (a
     thread, or a channel's top level) wait for each other, in the order they were written;
     another conversation's posts do not wait. The far side holds the first post."""
-    from app.outbox.delivery import Attempt, DeliveryOutcome
     from app.outbox.dispatcher import OutboxDispatcher
     from app.outbox.enums import OutboxKind
-    from app.slack.delivery import SlackApiSender
 
-    release = asyncio.Event()
-    sent: list[str] = []
-
-    class HoldsTheFirst:  # Slack's conversations; a far side that holds the first post
-        order_key = SlackApiSender.order_key
-
-        async def send(self, target, payload, attempt: Attempt) -> DeliveryOutcome:
-            sent.append(payload["text"])
-            if len(sent) == 1:
-                await release.wait()
-            return DeliveryOutcome.delivered({"ts": f"{len(sent)}.000100"})
+    far_side = InConversations()
+    sent, release = far_side.sent, far_side.release
 
     await running_app.runtime.dispatcher.stop()
     dispatcher = OutboxDispatcher(
         session_factory=running_app.runtime.session_factory,
-        senders={OutboxKind.SLACK_API: HoldsTheFirst()},
+        senders={OutboxKind.SLACK_API: far_side},
         clock=running_app.clock,
     )
     async with running_app.runtime.session_factory() as session, session.begin():
@@ -766,3 +769,20 @@ async def test_the_posts_of_one_conversation_go_one_after_another(running_app):
     assert await dispatching == 4
 
     assert sent == ["thread 1", "elsewhere", "thread 2", "thread 3"]
+
+
+async def test_a_claim_takes_one_row_of_a_coalesce_key_and_the_next_round_the_other(
+    running_app, emulator
+):
+    """Two rows of one key, both ready: a claim takes the earlier only (the later waits for an
+    earlier ready row), so they can never be in flight together or land out of order."""
+    dispatcher = running_app.runtime.dispatcher
+    await dispatcher.stop()
+    await post_message(running_app, "card: at risk", coalesce_key="card:1")
+    await post_message(running_app, "card: breached", coalesce_key="card:1", coalesce=False)
+
+    rounds = [await dispatcher.dispatch_once() for _ in range(3)]
+
+    assert rounds == [1, 1, 0]
+    texts = [call.args["text"] for call in emulator.delivered("chat.postMessage")]
+    assert texts == ["card: at risk", "card: breached"]
