@@ -13,11 +13,25 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.token_cipher import TokenCipher
+
 
 class LogFormat(StrEnum):
     JSON = "json"
     CONSOLE = "console"
 
+
+# The manifest's bot scopes (slack_manifest.yml; tests/test_slack_scopes.py keeps them equal).
+DEFAULT_BOT_SCOPES = (
+    "chat:write",
+    "chat:write.customize",
+    "channels:history",
+    "groups:history",
+    "reactions:read",
+    "team:read",
+    "usergroups:read",
+    "commands",
+)
 
 DEFAULT_NOT_A_REQUEST_PHRASES = (
     "thanks",
@@ -139,8 +153,26 @@ def _password_hidden(url: str) -> str:
 class Settings(DatabaseSettings):
     """Everything the process needs to start. Secrets are `SecretStr` so they never print."""
 
-    slack_bot_token: SecretStr
+    # One workspace: its bot token. Several (Slack's OAuth flow at /slack/install): the app's
+    # client id and secret instead, and keys to encrypt the installations' tokens at rest.
+    slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    # The bot scopes an install asks for: the manifest's (tests/test_slack_scopes.py keeps
+    # them equal).
+    slack_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_BOT_SCOPES)
+    )
+    # Where Slack sends the installer back (https://<host>/slack/oauth_redirect); unset, Slack
+    # uses the app's only redirect URL.
+    slack_redirect_uri: str | None = None
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    # Fernet keys, newest first (app/token_cipher.py); `ticketbot new-token-key` makes one.
+    token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # With token rotation on in the app's settings, a bot token is refreshed this long before
+    # it expires (Slack's tokens then live 12 hours).
+    slack_token_refresh_minutes: int = Field(default=120, ge=1, le=600)
     # Socket Mode (no public address): Slack's requests come over a WebSocket ticketbot opens
     # with this app-level token (xapp-..., scope connections:write). Setting it turns Socket
     # Mode on; SLACK_SOCKET_MODE=true without it is refused.
@@ -246,12 +278,77 @@ class Settings(DatabaseSettings):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("slack_bot_token", "slack_signing_secret")
+    @field_validator("slack_signing_secret")
     @classmethod
     def _not_blank(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("slack_bot_token", "slack_client_secret")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("slack_client_id", "slack_redirect_uri")
+    @classmethod
+    def _blank_text_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None and value.strip() else None
+
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("token_encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, SecretStr):
+            return cls._split_keys(value.get_secret_value())
+        return value
+
+    @field_validator("token_encryption_keys")
+    @classmethod
+    def _check_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for key in value:
+            TokenCipher.check_key(key.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_install(self) -> Settings:
+        oauth = self.slack_client_id is not None or self.slack_client_secret is not None
+        if self.slack_bot_token is not None and oauth:
+            raise ValueError(
+                "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and"
+                " SLACK_CLIENT_SECRET (installed into workspaces at /slack/install), not both"
+            )
+        if self.slack_bot_token is None and not oauth:
+            raise ValueError(
+                "SLACK_BOT_TOKEN is not set (or, to install into several workspaces,"
+                " SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)"
+            )
+        if oauth and (self.slack_client_id is None or self.slack_client_secret is None):
+            raise ValueError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together")
+        if oauth and not self.token_encryption_keys:
+            raise ValueError(
+                "installing into several workspaces stores their tokens encrypted:"
+                " TOKEN_ENCRYPTION_KEYS is not set (make a key with `ticketbot new-token-key`)"
+            )
+        return self
+
+    @property
+    def installs_with_oauth(self) -> bool:
+        """Several workspaces, each installed through Slack's OAuth flow, each with its own
+        bot token (stored encrypted); otherwise one workspace and SLACK_BOT_TOKEN."""
+        return self.slack_client_id is not None
+
+    def token_cipher(self) -> TokenCipher | None:
+        keys = [key.get_secret_value() for key in self.token_encryption_keys]
+        return TokenCipher(keys) if keys else None
 
     @field_validator("slack_app_token")
     @classmethod

@@ -42,6 +42,7 @@ from app.slack.authorize import BotIdentity
 from app.slack.client import build_interactive_client, build_outbox_client
 from app.slack.context import SlackContext, intake_rules
 from app.slack.delivery import SlackApiSender
+from app.slack.installations import BotTokens, Installations
 from app.slack.rendering import Renderer
 from app.slack.socket_mode import SocketModeLink, SocketModeRefused
 from app.team.service import bootstrap_leads
@@ -124,7 +125,9 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         timeout=aiohttp.ClientTimeout(total=settings.slack_http_timeout_seconds)
     )
     interactive_client = build_interactive_client(settings, http_session)
-    identity = BotIdentity(interactive_client, settings.slack_bot_token.get_secret_value())
+    bot_token = settings.slack_bot_token
+    identity = BotIdentity(interactive_client, bot_token.get_secret_value() if bot_token else "")
+    installations = _installations(settings, session_factory, clock, http_session)
     handlers = DeliveryHandlers()
     catch_up = CatchUp(
         rules=intake_rules(settings),
@@ -143,6 +146,14 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
                 build_outbox_client(settings, http_session),
                 Renderer(session_factory, clock),
                 pacer=Pacer(session_factory, clock) if settings.slack_pacing else None,
+                tokens=(
+                    BotTokens(
+                        installations,
+                        lambda token: build_outbox_client(settings, http_session, token),
+                    )
+                    if installations is not None
+                    else None
+                ),
             ),
             OutboxKind.WEBHOOK: WebhookSender(webhook_client, session_factory, clock),
         },
@@ -192,8 +203,17 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         identity=identity,
         workspace_ids=WorkspaceIds(settings.triage_channel_id),
         rules=intake_rules(settings),
+        installations=installations,
     )
-    bolt_app = build_bolt_app(ctx, interactive_client)
+
+    async def on_installed(
+        session: AsyncSession, workspace_id: int, installer_user_id: str | None
+    ) -> None:
+        # The person who installed it leads its support team (they can add others).
+        leads = [installer_user_id] if installer_user_id else []
+        await set_up_workspace(session, settings, clock, workspace_id, leads)
+
+    bolt_app = build_bolt_app(ctx, interactive_client, on_installed=on_installed)
     runtime = Runtime(
         settings=settings,
         clock=clock,
@@ -210,13 +230,14 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         webhook_client=webhook_client,
         catch_up=catch_up,
     )
-    try:
-        learned = await _learn_identity(runtime)
-    except BaseException:
-        await runtime.close()
-        raise
-    if not learned:
-        runtime.identity_retry = asyncio.create_task(_keep_learning_identity(runtime))
+    if installations is None:  # one workspace: learn which, as the token says
+        try:
+            learned = await _learn_identity(runtime)
+        except BaseException:
+            await runtime.close()
+            raise
+        if not learned:
+            runtime.identity_retry = asyncio.create_task(_keep_learning_identity(runtime))
     if settings.slack_app_token is not None:
         runtime.socket_mode = SocketModeLink(
             bolt_app, settings.slack_app_token.get_secret_value(), interactive_client
@@ -268,6 +289,54 @@ async def _keep_learning_identity(runtime: Runtime) -> None:
         delay = min(delay * 2, IDENTITY_RETRY_MAX_SECONDS)
 
 
+async def set_up_workspace(
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    workspace_id: int,
+    lead_user_ids: list[str],
+) -> list[str]:
+    """What a workspace gets when ticketbot is connected to it (at start-up with one
+    workspace, at each install with several): its first leads, its CSAT delay and its daily
+    digest. Returns the leads added."""
+    added = await bootstrap_leads(
+        session=session, workspace_id=workspace_id, lead_user_ids=lead_user_ids
+    )
+    await record_default_delay(
+        session=session,
+        workspace_id=workspace_id,
+        delay=timedelta(seconds=settings.csat_delay_seconds),
+        now=clock.now(),
+    )
+    if settings.digest_hour >= 0:
+        await ensure_daily_digest(
+            session=session, workspace_id=workspace_id, hour=settings.digest_hour, now=clock.now()
+        )
+    return list(added)
+
+
+def _installations(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    http_session: aiohttp.ClientSession,
+) -> Installations | None:
+    """With several workspaces (SLACK_CLIENT_ID), their installations; else None."""
+    cipher = settings.token_cipher()
+    if not settings.installs_with_oauth or cipher is None:
+        return None
+    assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+    return Installations(
+        session_factory=session_factory,
+        cipher=cipher,
+        clock=clock,
+        client=build_outbox_client(settings, http_session),
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        refresh_before=timedelta(minutes=settings.slack_token_refresh_minutes),
+    )
+
+
 async def _learn_identity(runtime: Runtime) -> bool:
     """Call auth.test now (AsyncApp would only do it on the first request) to fail fast on a
     refused token, and set up the workspace's row. False if Slack or the database could not
@@ -302,24 +371,13 @@ async def _learn_identity(runtime: Runtime) -> bool:
                 enterprise_id=installation.enterprise_id,
                 is_enterprise_install=installation.is_enterprise_install,
             )
-            added = await bootstrap_leads(
-                session=session,
-                workspace_id=workspace.id,
-                lead_user_ids=runtime.settings.support_leads,
+            added = await set_up_workspace(
+                session,
+                runtime.settings,
+                runtime.clock,
+                workspace.id,
+                runtime.settings.support_leads,
             )
-            await record_default_delay(
-                session=session,
-                workspace_id=workspace.id,
-                delay=timedelta(seconds=runtime.settings.csat_delay_seconds),
-                now=runtime.clock.now(),
-            )
-            if runtime.settings.digest_hour >= 0:
-                await ensure_daily_digest(
-                    session=session,
-                    workspace_id=workspace.id,
-                    hour=runtime.settings.digest_hour,
-                    now=runtime.clock.now(),
-                )
     except (SQLAlchemyError, OSError) as exc:
         # Serve anyway: /readyz reports the database problem, and events are refused with a
         # 503 (so Slack retries them) until it is fixed; this set-up is tried again meanwhile.

@@ -52,6 +52,20 @@ async def slack_events(request: Request) -> Response:
     return await runtime.slack_handler.handle(request)
 
 
+@router.get("/slack/install", summary="Add ticketbot to a Slack workspace", include_in_schema=False)
+@router.get("/slack/oauth_redirect", include_in_schema=False)
+async def slack_install(request: Request) -> Response:
+    """Bolt's OAuth flow: the install page (which sets the state cookie) and Slack's redirect
+    back with a code. Only when ticketbot installs into several workspaces (SLACK_CLIENT_ID);
+    with one (SLACK_BOT_TOKEN) there is nothing to install."""
+    runtime = request.app.state.runtime
+    if not runtime.settings.installs_with_oauth:
+        return error_response(
+            404, "This ticketbot serves one workspace (SLACK_BOT_TOKEN); it has no install page."
+        )
+    return await runtime.slack_handler.handle(request)
+
+
 def _refuse(status: int, message: str, reason: str) -> Response:
     logger.warning("POST /slack/events refused with %d: %s", status, reason)
     return error_response(status, message)

@@ -80,6 +80,8 @@ class Attempt:
     # What the sender's `prepare` loaded for this row together with the rest of its claim (see
     # `Preparing`); None if it loaded nothing for it.
     prepared: Any = None
+    # The workspace the row is for (a sender of several workspaces picks its token by it).
+    workspace_id: int | None = None
 
 
 class Sender(Protocol):

@@ -106,6 +106,7 @@ class ClaimedDelivery:
     attempts: int
     maybe_sent_since: datetime | None = None
     paced_slot_at: datetime | None = None
+    workspace_id: int | None = None
 
 
 class OutboxDispatcher:
@@ -297,6 +298,7 @@ class OutboxDispatcher:
                         else row.maybe_sent_at
                     ),
                     paced_slot_at=row.paced_slot_at,
+                    workspace_id=row.workspace_id,
                 )
                 for row in rows
             ]
@@ -352,6 +354,7 @@ class OutboxDispatcher:
                             delivery.maybe_sent_since,
                             delivery.paced_slot_at,
                             prepared,
+                            delivery.workspace_id,
                         ),
                     )
             except TimeoutError:
@@ -675,6 +678,7 @@ _CLAIMED_COLUMNS = (
     OutboxMessage.coalesce_key,
     OutboxMessage.depends_on_id,
     OutboxMessage.payload_from_dependency,
+    OutboxMessage.workspace_id,
 )
 _outbox = cast(Table, OutboxMessage.__table__)
 # A plain delivery (`_is_plain`), as `_record_row` records one: run once for all such rows.

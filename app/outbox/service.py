@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import scoped_to_transaction
@@ -158,3 +158,22 @@ async def enqueue_slack_call(
         now=now,
         **options,
     )
+
+
+async def fail_waiting(
+    *, session: AsyncSession, workspace_id: int, kind: OutboxKind, reason: str
+) -> int:
+    """Fail, with `reason`, every row of one kind a workspace is still owed and no dispatcher
+    is sending (a row being sent is recorded by its sender). Returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.workspace_id == workspace_id,
+            OutboxMessage.kind == kind,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.claimed_by.is_(None),
+        )
+        .values(status=OutboxStatus.FAILED, last_error=reason[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

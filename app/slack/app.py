@@ -8,12 +8,19 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 
 from app.db import is_database_unavailable
 from app.slack.context import SlackContext
+from app.slack.installations import (
+    DatabaseInstallationStore,
+    DatabaseStateStore,
+    InstallationAuthorize,
+    OnInstalled,
+)
 from app.slack.interaction import SLACK_CONTEXT
 from app.slack.listeners import (
     actions,
@@ -30,14 +37,50 @@ from app.slack.listeners import (
 # we hand it a client: both are kept out of the log unless LOG_LEVEL is DEBUG.
 BOLT_LOGGER = "app.slack.bolt"
 
+# Where an admin starts an install, and where Slack sends them back (Bolt serves both).
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+
 logger = logging.getLogger(__name__)
 
 
-def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
+def build_bolt_app(
+    ctx: SlackContext, client: AsyncWebClient, *, on_installed: OnInstalled | None = None
+) -> AsyncApp:
+    """With one workspace, every request is authorised with SLACK_BOT_TOKEN; with several
+    (OAuth), with the token of the installation it names, and Bolt's OAuth flow serves
+    `/slack/install` and `/slack/oauth_redirect` (app/slack/installations.py)."""
+    installations = ctx.installations
+    oauth_settings = None
+    authorize: Any = ctx.identity.authorizer()
+    if installations is not None:
+        settings = ctx.settings
+        assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+        authorize = InstallationAuthorize(installations)
+        oauth_settings = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret.get_secret_value(),
+            scopes=settings.slack_scopes,
+            redirect_uri=settings.slack_redirect_uri,
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+            authorization_url=settings.slack_authorize_url,
+            state_store=DatabaseStateStore(ctx.session_factory, ctx.clock),
+            installation_store=DatabaseInstallationStore(
+                session_factory=ctx.session_factory,
+                installations=installations,
+                clock=ctx.clock,
+                on_installed=on_installed or _nothing_to_set_up,
+                default_triage_channel_id=settings.triage_channel_id,
+            ),
+            installation_store_bot_only=True,
+            token_rotation_expiration_minutes=settings.slack_token_refresh_minutes,
+        )
     app = AsyncApp(
         client=client,
         signing_secret=ctx.settings.slack_signing_secret.get_secret_value(),
-        authorize=ctx.identity.authorizer(),
+        authorize=authorize,
+        oauth_settings=oauth_settings,
         process_before_response=True,
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,
@@ -46,6 +89,10 @@ def build_bolt_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
     register_listeners(app, ctx)
     app.error(answer_failure)
     return app
+
+
+async def _nothing_to_set_up(*_: object) -> None:
+    return None
 
 
 async def answer_failure(error: Exception, body: dict[str, Any]) -> BoltResponse:

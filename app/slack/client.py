@@ -28,7 +28,9 @@ def build_interactive_client(settings: Settings, session: aiohttp.ClientSession)
     return _client(settings, session, handlers)
 
 
-def build_outbox_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
+def build_outbox_client(
+    settings: Settings, session: aiohttp.ClientSession, token: str | None = None
+) -> AsyncWebClient:
     """The client the outbox dispatcher delivers with.
 
     It retries in place only a connection that could not be opened, when the request surely
@@ -40,14 +42,21 @@ def build_outbox_client(settings: Settings, session: aiohttp.ClientSession) -> A
     never_sent = AsyncConnectionErrorRetryHandler(
         max_retry_count=1, error_types=[aiohttp.ClientConnectorError]
     )
-    return _client(settings, session, [never_sent])
+    return _client(settings, session, [never_sent], token)
 
 
 def _client(
-    settings: Settings, session: aiohttp.ClientSession, handlers: list[AsyncRetryHandler]
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    handlers: list[AsyncRetryHandler],
+    token: str | None = None,
 ) -> AsyncWebClient:
+    """With one workspace, SLACK_BOT_TOKEN's client; with several (OAuth), a client of
+    `token`, or none (Bolt sets each request's token on a copy)."""
+    if token is None and settings.slack_bot_token is not None:
+        token = settings.slack_bot_token.get_secret_value()
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=token,
         base_url=settings.slack_api_url,
         timeout=int(max(1, settings.slack_http_timeout_seconds)),
         session=session,

@@ -17,6 +17,7 @@ from app.flows.conversation import IntakeRules
 from app.metrics import Metrics
 from app.slack.authorize import BotIdentity
 from app.slack.installation import installation_of
+from app.slack.installations import Installations
 from app.workspaces.cache import WorkspaceIds
 from app.workspaces.service import installation_workspace_id
 
@@ -34,6 +35,8 @@ class SlackContext:
     identity: BotIdentity
     workspace_ids: WorkspaceIds
     rules: IntakeRules
+    # Several workspaces installed through OAuth; None with one (SLACK_BOT_TOKEN).
+    installations: Installations | None = None
 
     async def workspace_id_for(
         self, *, session: AsyncSession, body: Mapping[str, Any]
@@ -43,7 +46,8 @@ class SlackContext:
         Every listener finds its workspace here. The installation comes from the payload as
         Slack documents it (app/slack/installation.py), never from the team of the person who
         wrote or clicked; with one bot token it must be the token's own installation, which
-        auth.test told us.
+        auth.test told us. With several (OAuth), Bolt's authorize step has found the
+        installation the payload names before any listener runs.
         """
         asked = installation_of(body)
         ours = self.identity.installation

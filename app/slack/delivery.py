@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.outbox.delivery import Attempt, DeliveryOutcome
 from app.outbox.pacing import Pace, Pacer
+from app.slack.installations import BotTokens, NotInstalled
 from app.slack.pacing import held_after_429, slack_paces
 from app.slack.rendering import RENDER_KEY, Renderer
 
@@ -82,10 +83,13 @@ class SlackApiSender:
         *,
         pacer: Pacer | None = None,
         paces: Callable[[str, Mapping[str, Any]], dict[str, Pace]] = slack_paces,
+        tokens: BotTokens | None = None,
     ) -> None:
         """`paces` gives a call's paced keys; Slack's own (the default) unless a benchmark
-        wants the same keys without the waits."""
+        wants the same keys without the waits. With `tokens` (several workspaces installed
+        through OAuth), each row is sent with its workspace's token; else with `client`'s."""
         self._client = client
+        self._tokens = tokens
         self._renderer = renderer
         self._pacer = pacer
         self._paces = paces
@@ -132,13 +136,27 @@ class SlackApiSender:
                 logger.warning("could not hold %s until %s: %r", target, until, exc)
         return outcome
 
+    async def _client_for(self, attempt: Attempt) -> AsyncWebClient | DeliveryOutcome:
+        """The client to send `attempt` with, or the outcome when there is none."""
+        if self._tokens is None:
+            return self._client
+        try:
+            return await self._tokens.client_for(attempt.workspace_id)
+        except NotInstalled as exc:
+            return DeliveryOutcome.rejected(f"not sent: {exc}")
+        except (SQLAlchemyError, OSError) as exc:
+            return DeliveryOutcome.retry(f"could not read the workspace's token: {exc!r}")
+
     async def _call(
         self, target: str, payload: dict[str, Any], attempt: Attempt
     ) -> DeliveryOutcome:
+        client = await self._client_for(attempt)
+        if isinstance(client, DeliveryOutcome):
+            return client
         if target == "chat.postMessage":
             payload = {**payload, "metadata": post_metadata(attempt.outbox_id)}
             if attempt.maybe_sent_since is not None:
-                earlier = await self._find_post(payload, attempt)
+                earlier = await self._find_post(client, payload, attempt)
                 if earlier is not None:
                     return earlier
         if RENDER_KEY in payload:
@@ -151,7 +169,7 @@ class SlackApiSender:
                 return DeliveryOutcome.rejected(f"nothing to render for {spec}")
             payload = {key: value for key, value in payload.items() if key != RENDER_KEY}
             payload.update(rendered)
-        call = named_method(self._client, target)
+        call = named_method(client, target)
         if call is None:
             return DeliveryOutcome.rejected(f"ticketbot does not call Slack's {target}")
         try:
@@ -173,7 +191,9 @@ class SlackApiSender:
         data = response.data if isinstance(response.data, dict) else {}
         return DeliveryOutcome.delivered(_useful_result(data), status_code=response.status_code)
 
-    async def _find_post(self, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome | None:
+    async def _find_post(
+        self, client: AsyncWebClient, payload: dict[str, Any], attempt: Attempt
+    ) -> DeliveryOutcome | None:
         """An earlier attempt's post, if it landed: delivered with its ts, not posted again.
         None if it is not there; a retry if Slack could not be asked."""
         channel = str(payload.get("channel") or "")
@@ -193,9 +213,9 @@ class SlackApiSender:
                 if cursor:
                     args["cursor"] = cursor
                 response = await (
-                    self._client.conversations_replies(ts=str(thread_ts), **args)
+                    client.conversations_replies(ts=str(thread_ts), **args)
                     if thread_ts
-                    else self._client.conversations_history(**args)
+                    else client.conversations_history(**args)
                 )
                 for message in response.get("messages") or []:
                     if _is_our_post(message, attempt.outbox_id):

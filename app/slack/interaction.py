@@ -99,9 +99,12 @@ async def tell_clicker(ctx: SlackContext, body: Mapping[str, Any], text: str) ->
     if not channel or not user_id:
         return
     async with ctx.session_factory() as session, session.begin():
+        # Sent with its installation's token: none, when the click is not from one of ours.
+        workspace_id = await ctx.workspace_id_for(session=session, body=body)
         await enqueue_slack_call(
             session=session,
             method="chat.postEphemeral",
             payload={"channel": channel, "user": user_id, "text": text},
             now=ctx.clock.now(),
+            workspace_id=workspace_id,
         )

@@ -70,3 +70,45 @@ class WatchedChannel(Base):
     added_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_at_column()
     unwatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SlackInstallation(Base):
+    """The bot token of a workspace that installed ticketbot through Slack's OAuth flow
+    (`/slack/install`). One per workspace row; deleted when Slack says the app was uninstalled
+    or its bot token revoked. Tokens are stored encrypted (app/token_cipher.py), never plain.
+
+    Single-workspace mode (SLACK_BOT_TOKEN) has no row here: its token lives in the settings.
+    """
+
+    __tablename__ = "slack_installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), unique=True
+    )
+    app_id: Mapped[str | None] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(255))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(255))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str] = mapped_column(String(32))
+    bot_scopes: Mapped[str] = mapped_column(Text, default="")
+    bot_token_encrypted: Mapped[str] = mapped_column(Text)
+    # With token rotation on: the refresh token (encrypted) and when the bot token expires.
+    bot_refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    installer_user_id: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OAuthState(Base):
+    """A one-time `state` of an install started at `/slack/install`: the redirect back from
+    Slack must bring one that is here and not expired, and uses it up (CSRF protection)."""
+
+    __tablename__ = "slack_oauth_states"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

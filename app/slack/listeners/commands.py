@@ -63,6 +63,6 @@ async def run_command(
             channel_id=command["channel_id"],
             channel_name=command.get("channel_name") or "",
             now=it.now,
-            bot_user_id=it.ctx.identity.bot_user_id,
+            bot_user_id=context.bot_user_id or it.ctx.identity.bot_user_id,
         )
         return await handler(call, parsed)

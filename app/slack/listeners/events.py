@@ -27,6 +27,7 @@ from app.flows.conversation import (
     receive_message,
     receive_reaction,
 )
+from app.flows.installs import app_removed
 from app.home.notifications import home_tab_opened
 from app.inbox.service import record_event
 from app.slack.context import SlackContext
@@ -113,7 +114,7 @@ async def _on_message(
     await receive_message(
         session=session,
         workspace=workspace,
-        message=message_of(envelope, bot_user_id=ctx.identity.bot_user_id),
+        message=message_of(envelope, bot_user_id=_bot_user_id(ctx, workspace)),
         rules=ctx.rules,
         now=now,
     )
@@ -145,7 +146,7 @@ async def _on_reaction(
     item = event.get("item") or {}
     if item.get("type") != "message" or not item.get("channel") or not item.get("ts"):
         return
-    if event.get("user") in (None, ctx.identity.bot_user_id):
+    if event.get("user") in (None, _bot_user_id(ctx, workspace)):
         return
     await receive_reaction(
         session=session,
@@ -176,6 +177,40 @@ async def _on_home_opened(
     await home_tab_opened(session=session, workspace_id=workspace.id, user_id=user_id, now=now)
 
 
+async def _on_uninstalled(
+    ctx: SlackContext,
+    session: AsyncSession,
+    workspace: Workspace,
+    envelope: dict[str, Any],
+    now: datetime,
+) -> None:
+    """`app_uninstalled`, or `tokens_revoked` naming our bot: its token is forgotten and what
+    the outbox still owed that workspace's Slack is failed with the reason (its webhooks are
+    not Slack's and still go). Sources: docs.slack.dev/reference/events/app_uninstalled and
+    /tokens_revoked (`tokens.bot` lists the revoked bots' user ids)."""
+    event = envelope.get("event") or {}
+    if event.get("type") == "tokens_revoked":
+        bots = (event.get("tokens") or {}).get("bot") or []
+        if not bots:
+            return  # user tokens only: ticketbot keeps none
+        reason = "its bot token was revoked"
+    else:
+        reason = "ticketbot was uninstalled from it"
+    failed = await app_removed(session=session, workspace_id=workspace.id, reason=reason, now=now)
+    if ctx.installations is not None:
+        ctx.installations.forget(workspace.id)
+    logger.warning(
+        "workspace %s: %s; %d Slack call(s) it was owed failed",
+        workspace.slack_team_id,
+        reason,
+        failed,
+    )
+
+
+def _bot_user_id(ctx: SlackContext, workspace: Workspace) -> str | None:
+    return workspace.bot_user_id or ctx.identity.bot_user_id
+
+
 EventHandler = Callable[
     [SlackContext, AsyncSession, Workspace, dict[str, Any], datetime], Awaitable[None]
 ]
@@ -185,6 +220,8 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
     "message": _on_message,
     "reaction_added": _on_reaction,
     "app_home_opened": _on_home_opened,
+    "app_uninstalled": _on_uninstalled,
+    "tokens_revoked": _on_uninstalled,
 }
 
 
