@@ -22,7 +22,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from logging import Logger
 from typing import Any
 
@@ -302,8 +302,10 @@ class DatabaseInstallationStore(AsyncInstallationStore):
         if not installation.bot_token or not installation.bot_user_id:
             raise ValueError("an install without a bot token: the app asks for bot scopes")
         now = self._clock.now()
+        # slack_sdk turned Slack's `expires_in` into a time on the wall clock; kept as the
+        # same lifetime from now on ours (the one every refresh is decided by).
         expires_at = (
-            datetime.fromtimestamp(installation.bot_token_expires_at, tz=now.tzinfo)
+            now + timedelta(seconds=installation.bot_token_expires_at - time.time())
             if installation.bot_token_expires_at
             else None
         )

@@ -24,11 +24,20 @@ from app.slack_emulator.method_specs import (
 from app.slack_emulator.methods import METHODS
 from app.slack_emulator.models import Channel, Message, Team, User, domain_for
 from app.slack_emulator.mrkdwn import wire_text
+from app.slack_emulator.oauth import OAuthApp, OAuthRefusal
+from app.slack_emulator.oauth import access as oauth_access
+from app.slack_emulator.oauth import authorize as oauth_authorize
 from app.slack_emulator.payloads import rich_text_blocks
 from app.slack_emulator.problems import NO_TEXT, Problem, error_of, slack_messages
 from app.slack_emulator.rate_limits import RateLimiter
 from app.slack_emulator.records import RESPONSE_URL_METHOD, CallLog, RecordedCall
-from app.slack_emulator.routes import CONNECTIONS_OPEN, RESPONSE_URL_PREFIX, create_app
+from app.slack_emulator.routes import (
+    AUTHORIZE_PATH,
+    CONNECTIONS_OPEN,
+    OAUTH_ACCESS,
+    RESPONSE_URL_PREFIX,
+    create_app,
+)
 from app.slack_emulator.server import ServerRunner
 from app.slack_emulator.socket_mode import SocketModeHub
 from app.slack_emulator.ts import TsGenerator, default_ts_generator, is_ts, ts_micros
@@ -108,6 +117,14 @@ class SlackEmulator:
             enterprise_id=enterprise_id,
             is_enterprise_install=is_enterprise_install,
         )
+        # Every workspace the app is (or can be) installed in, by team id, and every live bot
+        # token: the workspace it acts in, and when it expires (None: never).
+        self._teams: dict[str, Workspace] = {team_id: self._workspace}
+        self._tokens: dict[str, tuple[Workspace, float | None]] = {
+            bot_token: (self._workspace, None)
+        }
+        self._revoked: set[str] = set()
+        self.oauth: OAuthApp | None = None
         self._log = CallLog()
         self._faults = FaultQueue()
         self._response_urls: set[str] = set()
@@ -162,6 +179,107 @@ class SlackEmulator:
     def api_url(self) -> str:
         """Web API base URL, with the trailing slash slack-sdk expects of ``base_url``."""
         return f"{self.base_url}/api/"
+
+    # -- several workspaces, OAuth ------------------------------------------------------------
+
+    def add_workspace(
+        self,
+        team_id: str,
+        *,
+        team_name: str,
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        bot_token: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> SlackEmulator:
+        """Another workspace the app can be installed in (with `bot_token`, it already is).
+        Returns a view of this emulator seeding and inspecting that workspace (same server,
+        same call log). Ids may repeat another workspace's: each has its own channels and
+        users, as in Slack, where only the team tells them apart."""
+        if team_id in self._teams:
+            raise ValueError(f"workspace {team_id} exists")
+        workspace = Workspace(
+            team=Team(id=team_id, name=team_name, domain=domain_for(team_name)),
+            bot=BotIdentity(user_id=bot_user_id, bot_id=bot_id),
+            clock=self._clock,
+            ts=self._workspace.ts,
+            strict_channels=self._workspace.strict_channels,
+            enterprise_id=enterprise_id,
+        )
+        self._teams[team_id] = workspace
+        if bot_token is not None:
+            self._tokens[bot_token] = (workspace, None)
+        return self.workspace(team_id)
+
+    def workspace(self, team_id: str) -> SlackEmulator:
+        """A view of this emulator for one of its workspaces (see :meth:`add_workspace`)."""
+        view = copy.copy(self)
+        view._workspace = self._teams[team_id]
+        return view
+
+    @property
+    def team_id(self) -> str:
+        return self._workspace.team.id
+
+    def enable_oauth(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        redirect_urls: list[str],
+        token_rotation: bool = False,
+    ) -> OAuthApp:
+        """Let the app be installed with Slack's OAuth flow (:mod:`.oauth`)."""
+        self.oauth = OAuthApp(client_id, client_secret, list(redirect_urls), token_rotation)
+        return self.oauth
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.base_url}{AUTHORIZE_PATH}"
+
+    def bot_tokens(self, team_id: str) -> list[str]:
+        """The live bot tokens of a workspace, oldest first."""
+        return [token for token, (ws, _) in self._tokens.items() if ws.team.id == team_id]
+
+    def revoke_tokens(self, team_id: str) -> None:
+        """The workspace's bot tokens stop working (an uninstall, or a revocation): calls
+        with them get `token_revoked`. The test sends the matching events itself."""
+        for token in self.bot_tokens(team_id):
+            del self._tokens[token]
+            self._revoked.add(token)
+        if self.oauth is not None:
+            for refresh, team in list(self.oauth.refresh_tokens.items()):
+                if team == team_id:
+                    del self.oauth.refresh_tokens[refresh]
+
+    def _issue_token(self, workspace: Workspace, expires_at: float | None) -> str:
+        prefix = "xoxe.xoxb-1-" if expires_at is not None else "xoxb-"
+        token = f"{prefix}{workspace.team.id}-{secrets.token_hex(12)}"
+        self._tokens[token] = (workspace, expires_at)
+        return token
+
+    def answer_authorize(self, params: dict[str, str]) -> tuple[int, str]:
+        """Slack's consent page: (302, where to) or (400, the error it shows)."""
+        if self.oauth is None:
+            return 400, "invalid_client_id"
+        try:
+            return 302, oauth_authorize(self.oauth, params, self._teams, self._clock())
+        except OAuthRefusal as exc:
+            return 400, exc.error
+
+    async def answer_oauth_access(self, args: dict[str, Any], authorization: str) -> Answer:
+        def handle() -> Answer:
+            if self.oauth is None:
+                return Answer(200, {"ok": False, "error": "invalid_client_id"})
+            try:
+                body = oauth_access(
+                    self.oauth, args, authorization, self._teams, self._issue_token, self._clock()
+                )
+            except OAuthRefusal as exc:
+                return Answer(200, {"ok": False, "error": exc.error})
+            return Answer(200, {"ok": True, **body})
+
+        return await self._answer(OAUTH_ACCESS, args, None, handle)
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -460,10 +578,16 @@ class SlackEmulator:
             return _refusal(problems)
         if not token:
             return Answer(200, {"ok": False, "error": "not_authed"})
-        if token != self.bot_token:
+        if token in self._revoked:
+            return Answer(200, {"ok": False, "error": "token_revoked"})
+        live = self._tokens.get(token)
+        if live is None:
             return Answer(200, {"ok": False, "error": "invalid_auth"})
+        workspace, expires_at = live
+        if expires_at is not None and expires_at <= self._clock():
+            return Answer(200, {"ok": False, "error": "token_expired"})
         if self._rate_limiter is not None:
-            retry_after = self._rate_limiter.admit(method, args)
+            retry_after = self._rate_limiter.admit(method, args, workspace.team.id)
             if retry_after is not None:
                 return Answer(
                     429,
@@ -474,8 +598,8 @@ class SlackEmulator:
         if problems:
             return _refusal(problems)
         try:
-            with self._workspace.lock:
-                result = handler(self._workspace, args)
+            with workspace.lock:
+                result = handler(workspace, args)
         except ApiError as exc:
             return Answer(200, {"ok": False, "error": exc.error})
         except Exception:

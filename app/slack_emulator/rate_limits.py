@@ -125,24 +125,26 @@ class RateLimiter:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._windows: dict[str, _Window] = {}
-        self._buckets: dict[str, _Bucket] = {}
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
 
-    def admit(self, method: str, args: dict[str, Any]) -> int | None:
-        """None if the call may go ahead (it is counted), else its ``Retry-After`` seconds."""
+    def admit(self, method: str, args: dict[str, Any], team: str = "") -> int | None:
+        """None if the call may go ahead (it is counted), else its ``Retry-After`` seconds.
+        Slack's limits are "per app per workspace" (docs.slack.dev/apis/web-api/rate-limits):
+        each team's calls are counted apart."""
         tier = METHOD_LIMITS.get(method)
         if tier is None:
             return None
         now = self._clock()
         with self._lock:
             limits: list[_Window | _Bucket] = [
-                self._windows.setdefault(method, _Window(tier.per_minute))
+                self._windows.setdefault((team, method), _Window(tier.per_minute))
             ]
             channel = args.get("channel")
             if method == "chat.postMessage" and isinstance(channel, str) and channel:
                 limits.append(
                     self._buckets.setdefault(
-                        channel,
+                        (team, channel),
                         _Bucket(
                             POST_MESSAGE_PER_SECOND, POST_MESSAGE_BURST, POST_MESSAGE_BURST, now
                         ),

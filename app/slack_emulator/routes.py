@@ -21,8 +21,8 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request, Response, WebSocket
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app.slack_emulator.records import RESPONSE_URL_METHOD
 from app.slack_emulator.request_shape import request_shape
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 RESPONSE_URL_PREFIX = "/_emulator/response_url/"
 CONNECTIONS_OPEN = "apps.connections.open"
+OAUTH_ACCESS = "oauth.v2.access"
+# Slack's consent page lives at https://slack.com/oauth/v2/authorize (not under /api/).
+AUTHORIZE_PATH = "/oauth/v2/authorize"
 
 # Arguments that Slack takes as JSON text inside form-encoded bodies.
 _JSON_STRING_ARGS = frozenset(
@@ -91,6 +94,10 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
         except ApiError as exc:
             answer = await emulator.answer_error(method, exc.error)
         else:
+            if method == OAUTH_ACCESS:
+                authorization = request.headers.get("authorization", "")
+                answer = await emulator.answer_oauth_access(args, authorization)
+                return _json(answer.status, answer.body, answer.headers)
             if method == CONNECTIONS_OPEN:
                 scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
                 in_header = scheme.lower() == "bearer" and bool(credentials.strip())
@@ -99,6 +106,13 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
             shape = await request_shape(request)
             answer = await emulator.answer(method, args, token, shape=shape)
         return _json(answer.status, answer.body, answer.headers)
+
+    @app.get(AUTHORIZE_PATH)
+    async def oauth_authorize(request: Request) -> Response:
+        status, where = emulator.answer_authorize(dict(request.query_params))
+        if status == 302:
+            return RedirectResponse(where, status_code=302)
+        return HTMLResponse(f"<p>Slack could not start the install: {where}</p>", status_code=400)
 
     @app.websocket(LINK_PATH + "/")
     async def socket_mode_link(websocket: WebSocket, ticket: str | None = None) -> None:

@@ -147,8 +147,13 @@ class SlackSender:
         context_team_id: str | None = None,
         context_enterprise_id: str | None = None,
         installation_enterprise_id: str | None = None,
+        bare: bool = False,
     ) -> httpx.Response:
         """Deliver ``event`` in an ``event_callback`` envelope.
+
+        ``bare``: only the fields Slack's docs show for ``app_uninstalled`` and
+        ``tokens_revoked`` (docs.slack.dev/reference/events/app_uninstalled, /tokens_revoked):
+        no ``authorizations``, no context; nothing is installed any more to authorise.
 
         ``retry_num`` marks a redelivery (``X-Slack-Retry-Num``/``-Reason``); reuse the
         ``event_id`` of the first delivery to emulate Slack's retries faithfully.
@@ -197,6 +202,11 @@ class SlackSender:
         }
         if enterprise_id is not None:
             envelope["enterprise_id"] = enterprise_id
+        if bare:
+            for field in ("context_team_id", "context_enterprise_id", "authorizations"):
+                envelope.pop(field)
+            envelope.pop("is_ext_shared_channel")
+            envelope.pop("event_context")
         if self._socket_mode is not None:
             return await self._over_socket(
                 "events_api",

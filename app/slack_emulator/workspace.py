@@ -61,6 +61,8 @@ class Workspace:
     views: dict[str, View] = field(default_factory=dict)
     home_views: dict[str, str] = field(default_factory=dict)  # user id -> view id
     view_counter: int = 0
+    # The bot scopes its install granted (comma-separated; empty for a seeded install).
+    granted_scopes: str = ""
 
     def __post_init__(self) -> None:
         self.teams[self.team.id] = self.team

@@ -1,0 +1,326 @@
+"""Several workspaces installed through Slack's OAuth flow, end to end, on both databases.
+
+Each workspace is installed as an admin would: `/slack/install` in the running app, Slack's
+consent page (the emulator's, which approves at once), the redirect back with a code, Bolt's
+`oauth.v2.access` and `auth.test`. The two workspaces below share channel and user ids on
+purpose (ids are unique only within a workspace in Slack): nothing one does may show in, or
+change, the other's data, and each is sent to with its own token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from app.config import SettingsError, load_settings
+from app.outbox.enums import OutboxStatus
+from app.outbox.models import OutboxMessage
+from app.slack.client import build_outbox_client
+from app.slack.installations import Installations
+from app.slack_emulator import SlackEmulator, SlackSender, message_event, next_ts
+from app.tickets.models import Ticket
+from app.token_cipher import TokenCipher
+from app.workspaces.installations import find_installed_bot
+from app.workspaces.models import SlackInstallation, Workspace
+from tests.conftest import SIGNING_SECRET, make_settings
+from tests.support.server import RunningApp, wait_until
+
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "oauth-client-secret-3c1e"
+KEY = TokenCipher.new_key()
+ACME, GLOBEX = "T0001", "T0002"
+LEAD = "ULEAD1"  # the installer in both workspaces: the same id, two different people
+CUSTOMER = "UCUSTOMER"
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[SlackEmulator]:
+    """Two workspaces that have not installed the app yet (no bot token is live)."""
+    emulator = SlackEmulator(bot_token="xoxb-never-issued", team_id=ACME, team_name="Acme")
+    emulator.revoke_tokens(ACME)
+    emulator.add_workspace(GLOBEX, team_name="Globex", bot_user_id="UBOT2", bot_id="BBOT2")
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+def oauth_settings(database_url: str, emulator: SlackEmulator, **overrides: object):
+    return make_settings(
+        database_url,
+        emulator,
+        slack_bot_token=None,
+        slack_client_id=CLIENT_ID,
+        slack_client_secret=CLIENT_SECRET,
+        token_encryption_keys=KEY,
+        slack_authorize_url=emulator.authorize_url,
+        support_leads=[],
+        **overrides,
+    )
+
+
+@pytest.fixture
+def rotation() -> bool:
+    return False
+
+
+@pytest.fixture
+async def app(database_url, emulator, clock, rotation) -> AsyncIterator[RunningApp]:
+    running = await RunningApp(oauth_settings(database_url, emulator), clock).start()
+    emulator.enable_oauth(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_urls=[f"{running.url}/slack/oauth_redirect"],
+        token_rotation=rotation,
+    )
+    yield running
+    await running.stop()
+
+
+async def install(app: RunningApp, emulator: SlackEmulator, team_id: str, user_id: str) -> str:
+    """An admin of `team_id` installs the app; returns the success page."""
+    emulator.oauth.sign_in(team_id, user_id)  # type: ignore[union-attr]
+    async with httpx.AsyncClient(timeout=10) as browser:
+        page = await browser.get(f"{app.url}/slack/install")
+        assert page.status_code == 200, page.text
+        [link] = [
+            found
+            for found in re.findall(r'href="([^"]+)"', page.text)
+            if "/oauth/v2/authorize" in found
+        ]
+        # Bolt's state cookie is `Secure`; a browser sends it to localhost, httpx does not.
+        state_cookie = page.headers["set-cookie"].split(";", 1)[0]
+        consent = await browser.get(html.unescape(link))
+        assert consent.status_code == 302, consent.text
+        back = await browser.get(consent.headers["location"], headers={"cookie": state_cookie})
+    assert back.status_code == 200, back.text
+    return back.text
+
+
+def sender_for(app: RunningApp, team_id: str, bot_user_id: str) -> SlackSender:
+    return SlackSender(app.url, SIGNING_SECRET, team_id=team_id, bot_user_id=bot_user_id)
+
+
+async def command(sender: SlackSender, line: str, channel: str = "CSUPPORT") -> str:
+    answer = await sender.send_command(line, user_id=LEAD, channel_id=channel)
+    assert answer.status_code == 200, answer.text
+    return answer.text  # the reply's text and blocks
+
+
+async def workspace_ids(app: RunningApp) -> dict[str, int]:
+    async with app.runtime.session_factory() as session:
+        rows = await session.execute(select(Workspace.slack_team_id, Workspace.id))
+        return dict(rows.tuples().all())
+
+
+async def test_two_workspaces_install_and_never_see_each_other(app, emulator):
+    acme, globex = emulator, emulator.workspace(GLOBEX)
+    assert "slack://app?team=T0001" in await install(app, emulator, ACME, LEAD)
+    await install(app, emulator, GLOBEX, LEAD)
+    ids = await workspace_ids(app)
+    assert set(ids) == {ACME, GLOBEX}
+
+    # Tokens are stored encrypted: no issued token appears anywhere in the table.
+    issued = emulator.bot_tokens(ACME) + emulator.bot_tokens(GLOBEX)
+    assert len(issued) == 2
+    async with app.runtime.session_factory() as session:
+        stored = (await session.execute(text("SELECT * FROM slack_installations"))).all()
+    assert len(stored) == 2
+    assert not any(token in str(row) for row in stored for token in issued)
+
+    # The installer leads each workspace's team; both watch CSUPPORT (same id, two channels).
+    to_acme, to_globex = sender_for(app, ACME, "UBOT"), sender_for(app, GLOBEX, "UBOT2")
+    async with to_acme, to_globex:
+        assert "Watching" in await command(to_acme, "watch")
+        assert "Watching" in await command(to_globex, "watch")
+        acme_ts, globex_ts = next_ts(), next_ts()
+        await to_acme.send_event(
+            message_event("CSUPPORT", CUSTOMER, "Acme exports fail", ts=acme_ts)
+        )
+        await to_globex.send_event(
+            message_event("CSUPPORT", CUSTOMER, "Globex cannot log in", ts=globex_ts)
+        )
+
+        # Each workspace's ticket is its own T-1, and its card goes to its own triage channel,
+        # posted with its own token.
+        async with app.runtime.session_factory() as session:
+            tickets = {
+                (t.workspace_id, t.number): t.subject for t in await session.scalars(select(Ticket))
+            }
+        assert tickets == {
+            (ids[ACME], 1): "Acme exports fail",
+            (ids[GLOBEX], 1): "Globex cannot log in",
+        }
+        acme_cards = await wait_until(lambda: acme.messages("CTRIAGE"), message="Acme's card")
+        globex_cards = await wait_until(lambda: globex.messages("CTRIAGE"), message="Globex card")
+        assert "Acme exports fail" in str(acme_cards[0]["blocks"])
+        assert "Globex cannot log in" in str(globex_cards[0]["blocks"])
+        assert "Globex" not in str(acme_cards) and "Acme" not in str(globex_cards)
+        for call in emulator.delivered("chat.postMessage"):
+            channel_team = ACME if call.token in emulator.bot_tokens(ACME) else GLOBEX
+            assert call.token in emulator.bot_tokens(channel_team)
+
+        # Commands see their own workspace only.
+        assert "Acme exports fail" in await command(to_acme, "show T-1")
+        assert "Globex cannot log in" in await command(to_globex, "show T-1")
+        acme_list = await command(to_acme, "list")
+        assert "Acme exports fail" in acme_list and "Globex" not in acme_list
+        globex_list = await command(to_globex, "list")
+        assert "Globex cannot log in" in globex_list and "Acme" not in globex_list
+
+        # A change in one leaves the other as it was.
+        await command(to_globex, "resolve T-1")
+        async with app.runtime.session_factory() as session:
+            statuses = {
+                t.workspace_id: t.status.value for t in await session.scalars(select(Ticket))
+            }
+        assert statuses == {ids[ACME]: "new", ids[GLOBEX]: "resolved"}
+
+
+async def test_a_workspace_that_never_installed_is_told_so_and_nothing_is_stored(app, emulator):
+    await install(app, emulator, ACME, LEAD)
+    async with sender_for(app, GLOBEX, "UBOT2") as stranger:
+        answer = await stranger.send_command(
+            "list", user_id=LEAD, channel_id="CSUPPORT", response_url=emulator.new_response_url()
+        )
+        assert answer.status_code == 200
+        # Bolt tells the person, through the command's response_url, to install the app.
+        [told] = emulator.calls("response_url")
+        assert "reinstall this app" in told.args["text"]
+        await stranger.send_event(message_event("CSUPPORT", CUSTOMER, "hello?", ts=next_ts()))
+    assert set(await workspace_ids(app)) == {ACME}
+    async with app.runtime.session_factory() as session:
+        assert list(await session.scalars(select(Ticket))) == []
+
+
+async def test_uninstall_fails_only_that_workspaces_waiting_slack_calls(app, emulator, clock):
+    await install(app, emulator, ACME, LEAD)
+    await install(app, emulator, GLOBEX, LEAD)
+    ids = await workspace_ids(app)
+    to_acme, to_globex = sender_for(app, ACME, "UBOT"), sender_for(app, GLOBEX, "UBOT2")
+    async with to_acme, to_globex:
+        await command(to_acme, "watch")
+        await command(to_globex, "watch")
+        # Globex's card and auto-reply meet a Slack outage and wait for their retry.
+        emulator.fail_next("chat.postMessage", status=503, times=2)
+        await to_globex.send_event(message_event("CSUPPORT", CUSTOMER, "Help", ts=next_ts()))
+        waiting = await wait_until(
+            lambda: _rows(app, ids[GLOBEX], attempted=True), message="Globex's calls tried once"
+        )
+        assert {row.status for row in waiting} == {OutboxStatus.PENDING}
+
+        emulator.revoke_tokens(GLOBEX)
+        # Slack sends app_uninstalled and tokens_revoked, in either order, with no
+        # `authorizations` (nothing is installed any more).
+        revoked = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT2"]}}
+        assert (await to_globex.send_event(revoked, bare=True)).status_code == 200
+        uninstalled = {"type": "app_uninstalled"}
+        assert (await to_globex.send_event(uninstalled, bare=True)).status_code == 200
+
+        rows = await _rows(app, ids[GLOBEX])
+        assert {row.status for row in rows} == {OutboxStatus.FAILED}
+        assert all("bot token was revoked" in (row.last_error or "") for row in rows)
+        async with app.runtime.session_factory() as session:
+            left = list(await session.scalars(select(SlackInstallation.workspace_id)))
+        assert left == [ids[ACME]]
+
+        # Acme goes on as before.
+        await to_acme.send_event(message_event("CSUPPORT", CUSTOMER, "Still fine", ts=next_ts()))
+        await wait_until(lambda: emulator.messages("CTRIAGE"), message="Acme's card")
+        # A Globex row written after the uninstall (a timer, say) is refused, not retried.
+        clock.advance(timedelta(minutes=30))
+        app.runtime.dispatcher.wake()
+        await wait_until(
+            lambda: _all_settled(app, ids[GLOBEX]), message="Globex rows settled as failed"
+        )
+
+
+async def _rows(app, workspace_id: int, *, attempted: bool = False) -> list[OutboxMessage]:
+    async with app.runtime.session_factory() as session:
+        rows = list(
+            await session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.workspace_id == workspace_id,
+                    OutboxMessage.target == "chat.postMessage",  # the card, the auto-reply
+                )
+            )
+        )
+    if attempted and not (rows and all(row.attempts >= 1 for row in rows)):
+        return []
+    return rows
+
+
+async def _all_settled(app, workspace_id: int) -> bool:
+    rows = await _rows(app, workspace_id)
+    return bool(rows) and all(row.status is OutboxStatus.FAILED for row in rows)
+
+
+@pytest.mark.parametrize("rotation", [True])
+async def test_an_expiring_token_is_refreshed_once_across_replicas(app, emulator, clock):
+    await install(app, emulator, ACME, LEAD)
+    [first] = emulator.bot_tokens(ACME)
+    assert first.startswith("xoxe.xoxb-")
+    runtime = app.runtime
+    settings = runtime.settings
+    cipher = settings.token_cipher()
+    assert cipher is not None
+    ids = await workspace_ids(app)
+
+    # Ten hours and a half on, the token has 90 minutes left: under the 120 asked for.
+    clock.advance(timedelta(hours=10, minutes=30))
+
+    def replica() -> Installations:
+        return Installations(
+            session_factory=runtime.session_factory,
+            cipher=cipher,
+            clock=clock,
+            client=build_outbox_client(settings, runtime.http_session),
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            refresh_before=timedelta(minutes=120),
+        )
+
+    bots = await asyncio.gather(*(replica().bot(workspace_id=ids[ACME]) for _ in range(3)))
+    refreshes = [c for c in emulator.calls("oauth.v2.access") if c.args.get("grant_type")]
+    assert len(refreshes) == 1
+    fresh = {bot.bot_token for bot in bots if bot is not None}
+    assert len(fresh) == 1 and first not in fresh
+    async with runtime.session_factory() as session:
+        stored = await find_installed_bot(session=session, cipher=cipher, workspace_id=ids[ACME])
+    assert stored is not None and stored.bot_token in fresh
+    assert stored.bot_token_expires_at == clock.now() + timedelta(hours=12)
+
+
+def test_settings_say_in_one_line_what_an_install_needs(database_url, emulator):
+    def refused(**values: object) -> str:
+        with pytest.raises(SettingsError) as raised:
+            load_settings(
+                _env_file=None,
+                database_url=database_url,
+                slack_signing_secret="s",
+                **values,
+            )
+        return str(raised.value)
+
+    assert "SLACK_BOT_TOKEN is not set" in refused()
+    assert "not both" in refused(slack_bot_token="xoxb-1", slack_client_id="1.2")
+    assert "go together" in refused(slack_client_id="1.2")
+    assert "TOKEN_ENCRYPTION_KEYS" in refused(slack_client_id="1.2", slack_client_secret="x")
+    assert "ticketbot new-token-key" in refused(
+        slack_client_id="1.2", slack_client_secret="x", token_encryption_keys="not-a-key"
+    )
+    settings = load_settings(
+        _env_file=None,
+        database_url=database_url,
+        slack_signing_secret="s",
+        slack_client_id="1.2",
+        slack_client_secret="x",
+        token_encryption_keys=f"{TokenCipher.new_key()},{KEY}",
+    )
+    assert settings.installs_with_oauth and len(settings.token_encryption_keys) == 2
