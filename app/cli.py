@@ -16,7 +16,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from app.config import Settings, SettingsError, load_database_settings, load_settings
+from app.config import (
+    Settings,
+    SettingsError,
+    load_database_settings,
+    load_settings,
+    load_token_keys,
+)
 from app.logs import configure_logging
 
 if TYPE_CHECKING:  # imported lazily at run time: `ticketbot --help` stays fast
@@ -31,7 +37,7 @@ EXIT_CONFIG_ERROR = 2
 EXIT_STARTUP_ERROR = 1
 
 # The commands that read DATABASE_URL and no other setting.
-DATABASE_ONLY_COMMANDS = ("migrate", "apikey", "webhook", "inbound")
+DATABASE_ONLY_COMMANDS = ("migrate", "apikey", "webhook", "inbound", "rotate-token-key")
 # What each command's --help says about the settings it reads (all are in .env.example).
 SETTINGS_READ_FROM = "Read from the environment, or from a .env file in the working directory."
 DATABASE_ONLY = (
@@ -149,7 +155,61 @@ def _parser() -> argparse.ArgumentParser:
     _add_apikey_commands(commands)
     _add_webhook_commands(commands)
     _add_inbound_commands(commands)
+    _add_token_key_commands(commands)
     return parser
+
+
+def _add_token_key_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    new_key = commands.add_parser(
+        "new-token-key",
+        help="print a new key for TOKEN_ENCRYPTION_KEYS",
+        description="Print a new random key (Fernet: 32 bytes, url-safe base64) for"
+        " TOKEN_ENCRYPTION_KEYS, which encrypts the bot tokens of the workspaces installed"
+        " through /slack/install. Keep it secret and keep it safe: without it the stored"
+        " tokens cannot be read (each workspace would have to install again).",
+    )
+    new_key.set_defaults(handler=_new_token_key)
+    rotate = commands.add_parser(
+        "rotate-token-key",
+        help="encrypt every stored bot token again with the newest key",
+        description="Re-encrypt every installation's tokens with the first key of"
+        " TOKEN_ENCRYPTION_KEYS. To change the key: put a new key first (`ticketbot"
+        " new-token-key`), keep the old one after it, restart, run this, then drop the old key.",
+        epilog="Settings: DATABASE_URL and TOKEN_ENCRYPTION_KEYS. " + SETTINGS_READ_FROM,
+    )
+    rotate.set_defaults(handler=_rotate_token_key)
+
+
+def _new_token_key(args: argparse.Namespace) -> int:
+    from app.token_cipher import TokenCipher
+
+    print(TokenCipher.new_key())
+    return 0
+
+
+def _rotate_token_key(args: argparse.Namespace) -> int:
+    from app.token_cipher import TokenCipher, TokenCipherError
+    from app.workspaces.installations import reencrypt_tokens
+
+    keys = load_token_keys()
+    if not keys:
+        raise CommandFailed("TOKEN_ENCRYPTION_KEYS is not set: nothing to encrypt with", 2)
+    cipher = TokenCipher(keys)
+
+    async def rotate(session: AsyncSession) -> int:
+        return await reencrypt_tokens(session=session, cipher=cipher)
+
+    try:
+        count = _with_database(rotate)
+    except TokenCipherError:
+        raise CommandFailed(
+            "a stored token cannot be decrypted with any key of TOKEN_ENCRYPTION_KEYS (was the"
+            " old key dropped before rotating?); nothing was changed"
+        ) from None
+    print(f"Re-encrypted the tokens of {count} installation(s) with the newest key.")
+    return 0
 
 
 def _add_dev_send_commands(dev: argparse.ArgumentParser) -> None:
@@ -938,7 +998,8 @@ async def _preflight(settings: Settings) -> str | None:
     async with aiohttp.ClientSession(timeout=timeout) as session:
         client = build_outbox_client(settings, session)
         try:
-            await client.auth_test()
+            if settings.slack_bot_token is not None:  # with OAuth, each install has its own
+                await client.auth_test()
         except SlackApiError as exc:
             error = exc.response.get("error")
             if error in FATAL_AUTH_ERRORS:

@@ -150,7 +150,35 @@ def _password_hidden(url: str) -> str:
     return f"{scheme}://{user}:***@{host_and_path}{question}{query}"
 
 
-class Settings(DatabaseSettings):
+class TokenKeySettings(DatabaseSettings):
+    """DATABASE_URL and the keys the stored Slack tokens are encrypted with (what
+    `rotate-token-key` reads)."""
+
+    # Fernet keys, newest first (app/token_cipher.py); `ticketbot new-token-key` makes one.
+    token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    @field_validator("token_encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, SecretStr):
+            return cls._split_keys(value.get_secret_value())
+        return value
+
+    @field_validator("token_encryption_keys")
+    @classmethod
+    def _check_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for key in value:
+            TokenCipher.check_key(key.get_secret_value())
+        return value
+
+    def token_cipher(self) -> TokenCipher | None:
+        keys = [key.get_secret_value() for key in self.token_encryption_keys]
+        return TokenCipher(keys) if keys else None
+
+
+class Settings(TokenKeySettings):
     """Everything the process needs to start. Secrets are `SecretStr` so they never print."""
 
     # One workspace: its bot token. Several (Slack's OAuth flow at /slack/install): the app's
@@ -168,8 +196,6 @@ class Settings(DatabaseSettings):
     # uses the app's only redirect URL.
     slack_redirect_uri: str | None = None
     slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
-    # Fernet keys, newest first (app/token_cipher.py); `ticketbot new-token-key` makes one.
-    token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     # With token rotation on in the app's settings, a bot token is refreshed this long before
     # it expires (Slack's tokens then live 12 hours).
     slack_token_refresh_minutes: int = Field(default=120, ge=1, le=600)
@@ -302,22 +328,6 @@ class Settings(DatabaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("token_encryption_keys", mode="before")
-    @classmethod
-    def _split_keys(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, SecretStr):
-            return cls._split_keys(value.get_secret_value())
-        return value
-
-    @field_validator("token_encryption_keys")
-    @classmethod
-    def _check_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for key in value:
-            TokenCipher.check_key(key.get_secret_value())
-        return value
-
     @model_validator(mode="after")
     def _one_way_to_install(self) -> Settings:
         oauth = self.slack_client_id is not None or self.slack_client_secret is not None
@@ -395,6 +405,15 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
+
+
+def load_token_keys() -> list[str]:
+    """TOKEN_ENCRYPTION_KEYS (and DATABASE_URL), read and checked as `load_settings` does."""
+    try:
+        settings = TokenKeySettings()
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+    return [key.get_secret_value() for key in settings.token_encryption_keys]
 
 
 def load_database_settings() -> DatabaseSettings:

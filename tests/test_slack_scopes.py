@@ -47,12 +47,17 @@ EVENT_SCOPES: dict[str, set[str]] = {
     "message.groups": {"groups:history"},
     "reaction_added": {"reactions:read"},
     "app_home_opened": set(),
+    # "No scopes required" (docs.slack.dev/reference/events/app_uninstalled, /tokens_revoked).
+    "app_uninstalled": set(),
+    "tokens_revoked": set(),
 }
 # Which subscription delivers which event type to the listener.
 SUBSCRIPTIONS_OF_EVENT = {
     "message": {"message.channels", "message.groups"},
     "reaction_added": {"reaction_added"},
     "app_home_opened": {"app_home_opened"},
+    "app_uninstalled": {"app_uninstalled"},
+    "tokens_revoked": {"tokens_revoked"},
 }
 
 

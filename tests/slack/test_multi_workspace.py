@@ -19,7 +19,10 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
+from app.cli import main as cli_main
+from app.clock import SystemClock
 from app.config import SettingsError, load_settings
+from app.db import create_engine, create_session_factory
 from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
 from app.slack.client import build_outbox_client
@@ -27,7 +30,7 @@ from app.slack.installations import Installations
 from app.slack_emulator import SlackEmulator, SlackSender, message_event, next_ts
 from app.tickets.models import Ticket
 from app.token_cipher import TokenCipher
-from app.workspaces.installations import find_installed_bot
+from app.workspaces.installations import NewInstallation, find_installed_bot, save_installation
 from app.workspaces.models import SlackInstallation, Workspace
 from tests.conftest import SIGNING_SECRET, make_settings
 from tests.support.server import RunningApp, wait_until
@@ -324,3 +327,58 @@ def test_settings_say_in_one_line_what_an_install_needs(database_url, emulator):
         token_encryption_keys=f"{TokenCipher.new_key()},{KEY}",
     )
     assert settings.installs_with_oauth and len(settings.token_encryption_keys) == 2
+
+
+def test_rotating_the_key_re_encrypts_every_stored_token(database_url, monkeypatch, capsys):
+    """`ticketbot rotate-token-key`: the tokens stored under the old key are read with the new
+    one alone afterwards; a key list that cannot read them changes nothing, in one line."""
+    old, new = KEY, TokenCipher.new_key()
+
+    async def with_session(work):
+        engine = create_engine(database_url)
+        try:
+            async with create_session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    async def install_one(session) -> int:
+        return await save_installation(
+            session=session,
+            cipher=TokenCipher([old]),
+            installation=NewInstallation(
+                team_id="T0009",
+                team_name="Initech",
+                enterprise_id=None,
+                enterprise_name=None,
+                is_enterprise_install=False,
+                app_id="A0001",
+                bot_id="B9",
+                bot_user_id="UBOT9",
+                bot_scopes="chat:write",
+                bot_token="xoxb-initech-secret",
+                bot_refresh_token="xoxe-1-initech",
+                bot_token_expires_at=None,
+                installer_user_id="UADMIN",
+            ),
+            now=SystemClock().now(),
+        )
+
+    workspace_id = asyncio.run(with_session(install_one))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", f"{TokenCipher.new_key()}")
+    assert cli_main(["rotate-token-key"]) == 1
+    assert "cannot be decrypted" in capsys.readouterr().err
+
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", f"{new},{old}")
+    assert cli_main(["rotate-token-key"]) == 0
+    assert "1 installation(s)" in capsys.readouterr().out
+
+    async def read_with_new_key_only(session):
+        return await find_installed_bot(
+            session=session, cipher=TokenCipher([new]), workspace_id=workspace_id
+        )
+
+    bot = asyncio.run(with_session(read_with_new_key_only))
+    assert bot is not None
+    assert (bot.bot_token, bot.bot_refresh_token) == ("xoxb-initech-secret", "xoxe-1-initech")
