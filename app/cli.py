@@ -352,6 +352,7 @@ def _add_apikey_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         f" ({', '.join(scope.value for scope in Scope)}; admin implies all)."
         " Default: tickets:read",
     )
+    _add_workspace_option(create)
     create.set_defaults(handler=_apikey_create)
     listing = actions.add_parser(
         "list",
@@ -400,6 +401,7 @@ def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.Argument
         f" ({', '.join(event.value for event in WebhookEventType)})",
     )
     add.add_argument("--description", default="", help="what the webhook is for")
+    _add_workspace_option(add)
     add.set_defaults(handler=_webhook_add)
     listing = actions.add_parser(
         "list",
@@ -407,6 +409,7 @@ def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.Argument
         description="List the outbound webhooks (never their secret).",
         epilog=DATABASE_ONLY,
     )
+    _add_workspace_option(listing)
     listing.set_defaults(handler=_webhook_list)
     remove = actions.add_parser(
         "remove",
@@ -415,6 +418,7 @@ def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.Argument
         epilog=DATABASE_ONLY,
     )
     remove.add_argument("id", type=int, help="the webhook's id (see `webhook list`)")
+    _add_workspace_option(remove)
     remove.set_defaults(handler=_webhook_remove)
     deliveries = actions.add_parser(
         "deliveries",
@@ -424,6 +428,7 @@ def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     deliveries.add_argument("id", type=int, help="the webhook's id")
     deliveries.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    _add_workspace_option(deliveries)
     deliveries.set_defaults(handler=_webhook_deliveries)
 
 
@@ -451,6 +456,7 @@ def _add_inbound_commands(commands: argparse._SubParsersAction[argparse.Argument
         metavar="CHANNEL_ID",
         help="Slack channel its new tickets are posted in, so replies there join the ticket",
     )
+    _add_workspace_option(add)
     add.set_defaults(handler=_inbound_add)
     listing = actions.add_parser(
         "list",
@@ -458,6 +464,7 @@ def _add_inbound_commands(commands: argparse._SubParsersAction[argparse.Argument
         description="List the inbound sources (never their secret).",
         epilog=DATABASE_ONLY,
     )
+    _add_workspace_option(listing)
     listing.set_defaults(handler=_inbound_list)
     remove = actions.add_parser(
         "remove",
@@ -466,6 +473,7 @@ def _add_inbound_commands(commands: argparse._SubParsersAction[argparse.Argument
         epilog=DATABASE_ONLY,
     )
     remove.add_argument("name", help="the source's name")
+    _add_workspace_option(remove)
     remove.set_defaults(handler=_inbound_remove)
 
 
@@ -711,7 +719,10 @@ def _apikey_create(args: argparse.Namespace) -> int:
         raise CommandFailed(str(exc), EXIT_CONFIG_ERROR) from None
 
     async def create(session: AsyncSession) -> tuple[str, str, list[str], str]:
-        created = await create_api_key(session=session, name=args.name, scopes=scopes, now=_now())
+        workspace_id = await _installation_workspace(session, args) if args.workspace else None
+        created = await create_api_key(
+            session=session, name=args.name, scopes=scopes, now=_now(), workspace_id=workspace_id
+        )
         key = created.key
         return key.name, key.display_prefix, list(key.scopes), created.token
 
@@ -770,7 +781,7 @@ def _webhook_add(args: argparse.Namespace) -> int:
     async def add(session: AsyncSession) -> tuple[int, str, list[str], str]:
         created = await create_subscription(
             session=session,
-            workspace_id=await _installation_workspace(session),
+            workspace_id=await _installation_workspace(session, args),
             url=args.url,
             event_types=events,
             description=args.description,
@@ -790,7 +801,7 @@ def _webhook_list(args: argparse.Namespace) -> int:
     from app.webhooks.subscriptions import list_subscriptions
 
     async def rows(session: AsyncSession) -> list[list[str]]:
-        workspace_id = await _installation_workspace(session)
+        workspace_id = await _installation_workspace(session, args)
         return [
             [
                 str(subscription.id),
@@ -817,7 +828,7 @@ def _webhook_remove(args: argparse.Namespace) -> int:
     async def remove(session: AsyncSession) -> str:
         subscription = await get_subscription(
             session=session,
-            workspace_id=await _installation_workspace(session),
+            workspace_id=await _installation_workspace(session, args),
             subscription_id=args.id,
             for_update=True,
         )
@@ -835,7 +846,7 @@ def _webhook_deliveries(args: argparse.Namespace) -> int:
     async def rows(session: AsyncSession) -> list[list[str]]:
         subscription = await get_subscription(
             session=session,
-            workspace_id=await _installation_workspace(session),
+            workspace_id=await _installation_workspace(session, args),
             subscription_id=args.id,
         )
         page = await list_deliveries(session=session, subscription=subscription, limit=args.limit)
@@ -868,7 +879,7 @@ def _inbound_add(args: argparse.Namespace) -> int:
     async def add(session: AsyncSession) -> tuple[str, str | None, str]:
         created = await add_source(
             session=session,
-            workspace_id=await _installation_workspace(session),
+            workspace_id=await _installation_workspace(session, args),
             name=args.name,
             channel_id=args.channel,
             now=_now(),
@@ -916,12 +927,42 @@ def _inbound_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _installation_workspace(session: AsyncSession) -> int:
-    from app.errors import NotFound
-    from app.workspaces.service import installation_workspace_id
+def _add_workspace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace",
+        metavar="TEAM_ID",
+        help="the workspace (its team id, T0123ABCD) when several are installed",
+    )
 
+
+async def _installation_workspace(session: AsyncSession, args: argparse.Namespace) -> int:
+    """The workspace `--workspace` names, or the one there is."""
+    from sqlalchemy import select
+
+    from app.errors import NotFound
+    from app.workspaces.models import Workspace
+    from app.workspaces.service import find_workspace_id, installation_workspace_id
+
+    named = getattr(args, "workspace", None)
+    if named:
+        found = await find_workspace_id(session=session, slack_team_id=named)
+        if found is None:
+            raise NotFound(f"no workspace {named} has installed ticketbot")
+        return found
     workspace_id = await installation_workspace_id(session=session, slack_team_id=None)
     if workspace_id is None:
+        installed = list(
+            await session.scalars(
+                select(Workspace.slack_team_id)
+                .where(Workspace.bot_user_id.is_not(None))
+                .order_by(Workspace.slack_team_id)
+            )
+        )
+        if len(installed) > 1:
+            raise NotFound(
+                f"several workspaces are installed ({', '.join(installed)}): name one with"
+                " --workspace TEAM_ID"
+            )
         raise NotFound(
             "no Slack workspace in the database yet; start `ticketbot serve` once so it connects."
         )

@@ -75,10 +75,16 @@ def require_scope(scope: Scope) -> Callable[..., AsyncIterator[ApiContext]]:
         async with runtime.session_factory() as session:
             async with session.begin():
                 key = await authenticate(session=session, token=token, now=runtime.clock.now())
-                workspace_id = await installation_workspace_id(
+                workspace_id = key.workspace_id or await installation_workspace_id(
                     session=session, slack_team_id=runtime.identity.installation_key
                 )
             check_scope(key, scope)
+            if workspace_id is None and runtime.settings.installs_with_oauth:
+                raise ApiError(
+                    403,
+                    "This key names no workspace, and this ticketbot serves several (or none"
+                    " yet): make one with `ticketbot apikey create --workspace TEAM_ID`.",
+                )
             if workspace_id is None:
                 raise ApiError(
                     503, "ticketbot has not connected to its Slack workspace yet; try again soon."

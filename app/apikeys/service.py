@@ -52,7 +52,12 @@ def api_key_actor(key: ApiKey) -> Actor:
 
 
 async def create_api_key(
-    *, session: AsyncSession, name: str, scopes: Sequence[Scope], now: datetime
+    *,
+    session: AsyncSession,
+    name: str,
+    scopes: Sequence[Scope],
+    now: datetime,
+    workspace_id: int | None = None,
 ) -> CreatedKey:
     name = name.strip()
     if not name:
@@ -69,6 +74,7 @@ async def create_api_key(
         key_hash=hash_token(token),
         scopes=[scope.value for scope in Scope if scope in set(scopes)],
         created_at=now,
+        workspace_id=workspace_id,
     )
     session.add(key)
     await session.flush()

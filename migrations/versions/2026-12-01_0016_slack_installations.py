@@ -1,5 +1,7 @@
-"""Installations from Slack's OAuth flow: one encrypted bot token per workspace, and the
-one-time states of installs under way.
+"""Installations from Slack's OAuth flow, and the states of installs under way.
+
+One row per installed workspace, its bot token (and refresh token) encrypted; one-time OAuth
+states, so any replica can finish an install another began.
 
 Revision ID: 0016
 Revises: 0015

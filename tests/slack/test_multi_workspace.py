@@ -19,6 +19,8 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
+from app.apikeys.scopes import Scope
+from app.apikeys.service import create_api_key
 from app.cli import main as cli_main
 from app.clock import SystemClock
 from app.config import SettingsError, load_settings
@@ -119,7 +121,7 @@ async def command(sender: SlackSender, line: str, channel: str = "CSUPPORT") -> 
 async def workspace_ids(app: RunningApp) -> dict[str, int]:
     async with app.runtime.session_factory() as session:
         rows = await session.execute(select(Workspace.slack_team_id, Workspace.id))
-        return dict(rows.tuples().all())
+        return {key: value for key, value in rows}
 
 
 async def test_two_workspaces_install_and_never_see_each_other(app, emulator):
@@ -382,3 +384,41 @@ def test_rotating_the_key_re_encrypts_every_stored_token(database_url, monkeypat
     bot = asyncio.run(with_session(read_with_new_key_only))
     assert bot is not None
     assert (bot.bot_token, bot.bot_refresh_token) == ("xoxb-initech-secret", "xoxe-1-initech")
+
+
+async def test_each_api_key_reads_its_own_workspace_only(app, emulator):
+    await install(app, emulator, ACME, LEAD)
+    await install(app, emulator, GLOBEX, LEAD)
+    ids = await workspace_ids(app)
+    to_acme, to_globex = sender_for(app, ACME, "UBOT"), sender_for(app, GLOBEX, "UBOT2")
+    async with to_acme, to_globex:
+        await command(to_acme, "watch")
+        await command(to_globex, "watch")
+        await to_acme.send_event(message_event("CSUPPORT", CUSTOMER, "Acme asks", ts=next_ts()))
+        await to_globex.send_event(message_event("CSUPPORT", CUSTOMER, "Globex asks", ts=next_ts()))
+
+    async def key_for(workspace_id: int | None) -> str:
+        async with app.runtime.session_factory() as session, session.begin():
+            created = await create_api_key(
+                session=session,
+                name=f"reports {workspace_id}",
+                scopes=[Scope.TICKETS_READ],
+                now=SystemClock().now(),
+                workspace_id=workspace_id,
+            )
+            return created.token
+
+    async with httpx.AsyncClient(base_url=app.url, timeout=10) as api:
+        for team, subject in ((ACME, "Acme asks"), (GLOBEX, "Globex asks")):
+            key = await key_for(ids[team])
+            answer = await api.get("/api/tickets", headers={"Authorization": f"Bearer {key}"})
+            assert answer.status_code == 200, answer.text
+            assert subject in answer.text
+            assert ("Globex" if team == ACME else "Acme") not in answer.text
+            # Both workspaces have a T-1: each key gets its own.
+            one = await api.get("/api/tickets/T-1", headers={"Authorization": f"Bearer {key}"})
+            assert one.status_code == 200 and subject in one.text
+        unscoped = await key_for(None)
+        answer = await api.get("/api/tickets", headers={"Authorization": f"Bearer {unscoped}"})
+        assert answer.status_code == 403
+        assert "--workspace" in answer.text
