@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONDocument, UTCDateTime
 from app.types import created_at_column
+from app.workspaces.models import Workspace
 
 
 class ApiKey(Base):
@@ -24,7 +25,7 @@ class ApiKey(Base):
     # The workspace it acts on; None: the one workspace there is (keys made before several
     # could be installed).
     workspace_id: Mapped[int | None] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE")
+        ForeignKey(Workspace.id, ondelete="CASCADE")
     )
     created_at: Mapped[datetime] = created_at_column()
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
