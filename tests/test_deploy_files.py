@@ -22,6 +22,8 @@ def test_manifest_subscribes_to_what_the_app_handles():
         "message.groups",
         "reaction_added",
         "app_home_opened",
+        "app_uninstalled",  # an OAuth install's token is forgotten
+        "tokens_revoked",
     }
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == "/ticket" and command["should_escape"] is True
