@@ -17,29 +17,7 @@ from app.workspaces.models import OAuthState, SlackInstallation, Workspace
 from app.workspaces.service import ensure_workspace
 
 
-@dataclass(frozen=True)
-class InstalledBot:
-    """A workspace's installation, its tokens decrypted."""
-
-    workspace_id: int
-    installation_key: str
-    team_id: str | None
-    team_name: str | None
-    enterprise_id: str | None
-    enterprise_name: str | None
-    is_enterprise_install: bool
-    app_id: str | None
-    bot_id: str | None
-    bot_user_id: str
-    bot_scopes: str
-    bot_token: str
-    bot_refresh_token: str | None
-    bot_token_expires_at: datetime | None
-    installer_user_id: str | None
-    installed_at: datetime
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NewInstallation:
     """What Slack's `oauth.v2.access` (and `auth.test`) said of a new or renewed install."""
 
@@ -65,6 +43,15 @@ class NewInstallation:
         if key is None:
             raise ValueError("an installation names neither its workspace nor its org")
         return key
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstalledBot(NewInstallation):
+    """A workspace's stored installation, its tokens decrypted."""
+
+    workspace_id: int
+    installation_key: str
+    installed_at: datetime
 
 
 async def save_installation(
