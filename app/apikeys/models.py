@@ -24,9 +24,7 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     # The workspace it acts on; None: the one workspace there is (keys made before several
     # could be installed).
-    workspace_id: Mapped[int | None] = mapped_column(
-        ForeignKey(Workspace.id, ondelete="CASCADE")
-    )
+    workspace_id: Mapped[int | None] = mapped_column(ForeignKey(Workspace.id, ondelete="CASCADE"))
     created_at: Mapped[datetime] = created_at_column()
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
