@@ -169,6 +169,7 @@ def _add_token_key_commands(
         " TOKEN_ENCRYPTION_KEYS, which encrypts the bot tokens of the workspaces installed"
         " through /slack/install. Keep it secret and keep it safe: without it the stored"
         " tokens cannot be read (each workspace would have to install again).",
+        epilog="Settings: none.",
     )
     new_key.set_defaults(handler=_new_token_key)
     rotate = commands.add_parser(

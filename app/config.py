@@ -10,7 +10,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.token_cipher import TokenCipher
@@ -181,12 +189,13 @@ class TokenKeySettings(DatabaseSettings):
 class Settings(TokenKeySettings):
     """Everything the process needs to start. Secrets are `SecretStr` so they never print."""
 
-    # One workspace: its bot token. Several (Slack's OAuth flow at /slack/install): the app's
-    # client id and secret instead, and keys to encrypt the installations' tokens at rest.
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr
+    # Several workspaces (Slack's OAuth flow at /slack/install): the app's client id and
+    # secret, and keys to encrypt the installations' tokens at rest. One workspace: its bot
+    # token instead (checked after these, so its absence is reported with the rest).
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = Field(default=None, validate_default=True)
+    slack_signing_secret: SecretStr
     # The bot scopes an install asks for: the manifest's (tests/test_slack_scopes.py keeps
     # them equal).
     slack_scopes: Annotated[list[str], NoDecode] = Field(
@@ -311,10 +320,23 @@ class Settings(TokenKeySettings):
             raise ValueError("must not be empty")
         return value
 
-    @field_validator("slack_bot_token", "slack_client_secret")
+    @field_validator("slack_client_secret")
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_unless_oauth(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        """SLACK_BOT_TOKEN is required unless the app installs with OAuth (SLACK_CLIENT_ID),
+        and its absence is reported as missing, beside any other missing setting."""
+        if value is not None and not value.get_secret_value().strip():
+            value = None
+        if value is None and not info.data.get("slack_client_id"):
+            raise PydanticCustomError("missing", "Field required")
+        return value
 
     @field_validator("slack_client_id", "slack_redirect_uri")
     @classmethod
@@ -335,11 +357,6 @@ class Settings(TokenKeySettings):
             raise ValueError(
                 "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and"
                 " SLACK_CLIENT_SECRET (installed into workspaces at /slack/install), not both"
-            )
-        if self.slack_bot_token is None and not oauth:
-            raise ValueError(
-                "SLACK_BOT_TOKEN is not set (or, to install into several workspaces,"
-                " SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)"
             )
         if oauth and (self.slack_client_id is None or self.slack_client_secret is None):
             raise ValueError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together")
