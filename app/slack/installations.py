@@ -141,7 +141,9 @@ class Installations:
 
     async def _refresh(self, bot: InstalledBot) -> InstalledBot:
         """Refresh the token under the installation's row lock: a replica that waited for the
-        lock finds it refreshed and uses the new one (a refresh token works once)."""
+        lock finds it refreshed and uses the new one (a refresh token works once). The lock is
+        held across the call to Slack: once per workspace every ~10 hours, and on SQLite it
+        holds back other writes for that call (up to SLACK_HTTP_TIMEOUT_SECONDS)."""
         async with self._session_factory() as session, session.begin():
             current = await find_installed_bot(
                 session=session, cipher=self._cipher, workspace_id=bot.workspace_id, lock=True

@@ -129,7 +129,8 @@ class SlackEmulator:
         self._faults = FaultQueue()
         self._response_urls: set[str] = set()
         # Replaced on every recorded call; waiters hold the previous one, which gets set.
-        self._recorded = asyncio.Event()
+        # One list shared with every view of this emulator (:meth:`workspace`).
+        self._recorded = [asyncio.Event()]
         self.socket_mode = SocketModeHub(
             app_token=app_token, app_id=app_id, base_url=lambda: self.base_url
         )
@@ -308,7 +309,7 @@ class SlackEmulator:
         Bound it with ``async with asyncio.timeout(...)``.
         """
         while True:
-            recorded = self._recorded
+            recorded = self._recorded[0]
             calls = self.delivered(method) if delivered else self.calls(method)
             if len(calls) >= count:
                 return calls
@@ -561,8 +562,8 @@ class SlackEmulator:
                 token=token,
             )
         )
-        self._recorded.set()
-        self._recorded = asyncio.Event()
+        self._recorded[0].set()
+        self._recorded[0] = asyncio.Event()
         if fault and fault.delay:
             await asyncio.sleep(fault.delay)
         return answer

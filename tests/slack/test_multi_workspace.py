@@ -162,6 +162,8 @@ async def test_two_workspaces_install_and_never_see_each_other(app, emulator):
             (ids[ACME], 1): "Acme exports fail",
             (ids[GLOBEX], 1): "Globex cannot log in",
         }
+        async with asyncio.timeout(10):  # a view waits on the calls of the whole emulator
+            await globex.wait_for_calls("chat.postMessage", count=4)
         acme_cards = await wait_until(lambda: acme.messages("CTRIAGE"), message="Acme's card")
         globex_cards = await wait_until(lambda: globex.messages("CTRIAGE"), message="Globex card")
         assert "Acme exports fail" in str(acme_cards[0]["blocks"])
