@@ -108,6 +108,15 @@ async def install(app: RunningApp, emulator: SlackEmulator, team_id: str, user_i
     return back.text
 
 
+async def install_both(app: RunningApp, emulator: SlackEmulator) -> dict[str, int]:
+    """Both workspaces install the app; their workspace ids by team id."""
+    await install(app, emulator, ACME, LEAD)
+    await install(app, emulator, GLOBEX, LEAD)
+    ids = await workspace_ids(app)
+    assert set(ids) == {ACME, GLOBEX}
+    return ids
+
+
 def sender_for(app: RunningApp, team_id: str, bot_user_id: str) -> SlackSender:
     return SlackSender(app.url, SIGNING_SECRET, team_id=team_id, bot_user_id=bot_user_id)
 
@@ -207,9 +216,7 @@ async def test_a_workspace_that_never_installed_is_told_so_and_nothing_is_stored
 
 
 async def test_uninstall_fails_only_that_workspaces_waiting_slack_calls(app, emulator, clock):
-    await install(app, emulator, ACME, LEAD)
-    await install(app, emulator, GLOBEX, LEAD)
-    ids = await workspace_ids(app)
+    ids = await install_both(app, emulator)
     to_acme, to_globex = sender_for(app, ACME, "UBOT"), sender_for(app, GLOBEX, "UBOT2")
     async with to_acme, to_globex:
         await command(to_acme, "watch")
@@ -389,9 +396,7 @@ def test_rotating_the_key_re_encrypts_every_stored_token(database_url, monkeypat
 
 
 async def test_each_api_key_reads_its_own_workspace_only(app, emulator):
-    await install(app, emulator, ACME, LEAD)
-    await install(app, emulator, GLOBEX, LEAD)
-    ids = await workspace_ids(app)
+    ids = await install_both(app, emulator)
     to_acme, to_globex = sender_for(app, ACME, "UBOT"), sender_for(app, GLOBEX, "UBOT2")
     async with to_acme, to_globex:
         await command(to_acme, "watch")
