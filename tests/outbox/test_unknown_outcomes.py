@@ -37,7 +37,9 @@ async def test_a_post_made_just_before_a_crash_is_found_not_posted_again(
     emulator = same_clock_emulator
     settings = make_settings(database_url, emulator)
     app = await RunningApp(settings, clock).start()
-    emulator.slow_next("chat.postMessage", seconds=1.0)  # Slack posts at once, answers late
+    # Slack posts at once and answers late: late enough that, on a loaded machine too, the
+    # crash comes before the answer (else the first attempt is recorded and nothing is looked up).
+    emulator.slow_next("chat.postMessage", seconds=5.0)
     row_id = await post_message(app, "posted before the crash")
     await wait_until(lambda: posted_texts(emulator, "posted before the crash"), message="post")
     await app.crash()  # kill -9: the answer, and the ts, are never recorded
