@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -28,6 +29,7 @@ from app.db import create_engine, create_session_factory
 from app.outbox.enums import OutboxStatus
 from app.outbox.models import OutboxMessage
 from app.slack.client import build_outbox_client
+from app.slack.ids import ActionId
 from app.slack.installations import Installations
 from app.slack_emulator import SlackEmulator, SlackSender, message_event, next_ts
 from app.tickets.models import Ticket
@@ -36,6 +38,7 @@ from app.workspaces.installations import NewInstallation, find_installed_bot, sa
 from app.workspaces.models import SlackInstallation, Workspace
 from tests.conftest import SIGNING_SECRET, make_settings
 from tests.support.server import RunningApp, wait_until
+from tests.tickets.test_triage_card import click
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "oauth-client-secret-3c1e"
@@ -429,3 +432,39 @@ async def test_each_api_key_reads_its_own_workspace_only(app, emulator):
         answer = await api.get("/api/tickets", headers={"Authorization": f"Bearer {unscoped}"})
         assert answer.status_code == 403
         assert "--workspace" in answer.text
+
+
+async def test_a_click_in_one_workspace_never_changes_the_others_ticket(app, emulator):
+    """Card buttons carry ticket ids; a click (or a forged one) from one workspace naming the
+    other's ticket is refused, and that ticket stays as it was."""
+    ids = await install_both(app, emulator)
+    to_acme, to_globex = sender_for(app, ACME, "UBOT"), sender_for(app, GLOBEX, "UBOT2")
+    async with to_acme, to_globex:
+        await command(to_acme, "watch")
+        await command(to_globex, "watch")
+        await to_acme.send_event(message_event("CSUPPORT", CUSTOMER, "Acme asks", ts=next_ts()))
+        await to_globex.send_event(message_event("CSUPPORT", CUSTOMER, "Globex asks", ts=next_ts()))
+        globex_card = (
+            await wait_until(
+                lambda: emulator.workspace(GLOBEX).messages("CTRIAGE"), message="Globex card"
+            )
+        )[0]
+        async with app.runtime.session_factory() as session:
+            acme_ticket = await session.scalar(
+                select(Ticket).where(Ticket.workspace_id == ids[ACME])
+            )
+        assert acme_ticket is not None
+
+        forged = json.loads(json.dumps(globex_card))
+        for block in forged["blocks"]:
+            for element in block.get("elements") or []:
+                if element.get("action_id") == ActionId.RESOLVE:
+                    element["value"] = str(acme_ticket.id)
+        answer = await click(to_globex, forged, ActionId.RESOLVE, LEAD)
+        assert answer.status_code == 200
+        # The same lead's click on their own card does resolve their own ticket.
+        await click(to_globex, globex_card, ActionId.RESOLVE, LEAD)
+
+    async with app.runtime.session_factory() as session:
+        statuses = {t.workspace_id: t.status.value for t in await session.scalars(select(Ticket))}
+    assert statuses == {ids[ACME]: "new", ids[GLOBEX]: "resolved"}
