@@ -51,7 +51,7 @@ class BotIdentity:
         self.team_name = response.get("team")
         self.bot_user_id = response.get("user_id")
         self.bot_id = response.get("bot_id")
-        self.domain = _domain_from_url(response.get("url"))
+        self.domain = domain_from_url(response.get("url"))
         self.enterprise_id = response.get("enterprise_id") or None
         self.is_enterprise_install = bool(response.get("is_enterprise_install"))
 
@@ -103,7 +103,7 @@ class BotIdentity:
         )
 
 
-def _domain_from_url(url: object) -> str | None:
+def domain_from_url(url: object) -> str | None:
     """`https://acme.slack.com/` -> `acme` (used to build message permalinks)."""
     if not isinstance(url, str) or "://" not in url:
         return None

@@ -6,8 +6,9 @@
   another began), and `DatabaseInstallationStore` saves what Slack answered, tokens encrypted.
 - Using: `InstallationAuthorize` gives Bolt each request's bot token from the installation the
   request names; `BotTokens` gives the outbox a client for a workspace. Both refresh a token
-  Slack set to expire (token rotation) before it does, under the installation's row lock, so
-  of several replicas one refreshes it and the others read the new one.
+  Slack set to expire (token rotation) before it does, once across replicas (a short claim on
+  the installation's row; the call to Slack holds no transaction), a Slack request never
+  waiting for it while its token is still valid.
 
 Sources: Bolt for Python's OAuth guide (docs.slack.dev/tools/bolt-python/concepts/
 authenticating-oauth) and its `AsyncOAuthFlow.run_installation`; `oauth.v2.access` and token
@@ -18,6 +19,7 @@ refresh token used once).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -39,10 +41,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
+from app.slack.authorize import domain_from_url
 from app.token_cipher import TokenCipher
 from app.workspaces.installations import (
     InstalledBot,
     NewInstallation,
+    claim_refresh,
     consume_state,
     delete_installation,
     find_installed_bot,
@@ -59,6 +63,9 @@ STATE_LIFETIME = timedelta(minutes=10)
 # How long a replica trusts the installation it read; a re-install or a refresh elsewhere is
 # seen after at most this (a refreshed token's predecessor stays valid until it expires).
 CACHE_SECONDS = 60.0
+# How long a replica's claim to refresh a token holds off the others: longer than its call to
+# Slack; if the replica dies, another refreshes once it lapses.
+REFRESH_LEASE = timedelta(minutes=2)
 
 # What a new install sets up in its workspace (its leads, CSAT delay, digest), given the
 # transaction that stored it: one place for it, shared with single-workspace start-up.
@@ -92,6 +99,7 @@ class Installations:
         self._refresh_before = refresh_before
         self._by_workspace: dict[int, tuple[float, InstalledBot]] = {}
         self._by_key: dict[str, int] = {}
+        self._refreshing: dict[int, asyncio.Task[InstalledBot]] = {}
 
     @property
     def cipher(self) -> TokenCipher:
@@ -101,9 +109,15 @@ class Installations:
         self._by_workspace.pop(workspace_id, None)
 
     async def bot(
-        self, *, workspace_id: int | None = None, installation_key: str | None = None
+        self,
+        *,
+        workspace_id: int | None = None,
+        installation_key: str | None = None,
+        wait_for_refresh: bool = True,
     ) -> InstalledBot | None:
-        """The installation, its token fresh (refreshed first if it expires soon)."""
+        """The installation, its token fresh: refreshed first if it expires soon. Without
+        `wait_for_refresh` (a Slack request waiting for its ack), a token still valid is
+        returned at once and refreshed in the background; only an expired one is waited for."""
         if workspace_id is None and installation_key is not None:
             workspace_id = self._by_key.get(installation_key)
         cached = self._by_workspace.get(workspace_id) if workspace_id is not None else None
@@ -123,9 +137,34 @@ class Installations:
                     self.forget(workspace_id)
                 return None
             self._remember(bot)
-        if self._expires_soon(bot):
-            bot = await self._refresh(bot)
+        if not self._expires_soon(bot):
+            return bot
+        if wait_for_refresh or self._expired(bot):
+            return await self._refresh(bot)
+        self._refresh_later(bot)
         return bot
+
+    def _refresh_later(self, bot: InstalledBot) -> None:
+        """One background refresh per workspace at a time (its errors are logged)."""
+        if bot.workspace_id in self._refreshing:
+            return
+        task = asyncio.create_task(self._refresh(bot), name=f"refresh-{bot.workspace_id}")
+        self._refreshing[bot.workspace_id] = task
+
+        def done(finished: asyncio.Task[InstalledBot]) -> None:
+            self._refreshing.pop(bot.workspace_id, None)
+            if not finished.cancelled() and finished.exception() is not None:
+                logger.warning(
+                    "refreshing the bot token of workspace %s failed: %r",
+                    bot.workspace_id,
+                    finished.exception(),
+                )
+
+        task.add_done_callback(done)
+
+    def _expired(self, bot: InstalledBot) -> bool:
+        expires = bot.bot_token_expires_at
+        return expires is not None and expires <= self._clock.now()
 
     def _remember(self, bot: InstalledBot) -> None:
         self._by_workspace[bot.workspace_id] = (time.monotonic(), bot)
@@ -140,52 +179,61 @@ class Installations:
         )
 
     async def _refresh(self, bot: InstalledBot) -> InstalledBot:
-        """Refresh the token under the installation's row lock: a replica that waited for the
-        lock finds it refreshed and uses the new one (a refresh token works once). The lock is
-        held across the call to Slack: once per workspace every ~10 hours, and on SQLite it
-        holds back other writes for that call (up to SLACK_HTTP_TIMEOUT_SECONDS)."""
+        """Refresh the token once across replicas: the one whose short transaction claims the
+        installation's refresh (a lease on its row, REFRESH_LEASE) calls Slack, with no
+        transaction open, and stores the new token; the others go on with the current one,
+        still valid (a refresh token works once, so two refreshes would break one)."""
+        now = self._clock.now()
         async with self._session_factory() as session, session.begin():
-            current = await find_installed_bot(
-                session=session, cipher=self._cipher, workspace_id=bot.workspace_id, lock=True
+            claimed = await claim_refresh(
+                session=session,
+                workspace_id=bot.workspace_id,
+                due_by=now + self._refresh_before,
+                now=now,
+                until=now + REFRESH_LEASE,
             )
-            if current is None:
-                self.forget(bot.workspace_id)
-                raise NotInstalled(f"workspace {bot.workspace_id} is no longer installed")
-            if not self._expires_soon(current):
-                self._remember(current)
-                return current
-            assert current.bot_refresh_token is not None
-            try:
-                answer = await self._client.oauth_v2_access(
-                    client_id=self._client_id,
-                    client_secret=self._client_secret,
-                    grant_type="refresh_token",
-                    refresh_token=current.bot_refresh_token,
-                )
-            except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-                reason = exc.response.get("error") if isinstance(exc, SlackApiError) else repr(exc)
-                logger.warning(
-                    "could not refresh the bot token of workspace %s (%s); using the current"
-                    " one until it expires",
-                    current.workspace_id,
-                    reason,
-                )
-                return current
-            now = self._clock.now()
-            expires_at = now + timedelta(seconds=int(answer.get("expires_in") or 0))
+            current = await find_installed_bot(
+                session=session, cipher=self._cipher, workspace_id=bot.workspace_id
+            )
+        if current is None:
+            self.forget(bot.workspace_id)
+            raise NotInstalled(f"workspace {bot.workspace_id} is no longer installed")
+        if not claimed or current.bot_refresh_token is None:
+            self._remember(current)  # refreshed, or being refreshed, elsewhere
+            return current
+        try:
+            answer = await self._client.oauth_v2_access(
+                client_id=self._client_id,
+                client_secret=self._client_secret,
+                grant_type="refresh_token",
+                refresh_token=current.bot_refresh_token,
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else repr(exc)
+            logger.warning(
+                "could not refresh the bot token of workspace %s (%s); using the current one"
+                " and trying again when the claim lapses",
+                current.workspace_id,
+                reason,
+            )
+            return current
+        now = self._clock.now()
+        async with self._session_factory() as session, session.begin():
             await store_refreshed_token(
                 session=session,
                 cipher=self._cipher,
                 workspace_id=current.workspace_id,
                 bot_token=str(answer["access_token"]),
                 bot_refresh_token=str(answer["refresh_token"]),
-                expires_at=expires_at,
+                expires_at=now + timedelta(seconds=int(answer.get("expires_in") or 0)),
                 now=now,
             )
             refreshed = await find_installed_bot(
                 session=session, cipher=self._cipher, workspace_id=current.workspace_id
             )
-        assert refreshed is not None
+        if refreshed is None:  # uninstalled while Slack answered
+            self.forget(current.workspace_id)
+            raise NotInstalled(f"workspace {current.workspace_id} is no longer installed")
         logger.info("refreshed the bot token of workspace %s", refreshed.workspace_id)
         self._remember(refreshed)
         return refreshed
@@ -214,7 +262,8 @@ class InstallationAuthorize(AsyncAuthorize):
         if key is None:
             return None
         try:
-            bot = await self._installations.bot(installation_key=key)
+            # Slack waits for this request's ack: never for a refresh the token can outlive.
+            bot = await self._installations.bot(installation_key=key, wait_for_refresh=False)
         except NotInstalled:
             return None
         if bot is None:
@@ -325,7 +374,7 @@ class DatabaseInstallationStore(AsyncInstallationStore):
             bot_refresh_token=installation.bot_refresh_token,
             bot_token_expires_at=expires_at,
             installer_user_id=installation.user_id,
-            domain=_domain_of(installation.enterprise_url),
+            domain=domain_from_url(installation.enterprise_url),
         )
         async with self._session_factory() as session, session.begin():
             workspace_id = await save_installation(
@@ -400,11 +449,3 @@ class DatabaseInstallationStore(AsyncInstallationStore):
                     await delete_installation(session=session, workspace_id=workspace_id)
             if workspace_id is not None:
                 self._installations.forget(workspace_id)
-
-
-def _domain_of(url: str | None) -> str | None:
-    """`https://acme.enterprise.slack.com/` -> `acme` (what Bolt's flow read from auth.test)."""
-    if not url or "://" not in url:
-        return None
-    host = url.split("://", 1)[1].split("/", 1)[0]
-    return host.split(".", 1)[0] or None

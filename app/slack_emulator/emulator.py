@@ -218,10 +218,6 @@ class SlackEmulator:
         view._workspace = self._teams[team_id]
         return view
 
-    @property
-    def team_id(self) -> str:
-        return self._workspace.team.id
-
     def enable_oauth(
         self,
         *,

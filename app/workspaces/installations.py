@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.token_cipher import TokenCipher
@@ -111,10 +111,8 @@ async def find_installed_bot(
     cipher: TokenCipher,
     installation_key: str | None = None,
     workspace_id: int | None = None,
-    lock: bool = False,
 ) -> InstalledBot | None:
-    """A workspace's installation, by its key or its row id; `lock` holds its row until the
-    transaction ends (a token refresh, which uses up the refresh token, happens once)."""
+    """A workspace's installation, by its key or its row id."""
     query = select(SlackInstallation, Workspace.slack_team_id).join(
         Workspace, Workspace.id == SlackInstallation.workspace_id
     )
@@ -124,8 +122,6 @@ async def find_installed_bot(
         query = query.where(Workspace.slack_team_id == installation_key)
     else:
         raise ValueError("name the installation by its key or its workspace")
-    if lock:
-        query = query.with_for_update(of=SlackInstallation)
     found = (await session.execute(query)).first()
     if found is None:
         return None
@@ -154,6 +150,28 @@ async def find_installed_bot(
     )
 
 
+async def claim_refresh(
+    *, session: AsyncSession, workspace_id: int, due_by: datetime, now: datetime, until: datetime
+) -> bool:
+    """Claim the refresh of a token expiring by `due_by`, unless another claim holds it; one
+    UPDATE, so of concurrent claimers exactly one wins (the row's lock decides)."""
+    result = await session.execute(
+        update(SlackInstallation)
+        .where(
+            SlackInstallation.workspace_id == workspace_id,
+            SlackInstallation.bot_refresh_token_encrypted.is_not(None),
+            SlackInstallation.bot_token_expires_at <= due_by,
+            or_(
+                SlackInstallation.refresh_claimed_until.is_(None),
+                SlackInstallation.refresh_claimed_until < now,
+            ),
+        )
+        .values(refresh_claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def store_refreshed_token(
     *,
     session: AsyncSession,
@@ -172,6 +190,7 @@ async def store_refreshed_token(
     row.bot_token_encrypted = cipher.encrypt(bot_token)
     row.bot_refresh_token_encrypted = cipher.encrypt(bot_refresh_token)
     row.bot_token_expires_at = expires_at
+    row.refresh_claimed_until = None
     row.updated_at = now
 
 
@@ -192,14 +211,6 @@ async def reencrypt_tokens(*, session: AsyncSession, cipher: TokenCipher) -> int
         if row.bot_refresh_token_encrypted:
             row.bot_refresh_token_encrypted = cipher.reencrypt(row.bot_refresh_token_encrypted)
     return len(rows)
-
-
-async def installed_workspace_ids(*, session: AsyncSession) -> list[int]:
-    return list(
-        await session.scalars(
-            select(SlackInstallation.workspace_id).order_by(SlackInstallation.workspace_id)
-        )
-    )
 
 
 # -- the states of installs under way -----------------------------------------------------------

@@ -99,6 +99,8 @@ class SlackInstallation(Base):
     # With token rotation on: the refresh token (encrypted) and when the bot token expires.
     bot_refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
     bot_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A replica refreshing the token holds this claim until then (app/slack/installations.py).
+    refresh_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     installer_user_id: Mapped[str | None] = mapped_column(String(32))
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("bot_token_encrypted", sa.Text(), nullable=False),
         sa.Column("bot_refresh_token_encrypted", sa.Text()),
         sa.Column("bot_token_expires_at", sa.DateTime(timezone=True)),
+        sa.Column("refresh_claimed_until", sa.DateTime(timezone=True)),
         sa.Column("installer_user_id", sa.String(32)),
         sa.Column("installed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
