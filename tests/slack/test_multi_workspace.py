@@ -501,3 +501,24 @@ async def test_a_click_in_one_workspace_never_changes_the_others_ticket(app, emu
     async with app.runtime.session_factory() as session:
         statuses = {t.workspace_id: t.status.value for t in await session.scalars(select(Ticket))}
     assert statuses == {ids[ACME]: "new", ids[GLOBEX]: "resolved"}
+
+
+async def test_a_redirect_without_its_install_state_installs_nothing(app, emulator):
+    """Slack's redirect back must bring the state this ticketbot issued, with its cookie, once
+    (CSRF); a forged or replayed one gets an error page and nothing is stored."""
+    emulator.oauth.sign_in(ACME, LEAD)  # type: ignore[union-attr]
+    async with httpx.AsyncClient(timeout=10) as browser:
+        forged = await browser.get(f"{app.url}/slack/oauth_redirect?code=123.abc&state=forged")
+        page = await browser.get(f"{app.url}/slack/install")
+        state_cookie = page.headers["set-cookie"].split(";", 1)[0]
+        [link] = [u for u in re.findall(r'href="([^"]+)"', page.text) if "/oauth/" in u]
+        consent = await browser.get(html.unescape(link))
+        back = consent.headers["location"]
+        no_cookie = await browser.get(back)
+        used = await browser.get(back, headers={"cookie": state_cookie})
+        replayed = await browser.get(back, headers={"cookie": state_cookie})
+    assert forged.status_code == 400 and no_cookie.status_code == 400
+    assert used.status_code == 200  # the real one, once
+    assert 400 <= replayed.status_code < 500  # Bolt answers a used-up state with 401
+    assert set(await workspace_ids(app)) == {ACME}
+    assert len(emulator.bot_tokens(ACME)) == 1
