@@ -28,6 +28,7 @@ from app.csat.surveys import CsatTimers
 from app.db import create_engine, create_session_factory, is_sqlite_url
 from app.flows.catch_up import CatchUp
 from app.flows.delivery import register_delivery_handlers
+from app.flows.installs import welcome_installer
 from app.flows.lifecycle import register_auto_close_handler
 from app.flows.sla_alerts import register_sla_handlers
 from app.metrics import Metrics
@@ -212,6 +213,13 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         # The person who installed it leads its support team (they can add others).
         leads = [installer_user_id] if installer_user_id else []
         await set_up_workspace(session, settings, clock, workspace_id, leads)
+        if installer_user_id:
+            await welcome_installer(
+                session=session,
+                workspace_id=workspace_id,
+                installer_user_id=installer_user_id,
+                now=clock.now(),
+            )
 
     bolt_app = build_bolt_app(ctx, interactive_client, on_installed=on_installed)
     runtime = Runtime(

@@ -117,6 +117,7 @@ async def receive_reaction(
     item_user_id: str | None,
     rules: IntakeRules,
     now: datetime,
+    channel_team_id: str | None = None,
 ) -> Ticket | None:
     """`:ticket:` opens a ticket from any message (once); `:white_check_mark:` by an agent on the
     message that opened a ticket resolves it."""
@@ -130,7 +131,11 @@ async def receive_reaction(
             session=session, workspace_id=workspace.id, channel_id=channel_id
         )
         placeholder = IncomingMessage(
-            channel_id=channel_id, ts=item_ts, user_id=item_user_id, text=""
+            channel_id=channel_id,
+            ts=item_ts,
+            user_id=item_user_id,
+            text="",
+            channel_team_id=channel_team_id,
         )
         opened = await _open_from_message(
             session=session,
@@ -263,6 +268,7 @@ async def _open_from_message(
             requester_team_id=message.user_team_id,
             requester_enterprise_id=message.user_enterprise_id,
             channel_id=message.channel_id,
+            channel_team_id=message.channel_team_id,
             root_ts=message.ts,
             first_message=FirstMessage(
                 text=message.text,

@@ -98,7 +98,9 @@ async def _learn_requester_team(
     if not team_id or ticket.requester_team_id:
         return
     workspace = await session.get(Workspace, ticket.workspace_id)
-    if workspace is None or not is_outside(workspace, team_id=team_id, enterprise_id=None):
+    if workspace is None or not is_outside(
+        workspace, team_id=team_id, enterprise_id=None, org_would_be_named=False
+    ):
         return
     ticket.requester_team_id = team_id
     ticket.is_external = True

@@ -84,6 +84,7 @@ class NewTicket:
     requester_enterprise_id: str | None = None
     account_name: str | None = None  # named by the sender (an inbound webhook)
     channel_id: str | None = None  # the customer's channel
+    channel_team_id: str | None = None  # that channel's workspace (see Ticket.channel_team_id)
     root_ts: str | None = None  # the message whose thread is the conversation
     priority: Priority | None = None  # None: the channel's default
     first_message: FirstMessage | None = None
@@ -162,6 +163,7 @@ async def open_ticket(
         is_external=is_external,
         account_name=account,
         channel_id=new.channel_id,
+        channel_team_id=new.channel_team_id or _installation_team(workspace),
         root_ts=new.root_ts,
         priority=priority,
         triage_channel_id=triage_channel(watched, workspace, default_triage_channel_id),
@@ -267,6 +269,12 @@ async def _opened_meanwhile(session: AsyncSession, new: NewTicket) -> Ticket:
     if found is None:
         raise RuntimeError("a new ticket was refused by a unique constraint, yet none is stored")
     return found
+
+
+def _installation_team(workspace: Workspace) -> str | None:
+    """A ticket's channel is in the installation's own workspace, unless the installation is
+    a whole Grid org (then the payload must say which of its workspaces)."""
+    return None if workspace.is_enterprise_install else workspace.slack_team_id
 
 
 def triage_channel(

@@ -19,7 +19,7 @@ from app.slack.authorize import BotIdentity
 from app.slack.installation import installation_of
 from app.slack.installations import Installations
 from app.workspaces.cache import WorkspaceIds
-from app.workspaces.service import installation_workspace_id
+from app.workspaces.service import installation_workspace_id, installed_workspace_id
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,13 @@ class SlackContext:
                 ours.key,
             )
             return None
+        if self.installations is not None:
+            # Several workspaces: rows are made by installs, never by a request's payload.
+            return await installed_workspace_id(
+                session=session,
+                team_id=None if chosen.is_enterprise_install else chosen.team_id,
+                enterprise_id=chosen.enterprise_id,
+            )
         if chosen.key is None:
             # Slack has not said who we are yet, and the payload does not say either.
             return await installation_workspace_id(session=session, slack_team_id=None)

@@ -117,7 +117,11 @@ class SlackApiSender:
         }
 
     async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
-        paces = self._paces(target, payload) if self._pacer is not None else {}
+        paces = (
+            self._per_workspace(self._paces(target, payload), attempt)
+            if self._pacer is not None
+            else {}
+        )
         if paces and attempt.paced_slot_at is None:
             assert self._pacer is not None
             try:
@@ -131,10 +135,19 @@ class SlackApiSender:
             assert self._pacer is not None
             until = self._pacer.now() + timedelta(seconds=outcome.retry_after_seconds)
             try:
-                await self._pacer.hold(held_after_429(target, payload), until)
+                held = self._per_workspace(held_after_429(target, payload), attempt)
+                await self._pacer.hold(held, until)
             except (SQLAlchemyError, OSError) as exc:  # the row itself still waits Retry-After
                 logger.warning("could not hold %s until %s: %r", target, until, exc)
         return outcome
+
+    def _per_workspace(self, paces: dict[str, Pace], attempt: Attempt) -> dict[str, Pace]:
+        """Slack's limits are "per API method per workspace/team per app" (app/slack/pacing.py):
+        with several workspaces installed, each has its own keys (and its channel ids may
+        repeat another's)."""
+        if self._tokens is None or attempt.workspace_id is None:
+            return paces
+        return {f"ws{attempt.workspace_id}:{key}": pace for key, pace in paces.items()}
 
     async def _client_for(self, attempt: Attempt) -> AsyncWebClient | DeliveryOutcome:
         """The client to send `attempt` with, or the outcome when there is none."""

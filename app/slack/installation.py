@@ -68,6 +68,31 @@ def installation_of(body: Mapping[str, Any]) -> Installation:
     )
 
 
+def channel_team_of(body: Mapping[str, Any]) -> str | None:
+    """The workspace of the channel an event happened in, when it is one of the installation's
+    own: for an org-wide Enterprise Grid install, which of the org's workspaces (a ticket
+    belongs to its channel's workspace); otherwise the installation itself.
+
+    An event's `context_team_id` / `context_enterprise_id` name the channel's owning workspace
+    and org (bolt-js's EnvelopedEvent, docs.slack.dev/tools/bolt-js/reference/interfaces/
+    EnvelopedEvent); older payloads only have the envelope's `team_id` / `enterprise_id`, the
+    workspace where the event happened (bolt-python tests/scenario_tests/
+    test_events_org_apps.py: `team_id` T111 with `enterprise_id` E111, `event_context`
+    "1-message-T111-C111"). A channel owned by another organisation (Slack Connect) names no
+    workspace of ours: None.
+    """
+    installation = installation_of(body)
+    if not installation.is_enterprise_install:
+        return installation.team_id
+    ours = installation.enterprise_id
+    context_team = _str(body.get("context_team_id"))
+    if context_team is not None and _str(body.get("context_enterprise_id")) == ours:
+        return context_team
+    if _str(body.get("enterprise_id")) == ours and not body.get("is_ext_shared_channel"):
+        return _str(body.get("team_id"))
+    return None
+
+
 def actor_of(body: Mapping[str, Any]) -> SlackActor:
     """Who did it: the user, and the workspace and org they belong to."""
     if body.get("type") == "event_callback":

@@ -192,11 +192,16 @@ class SlackEmulator:
         bot_id: str = "BBOT",
         bot_token: str | None = None,
         enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
     ) -> SlackEmulator:
         """Another workspace the app can be installed in (with `bot_token`, it already is).
         Returns a view of this emulator seeding and inspecting that workspace (same server,
         same call log). Ids may repeat another workspace's: each has its own channels and
-        users, as in Slack, where only the team tells them apart."""
+        users, as in Slack, where only the team tells them apart.
+
+        With ``is_enterprise_install``, `team_id` is a whole Enterprise Grid org (its E id, the
+        same as `enterprise_id`) installed org-wide: one token for all its workspaces, whose
+        channel and user ids are unique across the org, so they share one store here."""
         if team_id in self._teams:
             raise ValueError(f"workspace {team_id} exists")
         workspace = Workspace(
@@ -206,6 +211,7 @@ class SlackEmulator:
             ts=self._workspace.ts,
             strict_channels=self._workspace.strict_channels,
             enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
         )
         self._teams[team_id] = workspace
         if bot_token is not None:

@@ -149,9 +149,22 @@ def access(
         "scope": scopes or workspace.granted_scopes,
         "bot_user_id": workspace.bot.user_id,
         "app_id": workspace.bot.app_id,
-        "team": {"id": workspace.team.id, "name": workspace.team.name},
+        # An org-wide install belongs to no one workspace: `team` is null and `enterprise`
+        # names the org (api.slack.com/enterprise/apps/reference, "oauth.v2.access response").
+        "team": (
+            None
+            if workspace.is_enterprise_install
+            else {"id": workspace.team.id, "name": workspace.team.name}
+        ),
         "enterprise": (
-            {"id": workspace.enterprise_id, "name": workspace.enterprise_id}
+            {
+                "id": workspace.enterprise_id,
+                "name": (
+                    workspace.team.name
+                    if workspace.is_enterprise_install
+                    else workspace.enterprise_id
+                ),
+            }
             if workspace.enterprise_id
             else None
         ),

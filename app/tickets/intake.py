@@ -32,6 +32,9 @@ class IncomingMessage:
     user_team_id: str | None = None
     user_enterprise_id: str | None = None
     is_bot: bool = False
+    # The channel's workspace, when the payload says (an org-wide Grid install: which of the
+    # org's workspaces; see Ticket.channel_team_id).
+    channel_team_id: str | None = None
 
     @property
     def is_thread_reply(self) -> bool:
@@ -55,6 +58,7 @@ def incoming_message(
     bot_user_id: str | None,
     user_team_id: str | None,
     user_enterprise_id: str | None,
+    channel_team_id: str | None = None,
 ) -> IncomingMessage:
     """A Slack message object as the ticket rules see it: the `event` of a `message` event, or
     a message that conversations.history or conversations.replies lists. `text` stays Slack
@@ -69,6 +73,7 @@ def incoming_message(
         thread_ts=message.get("thread_ts"),
         user_team_id=user_team_id,
         user_enterprise_id=user_enterprise_id,
+        channel_team_id=channel_team_id,
         is_bot=bool(message.get("bot_id"))
         or message.get("subtype") == "bot_message"
         or (bot_user_id is not None and user == bot_user_id),

@@ -84,6 +84,10 @@ class Ticket(Base):
     assignee_user_id: Mapped[str | None] = mapped_column(String(32))
 
     channel_id: Mapped[str | None] = mapped_column(String(32))
+    # The installation's Slack workspace the ticket came from: in an org-wide Enterprise Grid
+    # install, the org workspace whose channel it is; otherwise the installation's own. None:
+    # not known (the org's channel is owned by another organisation, or the ticket is older).
+    channel_team_id: Mapped[str | None] = mapped_column(String(32))
     root_ts: Mapped[str | None] = mapped_column(String(32))
     permalink: Mapped[str | None] = mapped_column(Text)
     triage_channel_id: Mapped[str | None] = mapped_column(String(32))

@@ -45,6 +45,13 @@ class TicketRead(BaseModel):
     account: str | None = Field(description="The customer account, if known.", examples=["Acme"])
     assignee: str | None = Field(description="Slack user id of the assignee.", examples=["U0AGENT"])
     channel: str | None = Field(description="The customer channel.", examples=["C0SUPPORT"])
+    channel_team: str | None = Field(
+        description=(
+            "Slack team id of the workspace the ticket came from: which workspace of an"
+            " Enterprise Grid org, for an org-wide install. Null when not known."
+        ),
+        examples=["T0SUPPORT"],
+    )
     permalink: str | None = Field(
         description="Link to the message that opened the ticket.",
         examples=["https://acme.slack.com/archives/C0SUPPORT/p1767603600000100"],
@@ -81,6 +88,7 @@ def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
         "account": ticket.account_name,
         "assignee": ticket.assignee_user_id,
         "channel": ticket.channel_id,
+        "channel_team": ticket.channel_team_id,
         "permalink": ticket.permalink,
         "triage_channel": ticket.triage_channel_id,
         "sla_state": ticket.sla_state,

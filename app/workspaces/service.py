@@ -87,16 +87,50 @@ async def installation_workspace_id(
     return None
 
 
-def is_outside(workspace: Workspace, *, team_id: str | None, enterprise_id: str | None) -> bool:
+async def installed_workspace_id(
+    *, session: AsyncSession, team_id: str | None, enterprise_id: str | None
+) -> int | None:
+    """With several installations (OAuth): the installed workspace `team_id` names, or else
+    the org-wide install of its Enterprise Grid org `enterprise_id`, which serves every
+    workspace of the org. Payloads such as `app_uninstalled` name the workspace only, with
+    the org beside it; None when neither is installed."""
+    if team_id is not None:
+        found = await find_workspace_id(session=session, slack_team_id=team_id)
+        if found is not None:
+            return found
+    if enterprise_id is None:
+        return None
+    return await session.scalar(
+        select(Workspace.id).where(
+            Workspace.slack_team_id == enterprise_id, Workspace.is_enterprise_install.is_(True)
+        )
+    )
+
+
+def is_outside(
+    workspace: Workspace,
+    *,
+    team_id: str | None,
+    enterprise_id: str | None,
+    org_would_be_named: bool = True,
+) -> bool:
     """Does someone of this workspace/org belong to another organisation (Slack Connect)?
 
     People of our own workspace, and of other workspaces of our own Enterprise Grid org, are
     inside; unknown means inside (a customer is then found by role, not by team).
+
+    For an org-wide install the org's workspaces are not known by id, but a request from a
+    person of the org names the org (a command's `enterprise_id`, an interaction's
+    `enterprise`, an event envelope's `enterprise_id`): a team named without an org is another
+    organisation's. Not so for a message read back from the Web API, whose `team` comes alone
+    (`org_would_be_named=False`): that one stays inside.
     """
     if enterprise_id is not None and enterprise_id == workspace.enterprise_id:
         return False
-    if workspace.is_enterprise_install or team_id is None:
+    if team_id is None:
         return enterprise_id is not None
+    if workspace.is_enterprise_install:
+        return enterprise_id is not None or org_would_be_named
     return team_id != workspace.slack_team_id
 
 

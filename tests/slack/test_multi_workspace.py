@@ -27,16 +27,23 @@ from app.clock import SystemClock
 from app.config import SettingsError, load_settings
 from app.db import create_engine, create_session_factory
 from app.outbox.enums import OutboxStatus
-from app.outbox.models import OutboxMessage
+from app.outbox.models import OutboxMessage, PacedKey
 from app.slack.client import build_outbox_client
 from app.slack.ids import ActionId
 from app.slack.installations import Installations
-from app.slack_emulator import SlackEmulator, SlackSender, message_event, next_ts
+from app.slack_emulator import (
+    SlackEmulator,
+    SlackSender,
+    app_home_opened_event,
+    message_event,
+    next_ts,
+)
 from app.tickets.models import Ticket
 from app.token_cipher import TokenCipher
 from app.workspaces.installations import NewInstallation, find_installed_bot, save_installation
 from app.workspaces.models import SlackInstallation, Workspace
 from tests.conftest import SIGNING_SECRET, make_settings
+from tests.sla.test_sla_flow import sweep
 from tests.support.server import RunningApp, wait_until
 from tests.tickets.test_triage_card import click
 
@@ -159,6 +166,17 @@ async def test_two_workspaces_install_and_never_see_each_other(app, emulator):
     assert len(stored) == 2
     assert not any(token in str(row) for row in stored for token in issued)
 
+    # Each installer is told, in a direct message from that workspace's bot, what to do next.
+    def welcomes() -> list[str]:
+        return [
+            call.token
+            for call in emulator.delivered("chat.postMessage")
+            if call.args.get("channel") == LEAD and "/ticket watch" in str(call.args["text"])
+        ]
+
+    await wait_until(lambda: len(welcomes()) == 2, message="two welcomes")
+    assert sorted(welcomes()) == sorted(issued)
+
     # The installer leads each workspace's team; both watch CSUPPORT (same id, two channels).
     to_acme, to_globex = sender_for(app, ACME, "UBOT"), sender_for(app, GLOBEX, "UBOT2")
     async with to_acme, to_globex:
@@ -266,16 +284,23 @@ async def test_uninstall_fails_only_that_workspaces_waiting_slack_calls(app, emu
         )
 
 
+def cards(view: SlackEmulator) -> list[dict[str, object]]:
+    """The triage cards of a workspace (not the replies in their threads)."""
+    return [m for m in view.messages("CTRIAGE") if m.get("thread_ts") in (None, m["ts"])]
+
+
 async def _rows(app, workspace_id: int, *, attempted: bool = False) -> list[OutboxMessage]:
     async with app.runtime.session_factory() as session:
         rows = list(
             await session.scalars(
                 select(OutboxMessage).where(
                     OutboxMessage.workspace_id == workspace_id,
-                    OutboxMessage.target == "chat.postMessage",  # the card, the auto-reply
+                    OutboxMessage.target == "chat.postMessage",
                 )
             )
         )
+    # The card and the auto-reply (not the installer's welcome, delivered at the install).
+    rows = [row for row in rows if row.payload.get("channel") != LEAD]
     if attempted and not (rows and all(row.attempts >= 1 for row in rows)):
         return []
     return rows
@@ -522,3 +547,75 @@ async def test_a_redirect_without_its_install_state_installs_nothing(app, emulat
     assert 400 <= replayed.status_code < 500  # Bolt answers a used-up state with 401
     assert set(await workspace_ids(app)) == {ACME}
     assert len(emulator.bot_tokens(ACME)) == 1
+
+
+async def test_timers_reports_and_home_tabs_stay_in_their_own_workspace(app, emulator, clock):
+    """Same channel, customer and lead ids in both workspaces; Acme has two tickets, Globex
+    one. SLA alerts fire into each workspace's own card thread with its own token; `/ticket
+    stats` and the Home tab count and list each workspace's own tickets only."""
+    ids = await install_both(app, emulator)
+    acme, globex = emulator, emulator.workspace(GLOBEX)
+    to_acme, to_globex = sender_for(app, ACME, "UBOT"), sender_for(app, GLOBEX, "UBOT2")
+    async with to_acme, to_globex:
+        await both_ask(to_acme, to_globex)
+        await to_acme.send_event(message_event("CSUPPORT", "UOTHER", "Acme again", ts=next_ts()))
+        await wait_until(lambda: len(cards(acme)) == 2, message="Acme's cards")
+        await wait_until(lambda: len(cards(globex)) == 1, message="Globex card")
+        # Slack's rate limits are per workspace: each paces its own posts into its CTRIAGE.
+        async with app.runtime.session_factory() as session:
+            paced = set(await session.scalars(select(PacedKey.key)))
+        assert {
+            f"ws{ids[ACME]}:slack:chat.postMessage:CTRIAGE",
+            f"ws{ids[GLOBEX]}:slack:chat.postMessage:CTRIAGE",
+        } <= paced
+
+        # Five hours on, every first response target (4 h) is breached: each workspace's
+        # alerts go to its own cards, with its own token.
+        clock.advance(timedelta(hours=5))
+        await sweep(app)
+
+        def breaches(view: SlackEmulator) -> list[dict[str, object]]:
+            return [
+                reply
+                for reply in view.messages("CTRIAGE")
+                if "breached its first response target" in str(reply.get("text"))
+            ]
+
+        await wait_until(lambda: len(breaches(acme)) == 2, message="Acme's 2 breaches")
+        await wait_until(lambda: len(breaches(globex)) == 1, message="Globex's breach")
+        for call in emulator.delivered("chat.postMessage"):
+            if "breached" in str(call.args.get("text")):
+                card_team = ACME if call.token in emulator.bot_tokens(ACME) else GLOBEX
+                assert call.token in emulator.bot_tokens(card_team)
+        async with app.runtime.session_factory() as session:
+            breached = {
+                (t.workspace_id, t.subject)
+                for t in await session.scalars(select(Ticket).where(Ticket.sla_state == "breached"))
+            }
+        assert breached == {
+            (ids[ACME], "Acme asks"),
+            (ids[ACME], "Acme again"),
+            (ids[GLOBEX], "Globex asks"),
+        }
+
+        # Reports count their own workspace.
+        assert "*Tickets*: 2 opened" in await command(to_acme, "stats")
+        assert "*Tickets*: 1 opened" in await command(to_globex, "stats")
+
+        # The same lead id opens the Home tab in each: each lists its own tickets.
+        for sender, view, mine, theirs in (
+            (to_acme, acme, "Acme asks", "Globex asks"),
+            (to_globex, globex, "Globex asks", "Acme asks"),
+        ):
+            before = len(view.delivered("views.publish"))
+            await sender.send_event(app_home_opened_event(LEAD))
+            published = await wait_until(
+                lambda view=view, before=before: [
+                    call
+                    for call in view.delivered("views.publish")[before:]
+                    if call.token in emulator.bot_tokens(ACME if view is acme else GLOBEX)
+                ],
+                message="Home tab published",
+            )
+            home = json.dumps(published[-1].args["view"])
+            assert mine in home and theirs not in home

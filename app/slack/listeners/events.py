@@ -31,7 +31,7 @@ from app.flows.installs import app_removed
 from app.home.notifications import home_tab_opened
 from app.inbox.service import record_event
 from app.slack.context import SlackContext
-from app.slack.installation import actor_of
+from app.slack.installation import actor_of, channel_team_of
 from app.slack.interaction import slack_context
 from app.tickets.intake import IncomingMessage, incoming_message, is_spoken
 from app.workspaces.models import Workspace
@@ -132,6 +132,7 @@ def message_of(envelope: dict[str, Any], *, bot_user_id: str | None) -> Incoming
         bot_user_id=bot_user_id,
         user_team_id=writer.team_id,
         user_enterprise_id=writer.enterprise_id,
+        channel_team_id=channel_team_of(envelope),
     )
 
 
@@ -156,6 +157,7 @@ async def _on_reaction(
         channel_id=item["channel"],
         item_ts=item["ts"],
         item_user_id=event.get("item_user"),
+        channel_team_id=channel_team_of(envelope),
         rules=ctx.rules,
         now=now,
     )
