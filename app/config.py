@@ -36,6 +36,8 @@ DEFAULT_BOT_SCOPES = (
     "channels:history",
     "groups:history",
     "reactions:read",
+    "channels:read",
+    "groups:read",
     "team:read",
     "usergroups:read",
     "commands",
@@ -232,6 +234,14 @@ class Settings(TokenKeySettings):
     off_hours_reply_text: str = DEFAULT_OFF_HOURS_REPLY_TEXT
     # Hour (0-23, workspace time zone) of the daily digest in each triage channel; -1: none.
     digest_hour: int = Field(default=9, ge=-1, le=23)
+    # Customer accounts (app/accounts): the hour (workspace time zone) each day's health is
+    # scored, the most points each signal may cost (`breaches=30,quiet=20`; app/accounts/
+    # health.py lists them and their defaults), and when an account is at risk: under this
+    # score, or fallen this many points in a week.
+    account_health_hour: int = Field(default=6, ge=0, le=23)
+    health_weights: str = ""
+    account_at_risk_below: int = Field(default=60, ge=0, le=100)
+    account_falling_points: int = Field(default=15, ge=1, le=100)
     # Catch-up (app/flows/catch_up.py): on start and every interval (0: on start only), read
     # back what Slack holds and no event brought, at most this far back (0: no catch-up),
     # this many messages a page (Slack recommends at most 200; app/slack/delivery.py keeps

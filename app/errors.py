@@ -66,6 +66,12 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
+class Conflict(DomainError):
+    """What was asked for exists already (e.g. an account of that name)."""
+
+    code = "conflict"
+
+
 class InvalidInput(DomainError):
     """A value is malformed or out of range."""
 

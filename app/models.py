@@ -1,5 +1,6 @@
 """Imports every model so `Base.metadata` is complete (for alembic and tests)."""
 
+from app.accounts.models import Account, AccountHealth, AccountLink, ChannelDeparture
 from app.apikeys.models import ApiKey
 from app.csat.models import CsatOptOut, CsatSettings, CsatSurvey
 from app.db import Base
@@ -15,9 +16,13 @@ from app.webhooks.models import InboundSource, WebhookDelivery, WebhookSubscript
 from app.workspaces.models import WatchedChannel, Workspace
 
 __all__ = [
+    "Account",
+    "AccountHealth",
+    "AccountLink",
     "ApiKey",
     "Base",
     "BusinessHours",
+    "ChannelDeparture",
     "CsatOptOut",
     "CsatSettings",
     "CsatSurvey",

@@ -20,6 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from app.accounts.daily import ensure_daily_health, register_health_handler
+from app.accounts.scoring import HealthPolicy
 from app.clock import Clock
 from app.config import Settings
 from app.csat.notifications import register_csat_delivery_handlers
@@ -183,6 +185,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     register_sla_handlers(timer_handlers)
     register_auto_close_handler(timer_handlers)
     register_digest_handler(timer_handlers)
+    register_health_handler(timer_handlers, HealthPolicy.from_settings(settings))
     CsatTimers(
         reminder_after=timedelta(seconds=settings.csat_reminder_after_seconds) or None,
         expire_after=timedelta(seconds=settings.csat_expire_after_seconds),
@@ -320,6 +323,12 @@ async def set_up_workspace(
         await ensure_daily_digest(
             session=session, workspace_id=workspace_id, hour=settings.digest_hour, now=clock.now()
         )
+    await ensure_daily_health(
+        session=session,
+        workspace_id=workspace_id,
+        hour=settings.account_health_hour,
+        now=clock.now(),
+    )
     return list(added)
 
 

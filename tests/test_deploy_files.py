@@ -24,6 +24,7 @@ def test_manifest_subscribes_to_what_the_app_handles():
         "app_home_opened",
         "app_uninstalled",  # an OAuth install's token is forgotten
         "tokens_revoked",
+        "member_left_channel",  # an account's contacts leaving its channels
     }
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == "/ticket" and command["should_escape"] is True

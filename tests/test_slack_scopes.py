@@ -50,6 +50,9 @@ EVENT_SCOPES: dict[str, set[str]] = {
     # "No scopes required" (docs.slack.dev/reference/events/app_uninstalled, /tokens_revoked).
     "app_uninstalled": set(),
     "tokens_revoked": set(),
+    # docs.slack.dev/reference/events/member_left_channel: channels:read for public channels,
+    # groups:read for private ones.
+    "member_left_channel": {"channels:read", "groups:read"},
 }
 # Which subscription delivers which event type to the listener.
 SUBSCRIPTIONS_OF_EVENT = {
@@ -58,6 +61,7 @@ SUBSCRIPTIONS_OF_EVENT = {
     "app_home_opened": {"app_home_opened"},
     "app_uninstalled": {"app_uninstalled"},
     "tokens_revoked": {"tokens_revoked"},
+    "member_left_channel": {"member_left_channel"},
 }
 
 

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import is_database_unavailable
 from app.errors import (
+    Conflict,
     DomainError,
     InvalidInput,
     InvalidTransition,
@@ -37,6 +38,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (NotAllowed, 403),
     (NotFound, 404),
     (InvalidTransition, 409),
+    (Conflict, 409),
     (InvalidInput, 422),
 )
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.service import account_for_team, name_team_account
 from app.directory.service import TEAM_FETCHED, remember_team, request_team_info, team_name
 from app.flows.catch_up import CatchUp
 from app.flows.open_ticket import (
@@ -86,7 +87,11 @@ async def team_fetched(
     session: AsyncSession, args: dict[str, Any], result: dict[str, Any], now: datetime
 ) -> None:
     """A Slack Connect team's name is known: its waiting tickets show their account."""
-    for ticket in await remember_team(session=session, args=args, result=result, now=now):
+    named = await remember_team(session=session, args=args, result=result, now=now)
+    name = await team_name(session=session, team_id=args["team_id"])
+    if name is not None:
+        await name_team_account(session=session, team_id=args["team_id"], name=name, now=now)
+    for ticket in named:
         await refresh_ticket_views(session=session, ticket=ticket, now=now)
 
 
@@ -104,7 +109,16 @@ async def _learn_requester_team(
         return
     ticket.requester_team_id = team_id
     ticket.is_external = True
-    ticket.account_name = await team_name(session=session, team_id=team_id)
+    organisation = await team_name(session=session, team_id=team_id)
+    account = await account_for_team(
+        session=session,
+        workspace_id=ticket.workspace_id,
+        team_id=team_id,
+        name=organisation,
+        now=now,
+    )
+    ticket.account_id = account.id
+    ticket.account_name = organisation and account.name
     if ticket.account_name is None:
         await request_team_info(
             session=session, workspace_id=ticket.workspace_id, team_id=team_id, now=now

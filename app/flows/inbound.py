@@ -86,6 +86,7 @@ async def _open(
             actor=source_actor(source),
             requester_user_id=requester.slack_user_id,
             account_name=request.account,
+            requester_email=requester.email,
             channel_id=source.channel_id,
             priority=request.priority,
             first_message=FirstMessage(

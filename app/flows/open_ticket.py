@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.service import account_for_request
 from app.db import cache_reads
 from app.directory.service import request_team_info, team_name
 from app.flows.assignment import assign
@@ -83,6 +84,7 @@ class NewTicket:
     requester_team_id: str | None = None
     requester_enterprise_id: str | None = None
     account_name: str | None = None  # named by the sender (an inbound webhook)
+    requester_email: str | None = None  # given by the sender: its domain may name the account
     channel_id: str | None = None  # the customer's channel
     channel_team_id: str | None = None  # that channel's workspace (see Ticket.channel_team_id)
     root_ts: str | None = None  # the message whose thread is the conversation
@@ -146,9 +148,24 @@ async def open_ticket(
     is_external = bool(account_team) and is_outside(
         workspace, team_id=new.requester_team_id, enterprise_id=new.requester_enterprise_id
     )
-    account = new.account_name
-    if account is None and is_external and account_team:
-        account = await team_name(session=session, team_id=account_team)
+    organisation = (
+        await team_name(session=session, team_id=account_team)
+        if is_external and account_team
+        else None
+    )
+    account = await account_for_request(
+        session=session,
+        workspace_id=workspace.id,
+        external_team_id=account_team if is_external else None,
+        team_name=organisation,
+        channel_id=new.channel_id,
+        email=new.requester_email,
+        account_name=new.account_name,
+        now=now,
+    )
+    # Until team.info names a Slack Connect organisation, its account is named by its id and
+    # the ticket shows none (app/flows/delivery.py names both when Slack answers).
+    account_name = account.name if account and account.name != account_team else None
     priority = new.priority or (watched.default_priority if watched else Priority.NORMAL)
     clocks, assignee = await _read_ahead(session, new, watched, priority, now)
     number = await take_ticket_number(session=session, workspace_id=workspace.id)
@@ -161,7 +178,8 @@ async def open_ticket(
         requester_user_id=new.requester_user_id,
         requester_team_id=account_team,
         is_external=is_external,
-        account_name=account,
+        account_name=account_name,
+        account_id=account.id if account else None,
         channel_id=new.channel_id,
         channel_team_id=new.channel_team_id or _installation_team(workspace),
         root_ts=new.root_ts,
@@ -204,7 +222,7 @@ async def open_ticket(
         await _post_in_channel(session, ticket, new.channel_id, text, new.post_as, now)
     if new.greeting is not None:
         await _greet(session, ticket, watched, new.greeting, assignee, now)
-    if is_external and account_team and account is None:
+    if is_external and account_team and organisation is None:
         await request_team_info(
             session=session, workspace_id=workspace.id, team_id=account_team, now=now
         )

@@ -61,7 +61,7 @@ async def ensure_daily_digest(
 async def schedule_daily_digest(
     *, session: AsyncSession, workspace_id: int, hour: int, now: datetime
 ) -> None:
-    zone = await _time_zone(session, workspace_id)
+    zone = await workspace_time_zone(session, workspace_id)
     await schedule_timer(
         session=session,
         kind=DIGEST,
@@ -77,7 +77,7 @@ async def on_digest(session: AsyncSession, timer: Timer, now: datetime, late: bo
     workspace = await session.get(Workspace, timer.workspace_id)
     if workspace is None:
         return
-    zone = await _time_zone(session, workspace.id)
+    zone = await workspace_time_zone(session, workspace.id)
     for channel_id, text in await digests(session=session, workspace=workspace, now=now, zone=zone):
         await enqueue_slack_call(
             session=session,
@@ -174,7 +174,7 @@ async def _yesterdays_first_response_median(
     return timedelta(seconds=round(statistics.median(waits))) if waits else None
 
 
-async def _time_zone(session: AsyncSession, workspace_id: int) -> str:
+async def workspace_time_zone(session: AsyncSession, workspace_id: int) -> str:
     zone = await session.scalar(
         select(BusinessHours.time_zone).where(BusinessHours.workspace_id == workspace_id)
     )

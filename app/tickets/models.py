@@ -33,6 +33,7 @@ class Ticket(Base):
         # A Slack message becomes at most one ticket, however often Slack retries the event.
         UniqueConstraint("workspace_id", "channel_id", "root_ts"),
         UniqueConstraint("workspace_id", "external_source", "external_id"),
+        Index("ix_tickets_account_created", "account_id", "created_at"),
         Index(
             "ix_tickets_open_by_workspace",
             "workspace_id",
@@ -81,6 +82,8 @@ class Ticket(Base):
     requester_team_id: Mapped[str | None] = mapped_column(String(32))
     is_external: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     account_name: Mapped[str | None] = mapped_column(String(255))
+    # The customer account (app/accounts); `account_name` is its name when the ticket opened.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     assignee_user_id: Mapped[str | None] = mapped_column(String(32))
 
     channel_id: Mapped[str | None] = mapped_column(String(32))

@@ -11,6 +11,7 @@ class WebhookEventType(StrEnum):
     SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"
     CSAT_RECEIVED = "csat.received"
+    ACCOUNT_HEALTH_CHANGED = "account.health_changed"
 
 
 class DeliveryStatus(StrEnum):

@@ -20,6 +20,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.service import record_departure
 from app.db import in_transaction
 from app.flows.conversation import (
     receive_deletion,
@@ -209,6 +210,26 @@ async def _on_uninstalled(
     )
 
 
+async def _on_member_left(
+    ctx: SlackContext,
+    session: AsyncSession,
+    workspace: Workspace,
+    envelope: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Someone left a channel: kept, so that an account whose contacts leave its channels
+    loses health (docs.slack.dev/reference/events/member_left_channel: `user`, `channel`)."""
+    event = envelope.get("event") or {}
+    if event.get("user") and event.get("channel"):
+        await record_departure(
+            session=session,
+            workspace_id=workspace.id,
+            channel_id=str(event["channel"]),
+            user_id=str(event["user"]),
+            now=now,
+        )
+
+
 def _bot_user_id(ctx: SlackContext, workspace: Workspace) -> str | None:
     return workspace.bot_user_id or ctx.identity.bot_user_id
 
@@ -224,6 +245,7 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
     "app_home_opened": _on_home_opened,
     "app_uninstalled": _on_uninstalled,
     "tokens_revoked": _on_uninstalled,
+    "member_left_channel": _on_member_left,
 }
 
 

@@ -5,7 +5,7 @@ subcommands answered at once, with no transaction: `help`, `new`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.scoring import HealthPolicy
 from app.slack.context import SlackContext
 from app.team.enums import Role
 from app.tickets.actors import Actor
@@ -30,6 +31,7 @@ class Call:
     channel_name: str
     now: datetime
     bot_user_id: str | None
+    health: HealthPolicy = field(default_factory=HealthPolicy)
 
     @property
     def role(self) -> Role | None:

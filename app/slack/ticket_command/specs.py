@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 from app.errors import NotAllowed
 from app.slack.listeners import (
+    account_commands,
     assignment_commands,
     channel_commands,
     csat_commands,
@@ -24,6 +25,15 @@ from app.slack.listeners import (
     ticket_commands,
 )
 from app.slack.replies import Reply, ack_ephemeral
+from app.slack.ticket_command.account_grammar import (
+    parse_account_churn,
+    parse_account_map,
+    parse_account_new,
+    parse_account_set,
+    parse_account_show,
+    parse_account_unmap,
+    parse_accounts,
+)
 from app.slack.ticket_command.call import Call, Slash
 from app.slack.ticket_command.grammar import (
     Args,
@@ -170,6 +180,7 @@ class Spec(Generic[C]):
 _SHOW_INSTEAD = " You can `/ticket show` the tickets you asked about."
 _TICKET_CHANGERS = team("change tickets", then=_SHOW_INSTEAD)
 _CSAT_CHANGERS = leads("change CSAT settings")
+_ACCOUNT_CHANGERS = leads("change accounts")
 
 
 async def _show_usage(slash: Slash, command: Help) -> None:
@@ -430,6 +441,66 @@ SPECS = (
         parse_stats,
         csat_commands.show_stats,
         who=team("see the stats"),
+    ),
+    Spec(
+        "accounts",
+        Usage("[at-risk]", "customer accounts, least healthy first; or only those at risk"),
+        parse_accounts,
+        account_commands.list_account_health,
+        who=team("see the accounts"),
+    ),
+    Spec(
+        "account",
+        Usage("[name|#channel]", "an account: its owner, renewal, tickets and health, and why"),
+        parse_account_show,
+        account_commands.show_account,
+        who=team("see accounts"),
+    ),
+    Spec(
+        "account show",
+        Usage("name|#channel", same_line=True),
+        parse_account_show,
+        account_commands.show_account,
+        who=team("see accounts"),
+    ),
+    Spec(
+        "account new",
+        Usage("<name>", "add an account for customers who write in channels of their own"),
+        parse_account_new,
+        account_commands.new_account,
+        who=_ACCOUNT_CHANGERS,
+    ),
+    Spec(
+        "account set",
+        Usage(
+            "[name] owner=@someone tier=strategic|enterprise|growth|standard"
+            " renewal=2027-03-31 revenue=120000",
+            "change an account (`none` clears one)",
+        ),
+        parse_account_set,
+        account_commands.set_account,
+        who=_ACCOUNT_CHANGERS,
+    ),
+    Spec(
+        "account map",
+        Usage("[name] #channel|domain acme.com", "its requests from there belong to it"),
+        parse_account_map,
+        account_commands.map_account,
+        who=_ACCOUNT_CHANGERS,
+    ),
+    Spec(
+        "account unmap",
+        Usage("[name] #channel|domain acme.com", same_line=True),
+        parse_account_unmap,
+        account_commands.map_account,
+        who=_ACCOUNT_CHANGERS,
+    ),
+    Spec(
+        "account churned|active",
+        Usage("[name]", "mark it lost (no more health scores), or won back"),
+        parse_account_churn,
+        account_commands.churn_account,
+        who=_ACCOUNT_CHANGERS,
     ),
 )
 

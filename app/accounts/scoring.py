@@ -1,0 +1,206 @@
+"""Each account's daily health: computed for a whole workspace at once, stored with its
+reasons (one row per account and day), and told to webhooks when it moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.health import Health, Signals, Weights, score
+from app.accounts.models import Account, AccountHealth
+from app.accounts.signals import gather_signals
+from app.config import Settings, SettingsError
+from app.webhooks.enums import WebhookEventType
+from app.webhooks.events import emit, timestamp
+
+# A move this big (or a crossing of the at-risk line) is told to `account.health_changed`.
+NOTABLE_MOVE = 5
+FALLING_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """How health is scored and when an account is at risk (from the settings)."""
+
+    weights: Weights = field(default_factory=Weights)
+    at_risk_below: int = 60  # a score under this is at risk
+    falling_points: int = 15  # ... and so is one that fell this much in FALLING_WINDOW
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HealthPolicy:
+        """HEALTH_WEIGHTS is checked here, where the signals' names are known."""
+        try:
+            weights = Weights.parse(settings.health_weights)
+        except ValueError as exc:
+            raise SettingsError(f"HEALTH_WEIGHTS: {exc}") from None
+        return cls(
+            weights=weights,
+            at_risk_below=settings.account_at_risk_below,
+            falling_points=settings.account_falling_points,
+        )
+
+    def at_risk(self, score: int | None, week_ago: int | None) -> bool:
+        if score is None:
+            return False
+        if score < self.at_risk_below:
+            return True
+        return week_ago is not None and week_ago - score >= self.falling_points
+
+
+@dataclass(frozen=True)
+class Scored:
+    account: Account
+    health: Health
+    previous: int | None
+
+
+async def recompute_health(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    now: datetime,
+    zone: str,
+    policy: HealthPolicy,
+    nps: dict[int, float] | None = None,
+) -> list[Scored]:
+    """Score every account of the workspace that has not churned, as of `now`; today's row
+    (the workspace's calendar day) is written or rewritten. Returns what was scored."""
+    day = now.astimezone(ZoneInfo(zone)).date()
+    accounts = list(
+        await session.scalars(
+            select(Account).where(
+                Account.workspace_id == workspace_id, Account.churned_at.is_(None)
+            )
+        )
+    )
+    if not accounts:
+        return []
+    signals = await gather_signals(session=session, workspace_id=workspace_id, now=now, nps=nps)
+    today = {
+        row.account_id: row
+        for row in await session.scalars(
+            select(AccountHealth)
+            .join(Account, Account.id == AccountHealth.account_id)
+            .where(Account.workspace_id == workspace_id, AccountHealth.day == day)
+        )
+    }
+    week_ago = await scores_on(session=session, workspace_id=workspace_id, day=day - FALLING_WINDOW)
+    scored: list[Scored] = []
+    for account in accounts:
+        found = signals.get(account.id, Signals())
+        health = score(found, policy.weights)
+        previous = account.health_score
+        row = today.get(account.id)
+        reasons = [reason.as_dict() for reason in health.reasons]
+        if row is None:
+            session.add(
+                AccountHealth(
+                    account_id=account.id,
+                    day=day,
+                    score=health.score,
+                    reasons=reasons,
+                    signals=found.as_dict(),
+                    computed_at=now,
+                )
+            )
+        else:
+            row.score, row.reasons, row.signals, row.computed_at = (
+                health.score,
+                reasons,
+                found.as_dict(),
+                now,
+            )
+        account.health_score = health.score
+        account.health_updated_at = now
+        scored.append(Scored(account, health, previous))
+        if _notable(previous, health.score, policy):
+            await emit(
+                session=session,
+                workspace_id=workspace_id,
+                event_type=WebhookEventType.ACCOUNT_HEALTH_CHANGED,
+                data=_event_data(account, health, previous, week_ago.get(account.id), policy),
+                now=now,
+            )
+    await session.flush()
+    return scored
+
+
+def _notable(previous: int | None, current: int, policy: HealthPolicy) -> bool:
+    if previous is None:
+        return False  # the first score is news to nobody
+    crossed = (previous < policy.at_risk_below) != (current < policy.at_risk_below)
+    return crossed or abs(current - previous) >= NOTABLE_MOVE
+
+
+def _event_data(
+    account: Account,
+    health: Health,
+    previous: int | None,
+    week_ago: int | None,
+    policy: HealthPolicy,
+) -> dict[str, Any]:
+    return {
+        "account": {"id": account.id, "name": account.name, "owner": account.owner_user_id},
+        "score": health.score,
+        "previous_score": previous,
+        "at_risk": policy.at_risk(health.score, week_ago),
+        "reasons": [str(reason) for reason in health.costs],
+        "computed_at": timestamp(account.health_updated_at),
+    }
+
+
+async def scores_on(*, session: AsyncSession, workspace_id: int, day: date) -> dict[int, int]:
+    """Each account's score on `day` (or the latest before it within a week), by account id."""
+    rows = await session.execute(
+        select(AccountHealth.account_id, AccountHealth.day, AccountHealth.score)
+        .join(Account, Account.id == AccountHealth.account_id)
+        .where(
+            and_(
+                Account.workspace_id == workspace_id,
+                AccountHealth.day <= day,
+                AccountHealth.day > day - timedelta(days=7),
+            )
+        )
+        .order_by(AccountHealth.day)
+    )
+    return {account_id: value for account_id, _, value in rows}
+
+
+async def health_history(
+    *, session: AsyncSession, account_id: int, days: int = 90, until: date | None = None
+) -> list[AccountHealth]:
+    query = select(AccountHealth).where(AccountHealth.account_id == account_id)
+    if until is not None:
+        query = query.where(
+            AccountHealth.day <= until, AccountHealth.day > until - timedelta(days=days)
+        )
+    return list(await session.scalars(query.order_by(AccountHealth.day.desc()).limit(days)))
+
+
+async def at_risk_accounts(
+    *, session: AsyncSession, workspace_id: int, policy: HealthPolicy, today: date
+) -> list[tuple[Account, int | None]]:
+    """Accounts (not churned) under the line or falling fast, the lowest first, each with its
+    score a week ago."""
+    week_ago = await scores_on(
+        session=session, workspace_id=workspace_id, day=today - FALLING_WINDOW
+    )
+    accounts = await session.scalars(
+        select(Account)
+        .where(
+            Account.workspace_id == workspace_id,
+            Account.churned_at.is_(None),
+            Account.health_score.is_not(None),
+        )
+        .order_by(Account.health_score, Account.name)
+    )
+    return [
+        (account, week_ago.get(account.id))
+        for account in accounts
+        if policy.at_risk(account.health_score, week_ago.get(account.id))
+    ]
