@@ -242,6 +242,11 @@ class Settings(TokenKeySettings):
     health_weights: str = ""
     account_at_risk_below: int = Field(default=60, ge=0, le=100)
     account_falling_points: int = Field(default=15, ge=1, le=100)
+    # NPS (app/accounts/nps.py): a contact is asked at most once in this many days; one
+    # reminder this long after the question if unanswered (0: none); it closes after this.
+    nps_interval_days: int = Field(default=90, ge=1)
+    nps_reminder_after_seconds: float = Field(default=3 * 86400.0, ge=0)
+    nps_expire_after_seconds: float = Field(default=14 * 86400.0, gt=0)
     # Catch-up (app/flows/catch_up.py): on start and every interval (0: on start only), read
     # back what Slack holds and no event brought, at most this far back (0: no catch-up),
     # this many messages a page (Slack recommends at most 200; app/slack/delivery.py keeps

@@ -1,6 +1,13 @@
 """Imports every model so `Base.metadata` is complete (for alembic and tests)."""
 
-from app.accounts.models import Account, AccountHealth, AccountLink, ChannelDeparture
+from app.accounts.models import (
+    Account,
+    AccountHealth,
+    AccountLink,
+    ChannelDeparture,
+    NpsOptOut,
+    NpsSurvey,
+)
 from app.apikeys.models import ApiKey
 from app.csat.models import CsatOptOut, CsatSettings, CsatSurvey
 from app.db import Base
@@ -28,6 +35,8 @@ __all__ = [
     "CsatSurvey",
     "HomeTab",
     "InboundSource",
+    "NpsOptOut",
+    "NpsSurvey",
     "OutboxMessage",
     "PacedKey",
     "SlaLedgerEntry",

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from app.accounts.daily import ensure_daily_health, register_health_handler
+from app.accounts.nps import register_nps_delivery_handlers, register_nps_timers
 from app.accounts.scoring import HealthPolicy
 from app.clock import Clock
 from app.config import Settings
@@ -140,6 +141,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     )
     register_delivery_handlers(handlers, catch_up=catch_up)
     register_csat_delivery_handlers(handlers)
+    register_nps_delivery_handlers(handlers)
     register_webhook_delivery_handlers(handlers)
     webhook_client = build_http_client(settings.webhook_timeout_seconds)
     dispatcher = OutboxDispatcher(
@@ -186,6 +188,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     register_auto_close_handler(timer_handlers)
     register_digest_handler(timer_handlers)
     register_health_handler(timer_handlers, HealthPolicy.from_settings(settings))
+    register_nps_timers(timer_handlers)
     CsatTimers(
         reminder_after=timedelta(seconds=settings.csat_reminder_after_seconds) or None,
         expire_after=timedelta(seconds=settings.csat_expire_after_seconds),

@@ -16,3 +16,23 @@ class Tier(StrEnum):
     ENTERPRISE = "enterprise"
     GROWTH = "growth"
     STANDARD = "standard"
+
+
+class NpsStatus(StrEnum):
+    """Where an NPS question stands: asked (buttons live; a score may still change) until it
+    closes, or the person asked never to be asked again."""
+
+    SENT = "sent"
+    EXPIRED = "expired"
+    DECLINED = "declined"  # "Don't ask me again"
+
+
+class NpsOptOutKind(StrEnum):
+    PERSON = "person"  # a Slack user id
+    CHANNEL = "channel"  # a Slack channel id
+    ACCOUNT = "account"  # an account id
+
+
+NPS_SCORES = range(0, 11)
+DETRACTOR_MAX = 6
+PROMOTER_MIN = 9

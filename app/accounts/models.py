@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.accounts.enums import LinkKind, Tier
+from app.accounts.enums import LinkKind, NpsOptOutKind, NpsStatus, Tier
 from app.db import Base, JSONDocument, UTCDateTime
 from app.types import created_at_column, enum_column_type
 
@@ -89,3 +89,49 @@ class ChannelDeparture(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
     left_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NpsSurvey(Base):
+    """One "How likely are you to recommend …?" asked of one contact of an account, in the
+    channel where they last wrote. Only they may answer; they may change their score until it
+    closes."""
+
+    __tablename__ = "nps_surveys"
+    __table_args__ = (
+        Index("ix_nps_surveys_contact", "workspace_id", "contact_user_id", "sent_at"),
+        Index("ix_nps_surveys_account_answered", "account_id", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_user_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[NpsStatus] = mapped_column(enum_column_type(NpsStatus))
+    prompt_ts: Mapped[str | None] = mapped_column(String(32))
+    # The account's owner when asked, so the numbers by owner do not shift when it changes.
+    owner_user_id: Mapped[str | None] = mapped_column(String(32))
+    score: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    detractor_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class NpsOptOut(Base):
+    """A person, channel or account never asked the NPS question."""
+
+    __tablename__ = "nps_opt_outs"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    kind: Mapped[NpsOptOutKind] = mapped_column(enum_column_type(NpsOptOutKind))
+    key: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = created_at_column()

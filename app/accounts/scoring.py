@@ -3,6 +3,7 @@ reasons (one row per account and day), and told to webhooks when it moves."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.health import Health, Signals, Weights, score
 from app.accounts.models import Account, AccountHealth
-from app.accounts.signals import gather_signals
+from app.accounts.nps import account_nps
+from app.accounts.signals import NPS_WINDOW, gather_signals
 from app.config import Settings, SettingsError
 from app.webhooks.enums import WebhookEventType
 from app.webhooks.events import emit, timestamp
@@ -80,6 +82,10 @@ async def recompute_health(
     )
     if not accounts:
         return []
+    if nps is None:
+        nps = await account_nps(
+            session=session, workspace_id=workspace_id, since=now - NPS_WINDOW, until=now
+        )
     signals = await gather_signals(session=session, workspace_id=workspace_id, now=now, nps=nps)
     today = {
         row.account_id: row
@@ -131,8 +137,8 @@ async def recompute_health(
 
 
 def _notable(previous: int | None, current: int, policy: HealthPolicy) -> bool:
-    if previous is None:
-        return False  # the first score is news to nobody
+    if previous is None:  # a first score is news when it is already under the line
+        return current < policy.at_risk_below
     crossed = (previous < policy.at_risk_below) != (current < policy.at_risk_below)
     return crossed or abs(current - previous) >= NOTABLE_MOVE
 
@@ -154,9 +160,16 @@ def _event_data(
     }
 
 
-async def scores_on(*, session: AsyncSession, workspace_id: int, day: date) -> dict[int, int]:
-    """Each account's score on `day` (or the latest before it within a week), by account id."""
-    rows = await session.execute(
+async def scores_on(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    day: date,
+    account_ids: Collection[int] | None = None,
+) -> dict[int, int]:
+    """Each account's score on `day` (or the latest before it within a week), by account id;
+    of `account_ids` only, when given."""
+    query = (
         select(AccountHealth.account_id, AccountHealth.day, AccountHealth.score)
         .join(Account, Account.id == AccountHealth.account_id)
         .where(
@@ -168,7 +181,9 @@ async def scores_on(*, session: AsyncSession, workspace_id: int, day: date) -> d
         )
         .order_by(AccountHealth.day)
     )
-    return {account_id: value for account_id, _, value in rows}
+    if account_ids is not None:
+        query = query.where(AccountHealth.account_id.in_(list(account_ids)))
+    return {account_id: value for account_id, _, value in await session.execute(query)}
 
 
 async def health_history(

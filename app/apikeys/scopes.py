@@ -13,6 +13,8 @@ class Scope(StrEnum):
     TICKETS_WRITE = "tickets:write"
     WEBHOOKS_MANAGE = "webhooks:manage"
     METRICS_READ = "metrics:read"
+    ACCOUNTS_READ = "accounts:read"
+    ACCOUNTS_WRITE = "accounts:write"
     ADMIN = "admin"
 
 

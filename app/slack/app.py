@@ -30,6 +30,7 @@ from app.slack.listeners import (
     interactivity,
     list_pages,
     new_ticket,
+    nps,
 )
 
 # Bolt copies this logger's level to each of its own. Its INFO lines include request bodies
@@ -141,6 +142,7 @@ def register_listeners(app: AsyncApp, ctx: SlackContext) -> None:
     commands.register(app)
     actions.register(app)
     csat.register(app)
+    nps.register(app)
     list_pages.register(app)
     new_ticket.register(app)
     interactivity.register(app)  # catch-alls: registered last

@@ -15,6 +15,11 @@ class ActionId(StrEnum):
     CSAT_RATE_PREFIX = "csat_rate_"
     CSAT_ADD_COMMENT = "csat_add_comment"
     CSAT_COMMENT_INPUT = "csat_comment_input"
+    # NPS: one button per score (`nps_score_0` … `nps_score_10`), the reason, never again.
+    NPS_SCORE_PREFIX = "nps_score_"
+    NPS_ADD_REASON = "nps_add_reason"
+    NPS_REASON_INPUT = "nps_reason_input"
+    NPS_DECLINE = "nps_decline"
     # Creating a ticket by hand: the Home tab's button, and the modal's inputs.
     CREATE_TICKET = "ticket_create"
     NEW_TICKET_SUBJECT = "new_ticket_subject_input"
@@ -28,6 +33,9 @@ class BlockId(StrEnum):
     TRIAGE_ACTIONS = "triage_actions"
     CSAT_RATINGS = "csat_ratings"
     CSAT_COMMENT = "csat_comment"
+    NPS_SCORES = "nps_scores"
+    NPS_MORE = "nps_more"
+    NPS_REASON = "nps_reason"
     NEW_TICKET_SUBJECT = "new_ticket_subject"
     NEW_TICKET_DESCRIPTION = "new_ticket_description"
     NEW_TICKET_PRIORITY = "new_ticket_priority"
@@ -39,6 +47,7 @@ class CallbackId(StrEnum):
     """Modal (view) callback ids."""
 
     CSAT_COMMENT = "csat_comment"
+    NPS_REASON = "nps_reason"
     CREATE_TICKET_MODAL = "create_ticket_modal"
     # Shortcuts (manifest: features.shortcuts): the global one and the one on a message.
     CREATE_TICKET_SHORTCUT = "create_ticket"

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.accounts.models import NpsSurvey
+from app.accounts.nps import PROMPT_VIEW as NPS_PROMPT_VIEW
 from app.clock import Clock, SystemClock
 from app.csat.models import CsatSurvey
 from app.csat.notifications import PROMPT_VIEW
@@ -14,9 +16,11 @@ from app.home.notifications import HOME_VIEW
 from app.home.queries import load_home
 from app.slack.blocks.csat_prompt import CsatPrompt, csat_prompt
 from app.slack.blocks.home import home_view
+from app.slack.blocks.nps_prompt import NpsPrompt, nps_prompt
 from app.slack.blocks.ticket_card import TicketCard, ticket_card
 from app.tickets.models import Ticket
 from app.tickets.notifications import TRIAGE_CARD_VIEW
+from app.workspaces.models import Workspace
 
 RENDER_KEY = "$render"
 
@@ -70,6 +74,12 @@ class Renderer:
                 survey, ticket_number=ticket.display_number, subject=ticket.subject
             )
             return csat_prompt(prompt)
+        if view == NPS_PROMPT_VIEW:
+            nps = await session.get(NpsSurvey, int(spec["survey_id"]))
+            if nps is None:
+                return None
+            workspace = await session.get(Workspace, nps.workspace_id)
+            return nps_prompt(NpsPrompt.of(nps, vendor=workspace.name if workspace else ""))
         if view == HOME_VIEW:
             home = await load_home(
                 session=session,

@@ -12,6 +12,7 @@ class WebhookEventType(StrEnum):
     SLA_BREACHED = "sla.breached"
     CSAT_RECEIVED = "csat.received"
     ACCOUNT_HEALTH_CHANGED = "account.health_changed"
+    NPS_RECEIVED = "nps.received"
 
 
 class DeliveryStatus(StrEnum):

@@ -1,6 +1,7 @@
-"""Customer accounts: accounts, what links tickets to them, their daily health, and who left
-which channel. Every existing ticket of a Slack Connect organisation, or named for an account
-by its sender, is given its account.
+"""Customer accounts, what links tickets to them, their daily health, and who left channels.
+
+Every existing ticket of a Slack Connect organisation, or named for an account by its sender,
+is given its account.
 
 Revision ID: 0019
 Revises: 0018

@@ -190,6 +190,8 @@ async def test_signed_with_the_current_secret_and_the_system_clock_time(receiver
         "sla.warning",
         "sla.breached",
         "csat.received",
+        "account.health_changed",
+        "nps.received",
     ]
 
 

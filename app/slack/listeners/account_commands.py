@@ -27,7 +27,8 @@ from app.text_safety import escape
 LIST_LIMIT = 25
 
 
-async def _account(call: Call, ref: AccountRef) -> Account:
+async def account_named(call: Call, ref: AccountRef) -> Account:
+    """The account a command names (by name or channel), or this channel's."""
     if ref.name is not None:
         return await accounts.find_account_named(
             session=call.session, workspace_id=call.workspace_id, name=ref.name
@@ -40,7 +41,7 @@ async def _account(call: Call, ref: AccountRef) -> Account:
 
 
 async def show_account(call: Call, command: AccountShow) -> str:
-    account = await _account(call, command.ref)
+    account = await account_named(call, command.ref)
     links = await accounts.links_of(session=call.session, account=account)
     summary = await account_summary(session=call.session, account=account, now=call.now)
     history = await health_history(session=call.session, account_id=account.id, days=1)
@@ -114,7 +115,7 @@ async def new_account(call: Call, command: AccountNew) -> str:
 
 
 async def set_account(call: Call, command: AccountSet) -> str:
-    account = await _account(call, command.ref)
+    account = await account_named(call, command.ref)
     changed = await accounts.change_account(
         session=call.session,
         account=account,
@@ -140,7 +141,7 @@ async def set_account(call: Call, command: AccountSet) -> str:
 
 
 async def map_account(call: Call, command: AccountMap) -> str:
-    account = await _account(call, command.ref)
+    account = await account_named(call, command.ref)
     what = f"<#{command.key}>" if command.kind is LinkKind.CHANNEL else escape(command.key)
     if command.unmap:
         await accounts.unlink(
@@ -161,7 +162,7 @@ async def map_account(call: Call, command: AccountMap) -> str:
 
 
 async def churn_account(call: Call, command: AccountChurn) -> str:
-    account = await _account(call, command.ref)
+    account = await account_named(call, command.ref)
     changed = await accounts.change_account(
         session=call.session,
         account=account,

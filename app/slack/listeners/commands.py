@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from app.accounts.nps import NpsPolicy
 from app.accounts.scoring import HealthPolicy
 from app.slack.interaction import acting, slack_context
 from app.slack.replies import Reply, ack_ephemeral, answer_command
@@ -66,5 +67,6 @@ async def run_command(
             now=it.now,
             bot_user_id=context.bot_user_id or it.ctx.identity.bot_user_id,
             health=HealthPolicy.from_settings(it.ctx.settings),
+            nps=NpsPolicy.from_settings(it.ctx.settings),
         )
         return await handler(call, parsed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from app.accounts.enums import LinkKind, Tier
+from app.accounts.enums import LinkKind, NpsOptOutKind, Tier
 from app.slack.ticket_command.grammar import (
     Args,
     Command,
@@ -103,7 +103,7 @@ def parse_account_new(args: Args) -> AccountNew | UsageError:
 def parse_account_set(args: Args) -> AccountSet | UsageError:
     """`account set [name…] owner=@ann tier=growth renewal=2027-03-31 revenue=120000`; each
     may be `none` to clear it."""
-    words = list(args.words)
+    words = _joined(args.words)
     settings = [w for w in words if "=" in w]
     name_words = tuple(w for w in words if "=" not in w)
     if not settings:
@@ -144,6 +144,17 @@ def parse_account_set(args: Args) -> AccountSet | UsageError:
                 " revenue=."
             )
     return AccountSet(ref, **changes)
+
+
+def _joined(words: tuple[str, ...]) -> list[str]:
+    """`owner=` and the `<@U123|ann>` after it are one setting (a mention is its own word)."""
+    joined: list[str] = []
+    for word in words:
+        if joined and joined[-1].endswith("=") and word.startswith("<"):
+            joined[-1] += word
+        else:
+            joined.append(word)
+    return joined
 
 
 def parse_account_map(args: Args) -> AccountMap | UsageError:
@@ -188,3 +199,53 @@ def parse_accounts(args: Args) -> AccountList | UsageError:
     if words in (["at-risk"], ["at", "risk"], ["risk"]):
         return AccountList(at_risk=True)
     return UsageError("Say `/ticket accounts` or `/ticket accounts at-risk`.")
+
+
+@dataclass(frozen=True)
+class NpsShow(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class NpsStart(Command):
+    ref: AccountRef | None  # None: every account
+
+
+@dataclass(frozen=True)
+class NpsOptOut(Command):
+    """`nps optout|optin @person|#channel|<account name>`."""
+
+    kind: NpsOptOutKind
+    key: str  # a user or channel id, or an account name
+    opt_out: bool
+
+
+def parse_nps(args: Args) -> NpsShow | UsageError:
+    if args.words:
+        return UsageError(
+            "Say `/ticket nps`, `/ticket nps start [account]` or"
+            " `/ticket nps optout|optin @someone|#channel|account`."
+        )
+    return NpsShow()
+
+
+def parse_nps_start(args: Args) -> NpsStart | UsageError:
+    if not args.words:
+        return NpsStart(None)
+    ref = _ref(args.words)
+    return ref if isinstance(ref, UsageError) else NpsStart(ref)
+
+
+def parse_nps_opt_out(args: Args) -> NpsOptOut | UsageError:
+    opt_out = args.said[-1].lower() == "optout"
+    if not args.words:
+        return UsageError("Say who or where: `@someone`, `#channel` or an account's name.")
+    if len(args.words) == 1:
+        person = parse_user_mention(args.words[0])
+        if person is not None:
+            return NpsOptOut(NpsOptOutKind.PERSON, person, opt_out)
+        channel = parse_channel_mention(args.words[0])
+        if channel is not None:
+            return NpsOptOut(NpsOptOutKind.CHANNEL, channel, opt_out)
+    name = readable(" ".join(args.words)).strip()
+    return NpsOptOut(NpsOptOutKind.ACCOUNT, name, opt_out)

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.nps import NpsPolicy
 from app.accounts.scoring import HealthPolicy
 from app.slack.context import SlackContext
 from app.team.enums import Role
@@ -32,6 +33,7 @@ class Call:
     now: datetime
     bot_user_id: str | None
     health: HealthPolicy = field(default_factory=HealthPolicy)
+    nps: NpsPolicy = field(default_factory=NpsPolicy)
 
     @property
     def role(self) -> Role | None:

@@ -20,6 +20,7 @@ from app.slack.listeners import (
     assignment_commands,
     channel_commands,
     csat_commands,
+    nps_commands,
     sla_commands,
     team_commands,
     ticket_commands,
@@ -33,6 +34,9 @@ from app.slack.ticket_command.account_grammar import (
     parse_account_show,
     parse_account_unmap,
     parse_accounts,
+    parse_nps,
+    parse_nps_opt_out,
+    parse_nps_start,
 )
 from app.slack.ticket_command.call import Call, Slash
 from app.slack.ticket_command.grammar import (
@@ -501,6 +505,27 @@ SPECS = (
         parse_account_churn,
         account_commands.churn_account,
         who=_ACCOUNT_CHANGERS,
+    ),
+    Spec(
+        "nps",
+        Usage("", "NPS by account and owner, and who is asked when"),
+        parse_nps,
+        nps_commands.show_nps,
+        who=team("see NPS"),
+    ),
+    Spec(
+        "nps start",
+        Usage("[account]", "ask every account's contacts (or one account's) the NPS question"),
+        parse_nps_start,
+        nps_commands.start_round,
+        who=leads("start an NPS round"),
+    ),
+    Spec(
+        "nps optout|optin",
+        Usage("@someone|#channel|account", "never ask them (or ask them again)"),
+        parse_nps_opt_out,
+        nps_commands.change_opt_out,
+        who=leads("change who is asked for NPS"),
     ),
 )
 

@@ -1,0 +1,246 @@
+"""`/api/accounts`: customer accounts, with their health and why, through the same services as
+`/ticket account` in Slack."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from sqlalchemy import select
+
+from app.accounts import service as accounts
+from app.accounts.enums import LinkKind
+from app.accounts.models import Account, AccountLink
+from app.accounts.queries import account_summary, list_accounts
+from app.accounts.schemas import (
+    AccountCreate,
+    AccountDetail,
+    AccountPage,
+    AccountRead,
+    AccountTicket,
+    AccountUpdate,
+)
+from app.accounts.scoring import (
+    FALLING_WINDOW,
+    HealthPolicy,
+    at_risk_accounts,
+    health_history,
+    scores_on,
+)
+from app.api.deps import ApiContext, require_scope, runtime_of
+from app.api.errors import ApiError, error_responses
+from app.apikeys.scopes import Scope
+from app.sla.digest import workspace_time_zone
+from app.tickets.models import Ticket
+
+router = APIRouter(
+    prefix="/api/accounts",
+    tags=["accounts"],
+    responses=error_responses(401, 403, 413, 422, 503),
+)
+
+Reader = Annotated[ApiContext, Depends(require_scope(Scope.ACCOUNTS_READ))]
+Writer = Annotated[ApiContext, Depends(require_scope(Scope.ACCOUNTS_WRITE))]
+AccountId = Annotated[int, Path(description="The account's id.", examples=[7], ge=1, le=2**31 - 1)]
+PAGE_SIZE = 100
+RECENT_TICKETS = 20
+
+
+def _policy(request: Request) -> HealthPolicy:
+    return HealthPolicy.from_settings(runtime_of(request).settings)
+
+
+async def _reads(api: ApiContext, listed: list[Account], policy: HealthPolicy) -> list[AccountRead]:
+    """The accounts as the API shows them: their links and at-risk flags read at once."""
+    if not listed:
+        return []
+    ids = [account.id for account in listed]
+    links = list(
+        await api.session.scalars(select(AccountLink).where(AccountLink.account_id.in_(ids)))
+    )
+    zone = await workspace_time_zone(api.session, api.workspace_id)
+    today = api.clock.now().astimezone(ZoneInfo(zone)).date()
+    week_ago = await scores_on(
+        session=api.session,
+        workspace_id=api.workspace_id,
+        day=today - FALLING_WINDOW,
+        account_ids=ids,
+    )
+    return [
+        AccountRead.of(
+            account,
+            [link for link in links if link.account_id == account.id],
+            at_risk=account.churned_at is None
+            and policy.at_risk(account.health_score, week_ago.get(account.id)),
+        )
+        for account in listed
+    ]
+
+
+@router.get(
+    "",
+    summary="List accounts by name, or those at risk (least healthy first)",
+    response_model=AccountPage,
+    operation_id="listAccounts",
+)
+async def list_account_page(
+    api: Reader,
+    request: Request,
+    at_risk: Annotated[
+        bool, Query(description="Only accounts under the at-risk line or falling fast.")
+    ] = False,
+    owner: Annotated[str | None, Query(description="Slack user id of the owner.")] = None,
+    include_churned: Annotated[bool, Query()] = False,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE)] = PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page.", max_length=20)
+    ] = None,
+) -> AccountPage:
+    policy = _policy(request)
+    async with api.session.begin():
+        if at_risk:
+            zone = await workspace_time_zone(api.session, api.workspace_id)
+            today = api.clock.now().astimezone(ZoneInfo(zone)).date()
+            risky = await at_risk_accounts(
+                session=api.session, workspace_id=api.workspace_id, policy=policy, today=today
+            )
+            listed = [account for account, _ in risky if owner in (None, account.owner_user_id)]
+            return AccountPage(items=await _reads(api, listed, policy), next_cursor=None)
+        if cursor is not None and not cursor.isdigit():
+            raise ApiError(422, "cursor is not valid; pass the next_cursor of a previous page.")
+        listed = await list_accounts(
+            session=api.session,
+            workspace_id=api.workspace_id,
+            include_churned=include_churned,
+            owner_user_id=owner,
+            limit=limit + 1,
+            after_id=int(cursor) if cursor else None,
+        )
+        more = len(listed) > limit
+        listed = listed[:limit]
+        items = await _reads(api, listed, policy)
+    return AccountPage(items=items, next_cursor=str(listed[-1].id) if more else None)
+
+
+@router.get(
+    "/{account_id}",
+    summary="One account with its health history and reasons, tickets and CSAT",
+    response_model=AccountDetail,
+    responses=error_responses(404),
+    operation_id="getAccount",
+)
+async def read_account(account_id: AccountId, api: Reader, request: Request) -> AccountDetail:
+    async with api.session.begin():
+        return await _detail(api, account_id, _policy(request))
+
+
+async def _detail(api: ApiContext, account_id: int, policy: HealthPolicy) -> AccountDetail:
+    account = await accounts.find_account(
+        session=api.session, workspace_id=api.workspace_id, account_id=account_id
+    )
+    [read] = await _reads(api, [account], policy)
+    summary = await account_summary(session=api.session, account=account, now=api.clock.now())
+    history = await health_history(session=api.session, account_id=account.id, days=90)
+    tickets = await api.session.scalars(
+        select(Ticket)
+        .where(Ticket.account_id == account.id)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(RECENT_TICKETS)
+    )
+    recent = [
+        AccountTicket(
+            number=ticket.display_number,
+            subject=ticket.subject,
+            status=ticket.status.value,
+            priority=ticket.priority.value,
+            created_at=ticket.created_at,
+            resolved_at=ticket.resolved_at,
+        )
+        for ticket in tickets
+    ]
+    return AccountDetail.build(read, summary, history, recent)
+
+
+@router.post(
+    "",
+    summary="Add an account, with its channels and email domains",
+    response_model=AccountDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+    operation_id="createAccount",
+)
+async def create_account(body: AccountCreate, api: Writer, request: Request) -> AccountDetail:
+    now = api.clock.now()
+    async with api.session.begin():
+        account = await accounts.create_account(
+            session=api.session,
+            workspace_id=api.workspace_id,
+            name=body.name,
+            now=now,
+            created_by=api.actor.id,
+        )
+        await accounts.change_account(
+            session=api.session,
+            account=account,
+            changes=accounts.AccountChanges(
+                owner_user_id=body.owner,
+                tier=body.tier,
+                renewal_on=body.renewal_on,
+                annual_revenue=body.annual_revenue,
+                crm_ids=body.crm_ids,
+            ),
+            now=now,
+        )
+        for channel in body.channels:
+            await accounts.link(
+                session=api.session, account=account, kind=LinkKind.CHANNEL, key=channel, now=now
+            )
+        for domain in body.domains:
+            await accounts.link(
+                session=api.session, account=account, kind=LinkKind.DOMAIN, key=domain, now=now
+            )
+        return await _detail(api, account.id, _policy(request))
+
+
+@router.patch(
+    "/{account_id}",
+    summary="Change an account: owner, tier, renewal, revenue, CRM ids, churn, mappings",
+    response_model=AccountDetail,
+    responses=error_responses(404, 409),
+    operation_id="updateAccount",
+)
+async def update_account(
+    account_id: AccountId, body: AccountUpdate, api: Writer, request: Request
+) -> AccountDetail:
+    now = api.clock.now()
+    given = body.model_fields_set
+    async with api.session.begin():
+        account = await accounts.find_account(
+            session=api.session, workspace_id=api.workspace_id, account_id=account_id
+        )
+        await accounts.change_account(
+            session=api.session,
+            account=account,
+            changes=accounts.AccountChanges(
+                name=body.name if "name" in given else ...,
+                owner_user_id=body.owner if "owner" in given else ...,
+                tier=body.tier if "tier" in given else ...,
+                renewal_on=body.renewal_on if "renewal_on" in given else ...,
+                annual_revenue=body.annual_revenue if "annual_revenue" in given else ...,
+                crm_ids=body.crm_ids if body.crm_ids is not None else ...,
+                churned=body.churned if body.churned is not None else ...,
+            ),
+            now=now,
+        )
+        for kind, added, removed in (
+            (LinkKind.CHANNEL, body.add_channels, body.remove_channels),
+            (LinkKind.DOMAIN, body.add_domains, body.remove_domains),
+        ):
+            for key in added:
+                await accounts.link(
+                    session=api.session, account=account, kind=kind, key=key, now=now
+                )
+            for key in removed:
+                await accounts.unlink(session=api.session, account=account, kind=kind, key=key)
+        return await _detail(api, account.id, _policy(request))
