@@ -28,6 +28,7 @@ import httpx
 import uvicorn
 from sqlalchemy import func, select
 
+from app.accounts.scoring import HealthPolicy, recompute_health
 from app.clock import SystemClock
 from app.config import Settings
 from app.logs import configure_logging
@@ -601,6 +602,27 @@ async def print_transcript(story: Story) -> None:
         f"{ticket.display_number} final status: {ticket.status.value.replace('_', ' ')}"
         f" (assignee {_name(ticket.assignee_user_id)}{account})"
     )
+    for line in await _health_lines(story, ticket):
+        say(line)
+
+
+async def _health_lines(story: Story, ticket: Ticket) -> list[str]:
+    """The account's health as the morning scoring would compute it now, with its reasons."""
+    runtime = story.runtime
+    async with runtime.session_factory() as session, session.begin():
+        scored = await recompute_health(
+            session=session,
+            workspace_id=ticket.workspace_id,
+            now=runtime.clock.now(),
+            zone="UTC",
+            policy=HealthPolicy.from_settings(runtime.settings),
+        )
+    mine = [item for item in scored if item.account.id == ticket.account_id]
+    if not mine:
+        return []
+    health = mine[0].health
+    why = "; ".join(str(reason) for reason in health.costs) or "nothing against it yet"
+    return [f"{mine[0].account.name} health: {health.score}/100 ({why})"]
 
 
 def channel_lines(story: Story, channel: str) -> list[str]:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import accounts, health, inbound, slack, tickets, webhooks
+from app.api import accounts, health, inbound, slack, testimonials, tickets, webhooks
 from app.api import metrics as metrics_api
 from app.api import sla as sla_api
 from app.api.body_limit import BodyLimitMiddleware
@@ -56,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(slack.router)
     app.include_router(tickets.router)
     app.include_router(accounts.router)
+    app.include_router(testimonials.router)
     app.include_router(sla_api.router)
     app.include_router(metrics_api.router)
     app.include_router(webhooks.router)

@@ -7,6 +7,7 @@ from app.accounts.models import (
     ChannelDeparture,
     NpsOptOut,
     NpsSurvey,
+    Testimonial,
 )
 from app.apikeys.models import ApiKey
 from app.csat.models import CsatOptOut, CsatSettings, CsatSurvey
@@ -44,6 +45,7 @@ __all__ = [
     "SlackEvent",
     "SlackTeam",
     "TeamMember",
+    "Testimonial",
     "Ticket",
     "TicketEvent",
     "TicketMessage",

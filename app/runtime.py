@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.accounts.daily import ensure_daily_health, register_health_handler
 from app.accounts.nps import register_nps_delivery_handlers, register_nps_timers
 from app.accounts.scoring import HealthPolicy
+from app.accounts.testimonials import register_testimonial_delivery_handlers
 from app.clock import Clock
 from app.config import Settings
 from app.csat.notifications import register_csat_delivery_handlers
@@ -142,6 +143,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     register_delivery_handlers(handlers, catch_up=catch_up)
     register_csat_delivery_handlers(handlers)
     register_nps_delivery_handlers(handlers)
+    register_testimonial_delivery_handlers(handlers)
     register_webhook_delivery_handlers(handlers)
     webhook_client = build_http_client(settings.webhook_timeout_seconds)
     dispatcher = OutboxDispatcher(

@@ -39,6 +39,8 @@ async def test_demo_plays_a_ticket_from_question_to_resolution(tmp_path, argumen
         "Assignee:  @Alex Agent",
         "ticketbot: Thanks for reaching out! We've opened ticket T-1",
         "T-1 final status: resolved (assignee Alex Agent, account Globex Corp)",
+        # the account's health, scored as the morning run would: a 5/5 and a fast answer
+        "Globex Corp health: 100/100 (nothing against it yet)",
         "ticketbot: Thanks, @Gina from Globex! You rated T-1 😍 5/5.",  # the CSAT prompt, rated
     ):
         assert expected in transcript, f"{expected!r} missing from:\n{transcript}"

@@ -36,3 +36,16 @@ class NpsOptOutKind(StrEnum):
 NPS_SCORES = range(0, 11)
 DETRACTOR_MAX = 6
 PROMOTER_MIN = 9
+
+
+class Consent(StrEnum):
+    """What a customer said to "May we quote you?"."""
+
+    ASKED = "asked"  # not answered yet
+    NAMED = "named"  # yes, with their name
+    ANONYMOUS = "anonymous"  # yes, without their name
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # said yes, then took it back: the quote is gone
+
+
+CONSENTED = frozenset({Consent.NAMED, Consent.ANONYMOUS})

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.accounts.enums import LinkKind, NpsOptOutKind, NpsStatus, Tier
+from app.accounts.enums import Consent, LinkKind, NpsOptOutKind, NpsStatus, Tier
 from app.db import Base, JSONDocument, UTCDateTime
 from app.types import created_at_column, enum_column_type
 
@@ -135,3 +135,31 @@ class NpsOptOut(Base):
     key: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_at_column()
+
+
+class Testimonial(Base):
+    """A customer's words (a 5/5 CSAT comment, or a 9-10 NPS reason), kept as a quote only with
+    their consent; the wording they agreed to is stored with it. A withdrawn consent erases
+    the words."""
+
+    __tablename__ = "testimonials"
+    __table_args__ = (
+        UniqueConstraint("source", "source_id"),
+        Index("ix_testimonials_workspace_consent", "workspace_id", "consent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    person_user_id: Mapped[str] = mapped_column(String(32))
+    quote: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))  # csat | nps
+    source_id: Mapped[int] = mapped_column(Integer)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    prompt_ts: Mapped[str | None] = mapped_column(String(32))
+    consent: Mapped[Consent] = mapped_column(enum_column_type(Consent))
+    consent_wording: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -220,3 +220,28 @@ class AccountUpdate(BaseModel):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
+
+
+class ChurnWarning(BaseModel):
+    days_before: int = Field(examples=[30])
+    churned_average_score: float | None = Field(
+        description="Average score of the churned accounts this many days before they churned."
+    )
+    churned_with_a_score: int
+    churned_at_risk: int = Field(description="... of which were under the at-risk line then.")
+    stayed_average_score: float | None = Field(
+        description="Average score of the accounts that stayed, this many days before the end."
+    )
+    stayed_with_a_score: int
+
+
+class ChurnRead(BaseModel):
+    since: datetime
+    until: datetime
+    active_at_start: int
+    churned: int
+    churn_rate: float | None = Field(description="churned / active at the start (0-1).")
+    churned_accounts: list[str]
+    warnings: list[ChurnWarning] = Field(
+        description="How well the health score warned: measured on our own history."
+    )

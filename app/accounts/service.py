@@ -120,6 +120,8 @@ async def account_for_team(
         session=session, workspace_id=workspace_id, kind=LinkKind.SLACK_TEAM, key=team_id
     )
     if found is not None:
+        if name and found.name == team_id:  # named by its id until now
+            await name_team_account(session=session, team_id=team_id, name=name, now=now)
         return found
     wanted = name or team_id
     account = await session.scalar(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from sqlalchemy import select
 
 from app.accounts import service as accounts
+from app.accounts.churn import churn_report
 from app.accounts.enums import LinkKind
 from app.accounts.models import Account, AccountLink
 from app.accounts.queries import account_summary, list_accounts
@@ -20,6 +22,8 @@ from app.accounts.schemas import (
     AccountRead,
     AccountTicket,
     AccountUpdate,
+    ChurnRead,
+    ChurnWarning,
 )
 from app.accounts.scoring import (
     FALLING_WINDOW,
@@ -121,6 +125,58 @@ async def list_account_page(
         listed = listed[:limit]
         items = await _reads(api, listed, policy)
     return AccountPage(items=items, next_cursor=str(listed[-1].id) if more else None)
+
+
+@router.get(
+    "/churn",
+    summary="Accounts lost in a period, and how well their health score warned of it",
+    response_model=ChurnRead,
+    operation_id="getChurn",
+)
+async def read_churn(
+    api: Reader,
+    request: Request,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="Start (ISO 8601); default 90 days ago.")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="End, exclusive; default now.")] = None,
+) -> ChurnRead:
+    until = _utc(to) if to else api.clock.now()
+    since = _utc(from_) if from_ else until - timedelta(days=90)
+    if since >= until:
+        raise ApiError(422, "`from` must be before `to`.")
+    policy = _policy(request)
+    async with api.session.begin():
+        report = await churn_report(
+            session=api.session,
+            workspace_id=api.workspace_id,
+            since=since,
+            until=until,
+            at_risk_below=policy.at_risk_below,
+        )
+    return ChurnRead(
+        since=since,
+        until=until,
+        active_at_start=report.active_at_start,
+        churned=len(report.churned),
+        churn_rate=report.churn_rate,
+        churned_accounts=sorted(account.name for account in report.churned),
+        warnings=[
+            ChurnWarning(
+                days_before=w.days,
+                churned_average_score=w.churned_average,
+                churned_with_a_score=len(w.churned_scores),
+                churned_at_risk=w.churned_at_risk,
+                stayed_average_score=w.stayed_average,
+                stayed_with_a_score=len(w.stayed_scores),
+            )
+            for w in report.warned
+        ],
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @router.get(

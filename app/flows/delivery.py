@@ -88,6 +88,7 @@ async def team_fetched(
 ) -> None:
     """A Slack Connect team's name is known: its waiting tickets show their account."""
     named = await remember_team(session=session, args=args, result=result, now=now)
+    await session.flush()  # the cached name, for the account below (no autoflush here)
     name = await team_name(session=session, team_id=args["team_id"])
     if name is not None:
         await name_team_account(session=session, team_id=args["team_id"], name=name, now=now)

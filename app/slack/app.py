@@ -31,6 +31,7 @@ from app.slack.listeners import (
     list_pages,
     new_ticket,
     nps,
+    testimonials,
 )
 
 # Bolt copies this logger's level to each of its own. Its INFO lines include request bodies
@@ -143,6 +144,7 @@ def register_listeners(app: AsyncApp, ctx: SlackContext) -> None:
     actions.register(app)
     csat.register(app)
     nps.register(app)
+    testimonials.register(app)
     list_pages.register(app)
     new_ticket.register(app)
     interactivity.register(app)  # catch-alls: registered last

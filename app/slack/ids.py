@@ -20,6 +20,8 @@ class ActionId(StrEnum):
     NPS_ADD_REASON = "nps_add_reason"
     NPS_REASON_INPUT = "nps_reason_input"
     NPS_DECLINE = "nps_decline"
+    # "May we quote you?": one button per answer (`quote_named`, `quote_anonymous`, …).
+    QUOTE_PREFIX = "quote_"
     # Creating a ticket by hand: the Home tab's button, and the modal's inputs.
     CREATE_TICKET = "ticket_create"
     NEW_TICKET_SUBJECT = "new_ticket_subject_input"
@@ -36,6 +38,7 @@ class BlockId(StrEnum):
     NPS_SCORES = "nps_scores"
     NPS_MORE = "nps_more"
     NPS_REASON = "nps_reason"
+    QUOTE_CONSENT = "quote_consent"
     NEW_TICKET_SUBJECT = "new_ticket_subject"
     NEW_TICKET_DESCRIPTION = "new_ticket_description"
     NEW_TICKET_PRIORITY = "new_ticket_priority"

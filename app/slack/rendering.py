@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.accounts.models import NpsSurvey
+from app.accounts.models import NpsSurvey, Testimonial
 from app.accounts.nps import PROMPT_VIEW as NPS_PROMPT_VIEW
+from app.accounts.testimonials import PROMPT_VIEW as TESTIMONIAL_VIEW
 from app.clock import Clock, SystemClock
 from app.csat.models import CsatSurvey
 from app.csat.notifications import PROMPT_VIEW
@@ -17,6 +18,7 @@ from app.home.queries import load_home
 from app.slack.blocks.csat_prompt import CsatPrompt, csat_prompt
 from app.slack.blocks.home import home_view
 from app.slack.blocks.nps_prompt import NpsPrompt, nps_prompt
+from app.slack.blocks.testimonial_prompt import testimonial_prompt
 from app.slack.blocks.ticket_card import TicketCard, ticket_card
 from app.tickets.models import Ticket
 from app.tickets.notifications import TRIAGE_CARD_VIEW
@@ -80,6 +82,9 @@ class Renderer:
                 return None
             workspace = await session.get(Workspace, nps.workspace_id)
             return nps_prompt(NpsPrompt.of(nps, vendor=workspace.name if workspace else ""))
+        if view == TESTIMONIAL_VIEW:
+            testimonial = await session.get(Testimonial, int(spec["testimonial_id"]))
+            return testimonial_prompt(testimonial) if testimonial is not None else None
         if view == HOME_VIEW:
             home = await load_home(
                 session=session,

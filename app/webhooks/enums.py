@@ -13,6 +13,7 @@ class WebhookEventType(StrEnum):
     CSAT_RECEIVED = "csat.received"
     ACCOUNT_HEALTH_CHANGED = "account.health_changed"
     NPS_RECEIVED = "nps.received"
+    TESTIMONIAL_CONSENTED = "testimonial.consented"
 
 
 class DeliveryStatus(StrEnum):

@@ -1,4 +1,4 @@
-"""NPS: the questions asked of accounts' contacts, and who is never asked.
+"""NPS (the questions asked of accounts' contacts, and who is never asked) and testimonials.
 
 Revision ID: 0020
 Revises: 0019
@@ -72,9 +72,33 @@ def upgrade() -> None:
         _created(),
         sa.UniqueConstraint("workspace_id", "kind", "key"),
     )
+    op.create_table(
+        "testimonials",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        _workspace(),
+        sa.Column("account_id", sa.Integer(), sa.ForeignKey("accounts.id", ondelete="SET NULL")),
+        sa.Column("person_user_id", sa.String(32), nullable=False),
+        sa.Column("quote", sa.Text()),
+        sa.Column("source", sa.String(16), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.String(32), nullable=False),
+        sa.Column("thread_ts", sa.String(32)),
+        sa.Column("prompt_ts", sa.String(32)),
+        sa.Column("consent", sa.String(32), nullable=False),
+        sa.Column("consent_wording", sa.Text(), nullable=False),
+        sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True)),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
+        sa.UniqueConstraint("source", "source_id"),
+    )
+    op.create_index(
+        "ix_testimonials_workspace_consent", "testimonials", ["workspace_id", "consent"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_testimonials_workspace_consent", table_name="testimonials")
+    op.drop_table("testimonials")
     op.drop_table("nps_opt_outs")
     op.drop_index("ix_nps_surveys_account_answered", table_name="nps_surveys")
     op.drop_index("ix_nps_surveys_contact", table_name="nps_surveys")

@@ -215,6 +215,27 @@ async def test_health_moves_with_breaches_ratings_and_silence_and_reaches_the_ow
     ]
     assert later.score == 69
 
+    # Acme is lost: the churn report counts it and shows its score a month before.
+    async with api_client(
+        running_app, await api_key(running_app, Scope.ACCOUNTS_WRITE, Scope.ACCOUNTS_READ)
+    ) as api:
+        marked = await api.patch(f"/api/accounts/{account_id}", json={"churned": True})
+        assert marked.status_code == 200
+        report = await api.get(
+            "/api/accounts/churn", params={"from": "2026-01-10T00:00:00Z", "to": "2026-02-17"}
+        )
+        assert report.status_code == 200, report.text
+        churn = report.json()
+        assert (churn["active_at_start"], churn["churned"], churn["churn_rate"]) == (1, 1, 1.0)
+        assert churn["churned_accounts"] == ["Acme"]
+        month = churn["warnings"][0]
+        assert (month["days_before"], month["churned_average_score"]) == (30, 71.0)
+        assert month["churned_at_risk"] == 1
+        bad = await api.get(
+            "/api/accounts/churn", params={"from": "2026-03-01", "to": "2026-02-01"}
+        )
+        assert bad.status_code == 422
+
     # The webhook heard of the first score (already under the line); 71 -> 69 is no news.
     [told] = [json.loads(row.body) for row in await webhook_rows(running_app)]
     assert told["type"] == "account.health_changed"

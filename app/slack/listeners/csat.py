@@ -16,6 +16,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from app.accounts.testimonials import ask_after_csat
 from app.csat.surveys import add_comment, check_may_comment, get_survey, rate
 from app.errors import DomainError, InvalidInput
 from app.slack.blocks.csat_prompt import comment_modal, rating_from_action_id
@@ -47,6 +48,7 @@ async def rate_resolution(ack: AsyncAck, body: dict[str, Any], context: AsyncBol
             await rate(
                 session=it.session, survey=survey, user_id=it.user_id, rating=rating, now=it.now
             )
+            await ask_after_csat(session=it.session, survey=survey, now=it.now)
     except DomainError as exc:
         logger.info("rating refused: %s", type(exc).__name__)
         await tell_refusal(context, body, exc)
@@ -105,6 +107,7 @@ async def save_comment(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCo
                 comment=str(comment or ""),
                 now=it.now,
             )
+            await ask_after_csat(session=it.session, survey=survey, now=it.now)
     except DomainError as exc:
         await ack(response_action="errors", errors={BlockId.CSAT_COMMENT: explain(exc)})
         return

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.accounts import nps
+from app.accounts.testimonials import ask_after_nps
 from app.errors import DomainError, InvalidInput
 from app.slack.blocks.nps_prompt import reason_modal, score_from_action_id
 from app.slack.ids import ActionId, BlockId, CallbackId
@@ -45,6 +46,7 @@ async def score(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) 
             await nps.answer(
                 session=it.session, survey=survey, user_id=it.user_id, score=chosen, now=it.now
             )
+            await ask_after_nps(session=it.session, survey=survey, now=it.now)
     except DomainError as exc:
         logger.info("NPS answer refused: %s", type(exc).__name__)
         await tell_refusal(context, body, exc)
@@ -115,6 +117,7 @@ async def save_reason(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
                 reason=str(reason or ""),
                 now=it.now,
             )
+            await ask_after_nps(session=it.session, survey=survey, now=it.now)
     except DomainError as exc:
         await ack(response_action="errors", errors={BlockId.NPS_REASON: explain(exc)})
         return
