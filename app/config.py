@@ -43,6 +43,21 @@ DEFAULT_BOT_SCOPES = (
     "commands",
 )
 
+# The signals an account's health is scored from, as HEALTH_WEIGHTS names them
+# (app/accounts/health.py `Weights` has a field for each; a test holds the two together).
+HEALTH_SIGNALS = (
+    "csat",
+    "csat_trend",
+    "nps",
+    "breaches",
+    "reopens",
+    "volume",
+    "open_age",
+    "quiet",
+    "contacts_left",
+    "urgent",
+)
+
 DEFAULT_NOT_A_REQUEST_PHRASES = (
     "thanks",
     "thank you",
@@ -239,7 +254,7 @@ class Settings(TokenKeySettings):
     # health.py lists them and their defaults), and when an account is at risk: under this
     # score, or fallen this many points in a week.
     account_health_hour: int = Field(default=6, ge=0, le=23)
-    health_weights: str = ""
+    health_weights: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     account_at_risk_below: int = Field(default=60, ge=0, le=100)
     account_falling_points: int = Field(default=15, ge=1, le=100)
     # NPS (app/accounts/nps.py): a contact is asked at most once in this many days; one
@@ -290,6 +305,31 @@ class Settings(TokenKeySettings):
     # \u-escaped, is about 480 KB and still fits in 512 KiB (its edit would not).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     slack_max_body_bytes: int = Field(default=512 * 1024, ge=1024)
+
+    @field_validator("health_weights", mode="before")
+    @classmethod
+    def _health_weights(cls, value: object) -> object:
+        """`breaches=30,quiet=20`: the most points those signals may cost (0-100 each)."""
+        if not isinstance(value, str):
+            return value
+        weights: dict[str, float] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            name, equals, points = part.partition("=")
+            name = name.strip().lower()
+            if not equals or name not in HEALTH_SIGNALS:
+                raise ValueError(
+                    f"`{part}` is not a health weight: use name=points with a name among"
+                    f" {', '.join(sorted(HEALTH_SIGNALS))}"
+                )
+            try:
+                weights[name] = float(points)
+            except ValueError:
+                raise ValueError(f"`{part}`: the points must be a number") from None
+            if not 0 <= weights[name] <= 100:
+                raise ValueError(f"`{part}`: the points must be between 0 and 100")
+        return weights
 
     @field_validator("support_leads", mode="before")
     @classmethod

@@ -38,6 +38,7 @@ from metrics import (
     dsn,
     line,
     seed,
+    serve_env,
     start_server,
     timed,
 )
@@ -145,16 +146,7 @@ async def measure_http(url: str, now: datetime, repeat: int) -> dict[str, list[f
     emulator = SlackEmulator(bot_token=TOKEN, team_id=TEAM_ID, **BENCH_EMULATOR)
     await emulator.start()
     port = free_port()
-    env = {
-        "DATABASE_URL": url,
-        "SLACK_SIGNING_SECRET": "bench-signing-secret",
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_API_URL": emulator.api_url,
-        "SLACK_PACING": "false",
-        "TRIAGE_CHANNEL_ID": "CTRIAGE",
-        "DIGEST_HOUR": "-1",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = serve_env(url, emulator)
     found: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="ticketbot-accounts-") as workdir:
         log = Path(workdir) / "ticketbot.log"

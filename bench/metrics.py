@@ -473,6 +473,21 @@ async def start_server(env: dict[str, str], port: int, log: Path) -> asyncio.sub
     raise SystemExit(f"ticketbot serve did not start on port {port}; see {log}")
 
 
+def serve_env(url: str, emulator: SlackEmulator) -> dict[str, str]:
+    """The settings `ticketbot serve` runs with in the benchmarks: the seeded database, the
+    emulator as Slack, no digest, quiet logs."""
+    return {
+        "DATABASE_URL": url,
+        "SLACK_SIGNING_SECRET": "bench-signing-secret",
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_API_URL": emulator.api_url,
+        "SLACK_PACING": "false",  # the emulator runs without rate limits: BENCH_EMULATOR
+        "TRIAGE_CHANNEL_ID": "CTRIAGE",
+        "DIGEST_HOUR": "-1",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 async def measure_http(url: str, now: datetime, repeat: int) -> dict[str, list[float]]:
     engine = create_engine(url)
     async with create_session_factory(engine)() as session, session.begin():
@@ -486,16 +501,7 @@ async def measure_http(url: str, now: datetime, repeat: int) -> dict[str, list[f
     emulator = SlackEmulator(bot_token=TOKEN, team_id=TEAM_ID, **BENCH_EMULATOR)
     await emulator.start()
     port = free_port()
-    env = {
-        "DATABASE_URL": url,
-        "SLACK_SIGNING_SECRET": "bench-signing-secret",
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_API_URL": emulator.api_url,
-        "SLACK_PACING": "false",  # the emulator runs without rate limits: BENCH_EMULATOR
-        "TRIAGE_CHANNEL_ID": "CTRIAGE",
-        "DIGEST_HOUR": "-1",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = serve_env(url, emulator)
     found: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="ticketbot-metrics-") as workdir:
         log = Path(workdir) / "ticketbot.log"

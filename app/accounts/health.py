@@ -72,31 +72,6 @@ class Weights:
     contacts_left: float = 10
     urgent: float = 10
 
-    @classmethod
-    def parse(cls, text: str) -> Weights:
-        """`breaches=30,quiet=20`: the named weights changed, the rest as they are. Raises
-        ValueError with a sentence for anything else."""
-        names = {field.name for field in fields(cls)}
-        changed: dict[str, float] = {}
-        for part in (p.strip() for p in text.split(",")):
-            if not part:
-                continue
-            name, equals, value = part.partition("=")
-            name = name.strip().lower()
-            if not equals or name not in names:
-                raise ValueError(
-                    f"`{part}` is not a health weight: use name=points with a name among"
-                    f" {', '.join(sorted(names))}"
-                )
-            try:
-                points = float(value)
-            except ValueError:
-                raise ValueError(f"`{part}`: the points must be a number") from None
-            if not 0 <= points <= MAX_SCORE:
-                raise ValueError(f"`{part}`: the points must be between 0 and {MAX_SCORE}")
-            changed[name] = points
-        return cls(**changed)
-
 
 @dataclass(frozen=True)
 class Reason:

@@ -16,7 +16,7 @@ from app.accounts.health import Health, Signals, Weights, score
 from app.accounts.models import Account, AccountHealth
 from app.accounts.nps import account_nps
 from app.accounts.signals import NPS_WINDOW, gather_signals
-from app.config import Settings, SettingsError
+from app.config import Settings
 from app.webhooks.enums import WebhookEventType
 from app.webhooks.events import emit, timestamp
 
@@ -35,13 +35,8 @@ class HealthPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HealthPolicy:
-        """HEALTH_WEIGHTS is checked here, where the signals' names are known."""
-        try:
-            weights = Weights.parse(settings.health_weights)
-        except ValueError as exc:
-            raise SettingsError(f"HEALTH_WEIGHTS: {exc}") from None
         return cls(
-            weights=weights,
+            weights=Weights(**settings.health_weights),
             at_risk_below=settings.account_at_risk_below,
             falling_points=settings.account_falling_points,
         )

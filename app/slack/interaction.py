@@ -11,6 +11,7 @@ words of `app.slack.replies.explain`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import DomainError, InvalidInput
@@ -27,6 +30,8 @@ from app.slack.installation import SlackActor, actor_of
 from app.slack.replies import explain
 from app.team.service import get_role
 from app.tickets.actors import Actor
+
+logger = logging.getLogger(__name__)
 
 SLACK_CONTEXT = "ticketbot"
 """Where the middleware puts the running app's SlackContext in Bolt's context."""
@@ -108,3 +113,24 @@ async def tell_clicker(ctx: SlackContext, body: Mapping[str, Any], text: str) ->
             now=ctx.clock.now(),
             workspace_id=workspace_id,
         )
+
+
+DID_NOT_OPEN = "Sorry, the form did not open. Please tap the button again."
+
+
+async def open_form_now(
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    body: Mapping[str, Any],
+    modal: dict[str, Any],
+    *,
+    what: str,
+) -> None:
+    """Open a modal for a click: now, not through the outbox, because its trigger id expires
+    3 s after the click (docs.slack.dev/reference/methods/views.open). If Slack refuses, the
+    clicker is told to tap again."""
+    try:
+        await client.views_open(trigger_id=body.get("trigger_id", ""), view=modal)
+    except SlackApiError as exc:
+        logger.warning("views.open for %s failed: %s", what, exc.response.get("error"))
+        await tell_clicker(slack_context(context), body, DID_NOT_OPEN)

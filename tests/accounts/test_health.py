@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.accounts.health import Signals, Weights, score
+from app.accounts.scoring import HealthPolicy
+from app.config import HEALTH_SIGNALS, SettingsError, load_settings
 
 _MAYBE_RATING = st.none() | st.floats(min_value=1, max_value=5)
 _COUNT = st.integers(min_value=0, max_value=50)
@@ -107,8 +109,11 @@ def test_each_reason_names_its_cost_in_words():
     assert [reason.signal for reason in health.costs][:3] == ["csat", "nps", "breaches"]
 
 
-def test_weights_are_read_from_the_setting_and_refused_in_one_sentence():
-    chosen = Weights.parse("breaches=40, quiet=0")
+def test_weights_are_read_from_the_setting_and_refused_in_one_sentence(monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("HEALTH_WEIGHTS", "breaches=40, quiet=0")
+    chosen = HealthPolicy.from_settings(load_settings()).weights
     assert (chosen.breaches, chosen.quiet, chosen.csat) == (40, 0, 25)
     assert score(Signals(breaches=5), chosen).score == 60
     for bad, words in (
@@ -117,5 +122,12 @@ def test_weights_are_read_from_the_setting_and_refused_in_one_sentence():
         ("breaches=lots", "must be a number"),
         ("breaches=200", "between 0 and 100"),
     ):
-        with pytest.raises(ValueError, match=words):
-            Weights.parse(bad)
+        monkeypatch.setenv("HEALTH_WEIGHTS", bad)
+        with pytest.raises(SettingsError, match=words) as refused:
+            load_settings()
+        assert "\n" not in str(refused.value) and "HEALTH_WEIGHTS" in str(refused.value)
+
+
+def test_the_settings_name_every_signal_of_the_score():
+    assert set(HEALTH_SIGNALS) == set(Weights.__dataclass_fields__)
+    assert {reason.signal for reason in score(Signals()).reasons} == set(HEALTH_SIGNALS)

@@ -13,7 +13,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.accounts.testimonials import ask_after_csat
@@ -21,7 +20,7 @@ from app.csat.surveys import add_comment, check_may_comment, get_survey, rate
 from app.errors import DomainError, InvalidInput
 from app.slack.blocks.csat_prompt import comment_modal, rating_from_action_id
 from app.slack.ids import ActionId, BlockId, CallbackId
-from app.slack.interaction import acting, slack_context, tell_clicker, tell_refusal
+from app.slack.interaction import acting, open_form_now, tell_refusal
 from app.slack.replies import explain
 from app.slack.values import first_action, json_int, state_value, survey_id_of, view_of
 from app.tickets.models import Ticket
@@ -29,7 +28,6 @@ from app.tickets.models import Ticket
 logger = logging.getLogger(__name__)
 
 _RATE = re.compile(rf"^{ActionId.CSAT_RATE_PREFIX}[1-5]$")
-DID_NOT_OPEN = "Sorry, the comment box did not open. Please tap the button again."
 
 
 async def rate_resolution(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -77,13 +75,7 @@ async def open_comment_box(
     except DomainError as exc:
         await tell_refusal(context, body, exc)
         return
-    # The trigger id expires 3 s after the click, so the modal opens now, not via the outbox;
-    # if Slack refuses, the requester is told to tap again.
-    try:
-        await client.views_open(trigger_id=body.get("trigger_id", ""), view=modal)
-    except SlackApiError as exc:
-        logger.warning("views.open for a CSAT comment failed: %s", exc.response.get("error"))
-        await tell_clicker(slack_context(context), body, DID_NOT_OPEN)
+    await open_form_now(client, context, body, modal, what="a CSAT comment")
 
 
 async def save_comment(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.accounts import nps
@@ -20,14 +19,13 @@ from app.accounts.testimonials import ask_after_nps
 from app.errors import DomainError, InvalidInput
 from app.slack.blocks.nps_prompt import reason_modal, score_from_action_id
 from app.slack.ids import ActionId, BlockId, CallbackId
-from app.slack.interaction import acting, slack_context, tell_clicker, tell_refusal
+from app.slack.interaction import acting, open_form_now, tell_refusal
 from app.slack.replies import explain
 from app.slack.values import first_action, json_int, state_value, survey_id_of, view_of
 
 logger = logging.getLogger(__name__)
 
 _SCORE = re.compile(rf"^{ActionId.NPS_SCORE_PREFIX}(10|[0-9])$")
-DID_NOT_OPEN = "Sorry, the form did not open. Please tap the button again."
 
 
 async def score(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -88,12 +86,7 @@ async def open_reason_box(
     except DomainError as exc:
         await tell_refusal(context, body, exc)
         return
-    # The trigger id expires 3 s after the click: the modal opens now, not via the outbox.
-    try:
-        await client.views_open(trigger_id=body.get("trigger_id", ""), view=modal)
-    except SlackApiError as exc:
-        logger.warning("views.open for an NPS reason failed: %s", exc.response.get("error"))
-        await tell_clicker(slack_context(context), body, DID_NOT_OPEN)
+    await open_form_now(client, context, body, modal, what="an NPS reason")
 
 
 async def save_reason(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
