@@ -420,6 +420,12 @@ class Settings(TokenKeySettings):
                 "installing into several workspaces stores their tokens encrypted:"
                 " TOKEN_ENCRYPTION_KEYS is not set (make a key with `ticketbot new-token-key`)"
             )
+        if oauth and self.support_agents_usergroup_id:
+            raise ValueError(
+                "SUPPORT_AGENTS_USERGROUP_ID names one workspace's user group, so it needs"
+                " SLACK_BOT_TOKEN (one workspace); with several installed, add agents with"
+                " `/ticket team add @someone agent` in each"
+            )
         return self
 
     @property

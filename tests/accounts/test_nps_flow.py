@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.accounts.models import Account, NpsSurvey
+from app.accounts.enums import Consent
+from app.accounts.models import Account, NpsSurvey, Testimonial
 from app.slack.ids import ActionId, BlockId, CallbackId
 from app.slack_emulator import message_event
 from tests.accounts.test_accounts_flow import command, latest_health
@@ -173,3 +174,60 @@ def _latest(emulator) -> str | None:
 async def _named(app: RunningApp) -> bool:
     async with app.runtime.session_factory() as session:
         return bool(await session.scalar(select(Account.id).where(Account.name == "Globex Corp")))
+
+
+async def test_a_promoter_with_a_reason_is_asked_to_be_quoted(running_app, sender, emulator):
+    emulator.add_team("TGLOBEX", name="Globex Corp", domain="globex")
+    await watch(running_app, "CSHARED", is_ext_shared=True)
+    await sender.send_event(
+        message_event(
+            "CSHARED", CUSTOMER, "Thanks for the help!", team="TGLOBEX", user_team="TGLOBEX"
+        ),
+        is_ext_shared_channel=True,
+    )
+    assert (await command(sender, "nps start")).startswith("Asked 1 contact(s)")
+    prompt = await wait_until(lambda: question(emulator), message="the NPS question")
+    assert (await tap(sender, prompt, "nps_score_10", CUSTOMER)).status_code == 200
+    redrawn = await wait_until(
+        lambda: (q := question(emulator)) and "You answered 10/10" in q["text"] and q,
+        message="the question redrawn",
+    )
+    assert (await tap(sender, redrawn, ActionId.NPS_ADD_REASON, CUSTOMER)).status_code == 200
+    [opened] = emulator.calls("views.open")
+    reason = {"type": "plain_text_input", "value": "They fix things the same day."}
+    submitted = await sender.send_view_submission(
+        {
+            "callback_id": CallbackId.NPS_REASON,
+            "private_metadata": opened.args["view"]["private_metadata"],
+            "blocks": opened.args["view"]["blocks"],
+            "state": {"values": {BlockId.NPS_REASON: {ActionId.NPS_REASON_INPUT: reason}}},
+        },
+        user_id=CUSTOMER,
+        team_id="TGLOBEX",
+    )
+    assert submitted.status_code == 200
+
+    # "May we quote you?" in the question's thread; this time the answer is no.
+    [survey] = await surveys(running_app)
+    asked = await wait_until(
+        lambda: [
+            m
+            for m in emulator.thread("CSHARED", survey.prompt_ts or "")
+            if "May we quote you?" in str(m.get("text"))
+        ],
+        message="the consent question",
+    )
+    [block] = [b for b in asked[0]["blocks"] if b.get("block_id") == BlockId.QUOTE_CONSENT]
+    [no] = [e for e in block["elements"] if e["action_id"] == "quote_declined"]
+    answer = await sender.send_block_actions(
+        [{"action_id": no["action_id"], "block_id": BlockId.QUOTE_CONSENT, "value": no["value"]}],
+        user_id=CUSTOMER,
+        channel_id="CSHARED",
+        message=asked[0],
+        team_id="T0001",
+        user_team_id="TGLOBEX",
+    )
+    assert answer.status_code == 200
+    async with running_app.runtime.session_factory() as session:
+        [quote] = list(await session.scalars(select(Testimonial)))
+    assert (quote.source, quote.consent, quote.quote) == ("nps", Consent.DECLINED, None)

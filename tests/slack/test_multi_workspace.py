@@ -396,6 +396,12 @@ def test_settings_say_in_one_line_what_an_install_needs(database_url, emulator):
     assert "ticketbot new-token-key" in refused(
         slack_client_id="1.2", slack_client_secret="x", token_encryption_keys="not-a-key"
     )
+    assert "/ticket team add" in refused(
+        slack_client_id="1.2",
+        slack_client_secret="x",
+        token_encryption_keys=KEY,
+        support_agents_usergroup_id="S0123",
+    )
     settings = load_settings(
         _env_file=None,
         database_url=database_url,
