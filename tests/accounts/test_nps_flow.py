@@ -143,7 +143,8 @@ async def test_an_nps_round_reaches_only_customers_and_counts_only_the_addressee
     # Numbers, and the account's health counts its NPS.
     shown = await command(sender, "nps")
     assert "*-100* (1 answers: 0 promoters, 0 passives, 1 detractors)" in shown
-    assert f"<@{CSM}> -100 (1)" in shown
+    assert f"<@{CSM}> -100 (1)" in shown and "<#CSHARED> -100 (1)" in shown
+    assert "last 30 days" in await command(sender, "nps 30d")
 
     # Within the interval nobody is asked twice; an opted-out channel is never asked.
     again = await command(sender, "nps start")

@@ -13,18 +13,17 @@ from app.slack.ticket_command.account_grammar import NpsOptOut, NpsShow, NpsStar
 from app.slack.ticket_command.call import Call
 from app.text_safety import escape
 
-PERIOD = timedelta(days=90)
 SHOWN = 10
 
 
 async def show_nps(call: Call, command: NpsShow) -> str:
-    since, until = call.now - PERIOD, call.now
+    since, until = call.now - timedelta(days=command.days), call.now
     [overall] = await nps.nps_numbers(
         session=call.session, workspace_id=call.workspace_id, since=since, until=until
     )
     policy = call.nps
     lines = [
-        "*NPS*, answers of the last 90 days: " + _numbers(overall),
+        f"*NPS*, answers of the last {command.days} days: " + _numbers(overall),
         f"Each contact is asked at most once every {policy.interval.days} days; the question"
         f" closes after {_days(policy.expire_after)}"
         + (
@@ -56,6 +55,17 @@ async def show_nps(call: Call, command: NpsShow) -> str:
         lines.append(
             "*By owner*: "
             + " · ".join(f"{f'<@{n.key}>' if n.key else 'no owner'} {_score(n)}" for n in by_owner)
+        )
+    by_channel = await nps.nps_numbers(
+        session=call.session,
+        workspace_id=call.workspace_id,
+        since=since,
+        until=until,
+        by="channel",
+    )
+    if by_channel:
+        lines.append(
+            "*By channel*: " + " · ".join(f"<#{n.key}> {_score(n)}" for n in by_channel[:SHOWN])
         )
     opted = await nps.opt_outs(session=call.session, workspace_id=call.workspace_id)
     if opted:

@@ -203,7 +203,10 @@ def parse_accounts(args: Args) -> AccountList | UsageError:
 
 @dataclass(frozen=True)
 class NpsShow(Command):
-    pass
+    days: int = 90
+
+
+NPS_PERIODS = {"30d": 30, "90d": 90, "180d": 180, "365d": 365}
 
 
 @dataclass(frozen=True)
@@ -221,12 +224,15 @@ class NpsOptOut(Command):
 
 
 def parse_nps(args: Args) -> NpsShow | UsageError:
-    if args.words:
-        return UsageError(
-            "Say `/ticket nps`, `/ticket nps start [account]` or"
-            " `/ticket nps optout|optin @someone|#channel|account`."
-        )
-    return NpsShow()
+    """`nps`, or `nps 30d|90d|180d|365d` for another period."""
+    if not args.words:
+        return NpsShow()
+    if len(args.words) == 1 and args.words[0].lower() in NPS_PERIODS:
+        return NpsShow(NPS_PERIODS[args.words[0].lower()])
+    return UsageError(
+        "Say `/ticket nps [30d|90d|180d|365d]`, `/ticket nps start [account]` or"
+        " `/ticket nps optout|optin @someone|#channel|account`."
+    )
 
 
 def parse_nps_start(args: Args) -> NpsStart | UsageError:

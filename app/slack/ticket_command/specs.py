@@ -508,7 +508,7 @@ SPECS = (
     ),
     Spec(
         "nps",
-        Usage("", "NPS by account and owner, and who is asked when"),
+        Usage("[30d|90d|180d|365d]", "NPS by account, owner and channel, and who is asked when"),
         parse_nps,
         nps_commands.show_nps,
         who=team("see NPS"),
