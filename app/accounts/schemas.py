@@ -16,6 +16,7 @@ from pydantic import (
 
 from app.accounts.enums import LinkKind, Tier
 from app.accounts.models import Account, AccountHealth, AccountLink
+from app.accounts.nps import NpsNumbers
 from app.accounts.queries import AccountSummary
 from app.webhooks.schemas import NoNul
 
@@ -122,6 +123,8 @@ class AccountDetail(AccountRead):
     tickets_90_days: int
     csat_average_90_days: float | None
     csat_ratings_90_days: int
+    nps_180_days: float | None = Field(description="% promoters - % detractors, 180 days.")
+    nps_answers_180_days: int
     health_history: list[HealthDay] = Field(description="Daily scores, newest first (90 days).")
     recent_tickets: list[AccountTicket] = Field(description="The latest 20, newest first.")
 
@@ -132,6 +135,7 @@ class AccountDetail(AccountRead):
         summary: AccountSummary,
         history: list[AccountHealth],
         tickets: list[AccountTicket],
+        nps: NpsNumbers | None,
     ) -> Self:
         return cls(
             **read.model_dump(),
@@ -139,6 +143,8 @@ class AccountDetail(AccountRead):
             tickets_90_days=summary.recent_tickets,
             csat_average_90_days=summary.csat_average,
             csat_ratings_90_days=summary.csat_ratings,
+            nps_180_days=nps.nps if nps else None,
+            nps_answers_180_days=nps.answers if nps else 0,
             health_history=[HealthDay.of(row) for row in history],
             recent_tickets=tickets,
         )

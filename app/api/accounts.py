@@ -14,6 +14,7 @@ from app.accounts import service as accounts
 from app.accounts.churn import churn_report
 from app.accounts.enums import LinkKind
 from app.accounts.models import Account, AccountLink
+from app.accounts.nps import nps_numbers
 from app.accounts.queries import account_summary, list_accounts
 from app.accounts.schemas import (
     AccountCreate,
@@ -32,6 +33,7 @@ from app.accounts.scoring import (
     health_history,
     scores_on,
 )
+from app.accounts.signals import NPS_WINDOW
 from app.api.deps import ApiContext, require_scope, runtime_of
 from app.api.errors import ApiError, error_responses
 from app.apikeys.scopes import Scope
@@ -215,7 +217,22 @@ async def _detail(api: ApiContext, account_id: int, policy: HealthPolicy) -> Acc
         )
         for ticket in tickets
     ]
-    return AccountDetail.build(read, summary, history, recent)
+    now = api.clock.now()
+    nps = next(
+        (
+            numbers
+            for numbers in await nps_numbers(
+                session=api.session,
+                workspace_id=api.workspace_id,
+                since=now - NPS_WINDOW,
+                until=now,
+                by="account",
+            )
+            if numbers.key == account.id
+        ),
+        None,
+    )
+    return AccountDetail.build(read, summary, history, recent, nps)
 
 
 @router.post(

@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from app.accounts.enums import Consent
 from app.accounts.models import Account, NpsSurvey, Testimonial
+from app.apikeys.scopes import Scope
 from app.slack.ids import ActionId, BlockId, CallbackId
 from app.slack_emulator import message_event
 from tests.accounts.test_accounts_flow import command, latest_health
+from tests.api.helpers import api_client, api_key
 from tests.sla.test_sla_flow import sweep
 from tests.support.server import RunningApp, wait_until
 from tests.tickets.helpers import add_member, watch
@@ -145,6 +147,9 @@ async def test_an_nps_round_reaches_only_customers_and_counts_only_the_addressee
     assert "*-100* (1 answers: 0 promoters, 0 passives, 1 detractors)" in shown
     assert f"<@{CSM}> -100 (1)" in shown and "<#CSHARED> -100 (1)" in shown
     assert "last 30 days" in await command(sender, "nps 30d")
+    async with api_client(running_app, await api_key(running_app, Scope.ACCOUNTS_READ)) as api:
+        detail = (await api.get(f"/api/accounts/{survey.account_id}")).json()
+    assert (detail["nps_180_days"], detail["nps_answers_180_days"]) == (-100.0, 1)
 
     # Within the interval nobody is asked twice; an opted-out channel is never asked.
     again = await command(sender, "nps start")
