@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.scoring import FALLING_WINDOW, HealthPolicy, Scored, recompute_health, scores_on
+from app.accounts.scoring import HealthPolicy, Scored, recompute_health
 from app.outbox.service import enqueue_slack_call
 from app.sla.digest import next_digest_at, workspace_time_zone
 from app.text_safety import escape
@@ -68,7 +68,6 @@ def register_health_handler(handlers: TimerHandlers, policy: HealthPolicy) -> No
                 scored=scored,
                 policy=policy,
                 now=now,
-                zone=zone,
             )
         await _schedule(session, timer.workspace_id, int(timer.payload.get("hour", 6)), now)
 
@@ -82,15 +81,10 @@ async def send_owner_digests(
     scored: list[Scored],
     policy: HealthPolicy,
     now: datetime,
-    zone: str,
 ) -> int:
     """A direct message to each account owner: their accounts, at-risk ones first, each with
     its score, its change over the week and the reasons that cost the most. Returns how many
     owners were written to."""
-    today = now.astimezone(ZoneInfo(zone)).date()
-    week_ago = await scores_on(
-        session=session, workspace_id=workspace_id, day=today - FALLING_WINDOW
-    )
     by_owner: dict[str, list[Scored]] = {}
     for item in scored:
         if item.account.owner_user_id:
@@ -100,13 +94,13 @@ async def send_owner_digests(
         ordered = sorted(
             items,
             key=lambda item: (
-                not policy.at_risk(item.health.score, week_ago.get(item.account.id)),
+                not policy.at_risk(item.health.score, item.account.health_week_ago),
                 item.health.score,
                 item.account.name.lower(),
             ),
         )
         for item in ordered:
-            lines.append(_owner_line(item, week_ago.get(item.account.id), policy))
+            lines.append(_owner_line(item, item.account.health_week_ago, policy))
         await enqueue_slack_call(
             session=session,
             method="chat.postMessage",

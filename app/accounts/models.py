@@ -38,6 +38,8 @@ class Account(Base):
     # The latest daily health (history in account_health); NULL until first computed.
     health_score: Mapped[int | None] = mapped_column(Integer)
     health_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Its score a week before the latest (NULL: none then), for "falling fast" in one read.
+    health_week_ago: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

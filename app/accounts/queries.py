@@ -113,12 +113,15 @@ async def list_accounts(
     return list(await session.scalars(query.order_by(Account.name, Account.id).limit(limit)))
 
 
-async def accounts_by_health(*, session: AsyncSession, workspace_id: int) -> list[Account]:
+async def accounts_by_health(
+    *, session: AsyncSession, workspace_id: int, limit: int
+) -> list[Account]:
     """The accounts that have not churned, the least healthy first (unscored ones last)."""
     return list(
         await session.scalars(
             select(Account)
             .where(Account.workspace_id == workspace_id, Account.churned_at.is_(None))
             .order_by(Account.health_score.is_(None), Account.health_score, Account.name)
+            .limit(limit)
         )
     )

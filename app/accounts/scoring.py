@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.health import Health, Signals, Weights, score
@@ -118,6 +118,7 @@ async def recompute_health(
             )
         account.health_score = health.score
         account.health_updated_at = now
+        account.health_week_ago = week_ago.get(account.id)
         scored.append(Scored(account, health, previous))
         if _notable(previous, health.score, policy):
             await emit(
@@ -193,24 +194,31 @@ async def health_history(
 
 
 async def at_risk_accounts(
-    *, session: AsyncSession, workspace_id: int, policy: HealthPolicy, today: date
-) -> list[tuple[Account, int | None]]:
-    """Accounts (not churned) under the line or falling fast, the lowest first, each with its
-    score a week ago."""
-    week_ago = await scores_on(
-        session=session, workspace_id=workspace_id, day=today - FALLING_WINDOW
-    )
-    accounts = await session.scalars(
+    *,
+    session: AsyncSession,
+    workspace_id: int,
+    policy: HealthPolicy,
+    limit: int | None = None,
+    offset: int = 0,
+    owner_user_id: str | None = None,
+) -> list[Account]:
+    """Accounts (not churned) under the line or fallen fast in a week, the lowest first: one
+    indexed read, the week-ago score being kept on the account by each scoring."""
+    query = (
         select(Account)
         .where(
             Account.workspace_id == workspace_id,
             Account.churned_at.is_(None),
             Account.health_score.is_not(None),
+            or_(
+                Account.health_score < policy.at_risk_below,
+                Account.health_week_ago - Account.health_score >= policy.falling_points,
+            ),
         )
-        .order_by(Account.health_score, Account.name)
+        .order_by(Account.health_score, Account.name, Account.id)
     )
-    return [
-        (account, week_ago.get(account.id))
-        for account in accounts
-        if policy.at_risk(account.health_score, week_ago.get(account.id))
-    ]
+    if owner_user_id is not None:
+        query = query.where(Account.owner_user_id == owner_user_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(await session.scalars(query.offset(offset)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from sqlalchemy import select
@@ -27,17 +26,14 @@ from app.accounts.schemas import (
     ChurnWarning,
 )
 from app.accounts.scoring import (
-    FALLING_WINDOW,
     HealthPolicy,
     at_risk_accounts,
     health_history,
-    scores_on,
 )
 from app.accounts.signals import NPS_WINDOW
 from app.api.deps import ApiContext, require_scope, runtime_of
 from app.api.errors import ApiError, error_responses
 from app.apikeys.scopes import Scope
-from app.sla.digest import workspace_time_zone
 from app.tickets.models import Ticket
 
 router = APIRouter(
@@ -50,6 +46,7 @@ Reader = Annotated[ApiContext, Depends(require_scope(Scope.ACCOUNTS_READ))]
 Writer = Annotated[ApiContext, Depends(require_scope(Scope.ACCOUNTS_WRITE))]
 AccountId = Annotated[int, Path(description="The account's id.", examples=[7], ge=1, le=2**31 - 1)]
 PAGE_SIZE = 100
+MAX_ID = 2**31 - 1
 RECENT_TICKETS = 20
 
 
@@ -65,20 +62,12 @@ async def _reads(api: ApiContext, listed: list[Account], policy: HealthPolicy) -
     links = list(
         await api.session.scalars(select(AccountLink).where(AccountLink.account_id.in_(ids)))
     )
-    zone = await workspace_time_zone(api.session, api.workspace_id)
-    today = api.clock.now().astimezone(ZoneInfo(zone)).date()
-    week_ago = await scores_on(
-        session=api.session,
-        workspace_id=api.workspace_id,
-        day=today - FALLING_WINDOW,
-        account_ids=ids,
-    )
     return [
         AccountRead.of(
             account,
             [link for link in links if link.account_id == account.id],
             at_risk=account.churned_at is None
-            and policy.at_risk(account.health_score, week_ago.get(account.id)),
+            and policy.at_risk(account.health_score, account.health_week_ago),
         )
         for account in listed
     ]
@@ -104,17 +93,22 @@ async def list_account_page(
     ] = None,
 ) -> AccountPage:
     policy = _policy(request)
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and int(cursor) <= MAX_ID):
+        raise ApiError(422, "cursor is not valid; pass the next_cursor of a previous page.")
     async with api.session.begin():
-        if at_risk:
-            zone = await workspace_time_zone(api.session, api.workspace_id)
-            today = api.clock.now().astimezone(ZoneInfo(zone)).date()
+        if at_risk:  # the least healthy first; the cursor counts the accounts already shown
+            skip = int(cursor) if cursor else 0
             risky = await at_risk_accounts(
-                session=api.session, workspace_id=api.workspace_id, policy=policy, today=today
+                session=api.session,
+                workspace_id=api.workspace_id,
+                policy=policy,
+                limit=limit + 1,
+                offset=skip,
+                owner_user_id=owner,
             )
-            listed = [account for account, _ in risky if owner in (None, account.owner_user_id)]
-            return AccountPage(items=await _reads(api, listed, policy), next_cursor=None)
-        if cursor is not None and not cursor.isdigit():
-            raise ApiError(422, "cursor is not valid; pass the next_cursor of a previous page.")
+            more = len(risky) > limit
+            items = await _reads(api, risky[:limit], policy)
+            return AccountPage(items=items, next_cursor=str(skip + limit) if more else None)
         listed = await list_accounts(
             session=api.session,
             workspace_id=api.workspace_id,

@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("churned_at", sa.DateTime(timezone=True)),
         sa.Column("health_score", sa.Integer()),
         sa.Column("health_updated_at", sa.DateTime(timezone=True)),
+        sa.Column("health_week_ago", sa.Integer()),
         sa.Column("created_by", sa.String(32)),
         _created(),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

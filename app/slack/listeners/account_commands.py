@@ -3,15 +3,12 @@ channels and email domains, and their health."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from app.accounts import service as accounts
 from app.accounts.enums import LinkKind
 from app.accounts.health import Reason
 from app.accounts.models import Account
 from app.accounts.queries import account_of_channel, account_summary, accounts_by_health
-from app.accounts.scoring import FALLING_WINDOW, at_risk_accounts, health_history, scores_on
-from app.sla.digest import workspace_time_zone
+from app.accounts.scoring import at_risk_accounts, health_history
 from app.slack.ticket_command.account_grammar import (
     AccountChurn,
     AccountList,
@@ -46,14 +43,7 @@ async def show_account(call: Call, command: AccountShow) -> str:
     summary = await account_summary(session=call.session, account=account, now=call.now)
     history = await health_history(session=call.session, account_id=account.id, days=1)
     latest = history[0] if history else None
-    zone = await workspace_time_zone(call.session, call.workspace_id)
-    today = call.now.astimezone(ZoneInfo(zone)).date()
-    week_ago = (
-        await scores_on(
-            session=call.session, workspace_id=call.workspace_id, day=today - FALLING_WINDOW
-        )
-    ).get(account.id)
-    lines = [f"*{escape(account.name)}*" + _health_words(call, account, week_ago)]
+    lines = [f"*{escape(account.name)}*" + _health_words(call, account, account.health_week_ago)]
     if account.churned_at is not None:
         lines[0] += f" · churned {account.churned_at:%Y-%m-%d}"
     facts = [
@@ -178,39 +168,40 @@ async def churn_account(call: Call, command: AccountChurn) -> str:
 
 
 async def list_account_health(call: Call, command: AccountList) -> str:
-    zone = await workspace_time_zone(call.session, call.workspace_id)
-    today = call.now.astimezone(ZoneInfo(zone)).date()
     if command.at_risk:
         risky = await at_risk_accounts(
-            session=call.session, workspace_id=call.workspace_id, policy=call.health, today=today
+            session=call.session,
+            workspace_id=call.workspace_id,
+            policy=call.health,
+            limit=LIST_LIMIT + 1,
         )
         if not risky:
             return (
                 f"No account is at risk (under {call.health.at_risk_below}, or down"
                 f" {call.health.falling_points} points in a week)."
             )
-        lines = [f"*Accounts at risk* ({len(risky)})"]
-        for account, week_ago in risky[:LIST_LIMIT]:
-            lines.append(_list_line(account, week_ago))
+        lines = ["*Accounts at risk*, least healthy first"]
+        lines += [_list_line(account) for account in risky[:LIST_LIMIT]]
+        if len(risky) > LIST_LIMIT:
+            lines.append("… and more (`GET /api/accounts?at_risk=true`).")
         return "\n".join(lines)
-    before = await scores_on(
-        session=call.session, workspace_id=call.workspace_id, day=today - FALLING_WINDOW
+    listed = await accounts_by_health(
+        session=call.session, workspace_id=call.workspace_id, limit=LIST_LIMIT + 1
     )
-    listed = await accounts_by_health(session=call.session, workspace_id=call.workspace_id)
     if not listed:
         return (
             "No accounts yet: one appears with a Slack Connect customer's first ticket, or"
             " with `/ticket account new Acme`."
         )
-    lines = [f"*Accounts*, least healthy first ({len(listed)})"]
-    for account in listed[:LIST_LIMIT]:
-        lines.append(_list_line(account, before.get(account.id)))
+    lines = ["*Accounts*, least healthy first"]
+    lines += [_list_line(account) for account in listed[:LIST_LIMIT]]
     if len(listed) > LIST_LIMIT:
-        lines.append(f"… and {len(listed) - LIST_LIMIT} more (`GET /api/accounts`).")
+        lines.append("… and more (`GET /api/accounts`).")
     return "\n".join(lines)
 
 
-def _list_line(account: Account, week_ago: int | None) -> str:
+def _list_line(account: Account) -> str:
+    week_ago = account.health_week_ago
     score = "not scored" if account.health_score is None else f"{account.health_score}/100"
     change = ""
     if (
