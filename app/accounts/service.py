@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.enums import LinkKind, Tier
 from app.accounts.models import Account, AccountLink, ChannelDeparture
 from app.errors import Conflict, InvalidInput, NotFound
+from app.team.service import get_role
 from app.tickets.models import Ticket
 
 NAME_LIMIT = 255
@@ -359,6 +360,16 @@ async def change_account(
             raise Conflict(f"There is already an account named “{name}”.", field="name")
         account.name = name
         changed.append("name")
+    owner = changes.owner_user_id
+    if isinstance(owner, str) and owner != account.owner_user_id:
+        role = await get_role(session=session, workspace_id=account.workspace_id, user_id=owner)
+        if role is None:
+            raise InvalidInput(
+                "{owner} is not on the support team: add them first"
+                " (`/ticket team add @someone agent`).",
+                field="owner",
+                people={"owner": owner},
+            )
     for field in ("owner_user_id", "tier", "renewal_on", "annual_revenue"):
         value = getattr(changes, field)
         if value is not ... and getattr(account, field) != value:

@@ -77,6 +77,9 @@ async def test_a_slack_connect_customers_tickets_land_on_its_account(running_app
         sender, "account Globex Corp", user=CSM
     )
     assert "is not a tier" in await command(sender, "account set Globex Corp tier=gold")
+    assert "is not on the support team" in await command(
+        sender, "account set Globex Corp owner=<@UEXT1|gina>"
+    )
     assert "no account named" in await command(sender, "account Initech")
 
     # The REST API reads it with its scope only.
@@ -103,6 +106,7 @@ async def _named(app: RunningApp, name: str) -> Account | None:
 
 async def test_accounts_are_made_and_mapped_through_the_api_and_slack(running_app, sender):
     await watch(running_app, "CACME")
+    await add_member(running_app, CSM)
     async with api_client(
         running_app, await api_key(running_app, Scope.ACCOUNTS_READ, Scope.ACCOUNTS_WRITE)
     ) as api:
