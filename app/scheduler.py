@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from app.accounts.service import prune_departures
 from app.db import is_database_unavailable
 from app.inbox.service import prune_events
 from app.outbox.housekeeping import prune_delivered
@@ -108,6 +109,7 @@ async def prune_history(runtime: Runtime) -> None:
         deliveries = await prune_delivered(
             session=session, now=now, keep=DELIVERED_OUTBOX_RETENTION
         )
+        await prune_departures(session=session, now=now)
     if events or deliveries:
         logger.info("pruned %d old Slack events and %d delivered outbox rows", events, deliveries)
 

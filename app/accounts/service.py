@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -403,3 +403,13 @@ async def record_departure(
             workspace_id=workspace_id, channel_id=channel_id, user_id=user_id, left_at=now
         )
     )
+
+
+DEPARTURES_KEPT = timedelta(days=90)  # longer than any health window that reads them
+
+
+async def prune_departures(*, session: AsyncSession, now: datetime) -> int:
+    result = await session.execute(
+        delete(ChannelDeparture).where(ChannelDeparture.left_at < now - DEPARTURES_KEPT)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -192,6 +192,7 @@ async def test_signed_with_the_current_secret_and_the_system_clock_time(receiver
         "csat.received",
         "account.health_changed",
         "nps.received",
+        "testimonial.consented",
     ]
 
 
