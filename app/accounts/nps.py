@@ -133,8 +133,9 @@ async def start_round(
             select(Account.id, Account.owner_user_id).where(Account.workspace_id == workspace_id)
         )
     )
-    asked, accounts, recently, opted = 0, set(), 0, 0
+    accounts, recently, opted = set(), 0, 0
     seen: set[str] = set()
+    asking: list[NpsSurvey] = []
     for (account_id, contact), (channel, _) in sorted(latest.items(), key=lambda item: item[0]):
         if contact in team or contact in seen:
             continue  # one question per person, whatever their number of accounts
@@ -161,15 +162,18 @@ async def start_round(
             started_by=started_by,
             created_at=now,
         )
-        session.add(survey)
-        await session.flush()
+        asking.append(survey)
+        accounts.add(account_id)
+    session.add_all(asking)
+    await session.flush()  # their ids, for the questions and timers below
+    for survey in asking:
         await _post_prompt(session, survey, now)
         if policy.remind_after is not None and policy.remind_after < policy.expire_after:
             await _schedule(session, survey, REMIND, now + policy.remind_after, now)
         await _schedule(session, survey, EXPIRE, survey.expires_at, now)
-        asked += 1
-        accounts.add(account_id)
-    return Round(asked=asked, accounts=len(accounts), recently_asked=recently, opted_out=opted)
+    return Round(
+        asked=len(asking), accounts=len(accounts), recently_asked=recently, opted_out=opted
+    )
 
 
 async def _schedule(

@@ -125,3 +125,13 @@ async def accounts_by_health(
             .limit(limit)
         )
     )
+
+
+async def account_names(*, session: AsyncSession, account_ids: list[int]) -> dict[int, str]:
+    """Names by id, in one read."""
+    if not account_ids:
+        return {}
+    rows = await session.execute(
+        select(Account.id, Account.name).where(Account.id.in_(sorted(set(account_ids))))
+    )
+    return {account_id: name for account_id, name in rows}

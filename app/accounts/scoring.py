@@ -3,7 +3,6 @@ reasons (one row per account and day), and told to webhooks when it moves."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -90,7 +89,7 @@ async def recompute_health(
             .where(Account.workspace_id == workspace_id, AccountHealth.day == day)
         )
     }
-    week_ago = await scores_on(session=session, workspace_id=workspace_id, day=day - FALLING_WINDOW)
+    week_ago = await _scores_on(session, workspace_id, day - FALLING_WINDOW)
     scored: list[Scored] = []
     for account in accounts:
         found = signals.get(account.id, Signals())
@@ -156,17 +155,10 @@ def _event_data(
     }
 
 
-async def scores_on(
-    *,
-    session: AsyncSession,
-    workspace_id: int,
-    day: date,
-    account_ids: Collection[int] | None = None,
-) -> dict[int, int]:
-    """Each account's score on `day` (or the latest before it within a week), by account id;
-    of `account_ids` only, when given."""
-    query = (
-        select(AccountHealth.account_id, AccountHealth.day, AccountHealth.score)
+async def _scores_on(session: AsyncSession, workspace_id: int, day: date) -> dict[int, int]:
+    """Each account's score on `day` (or the latest before it within a week), by account id."""
+    rows = await session.execute(
+        select(AccountHealth.account_id, AccountHealth.score)
         .join(Account, Account.id == AccountHealth.account_id)
         .where(
             and_(
@@ -177,19 +169,14 @@ async def scores_on(
         )
         .order_by(AccountHealth.day)
     )
-    if account_ids is not None:
-        query = query.where(AccountHealth.account_id.in_(list(account_ids)))
-    return {account_id: value for account_id, _, value in await session.execute(query)}
+    return {account_id: value for account_id, value in rows}
 
 
 async def health_history(
-    *, session: AsyncSession, account_id: int, days: int = 90, until: date | None = None
+    *, session: AsyncSession, account_id: int, days: int = 90
 ) -> list[AccountHealth]:
+    """The account's latest `days` daily scores, newest first."""
     query = select(AccountHealth).where(AccountHealth.account_id == account_id)
-    if until is not None:
-        query = query.where(
-            AccountHealth.day <= until, AccountHealth.day > until - timedelta(days=days)
-        )
     return list(await session.scalars(query.order_by(AccountHealth.day.desc()).limit(days)))
 
 

@@ -11,9 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from app.accounts.models import Account
+from app.accounts.queries import account_names
 from app.accounts.testimonials import consented, testimonial_data
 from app.api.deps import ApiContext, require_scope
 from app.api.errors import error_responses
@@ -62,12 +61,9 @@ async def _rows(api: ApiContext, account_id: int | None) -> list[dict[str, Any]]
         found = await consented(
             session=api.session, workspace_id=api.workspace_id, account_id=account_id
         )
-        ids = {t.account_id for t in found if t.account_id is not None}
-        names = dict(
-            (row[0], row[1])
-            for row in await api.session.execute(
-                select(Account.id, Account.name).where(Account.id.in_(sorted(ids)))
-            )
+        names = await account_names(
+            session=api.session,
+            account_ids=[t.account_id for t in found if t.account_id is not None],
         )
     return [{**testimonial_data(t), "account": names.get(t.account_id or 0)} for t in found]
 

@@ -140,6 +140,14 @@ async def test_accounts_are_made_and_mapped_through_the_api_and_slack(running_ap
     assert "*Acme*" in await command(sender, "account")  # run in CSUPPORT, now Acme's
     assert "no longer belongs" in await command(sender, "account unmap Acme <#CSUPPORT|support>")
 
+    # A lead adds, loses and wins back an account from Slack.
+    assert "Created the account *Initech*" in await command(sender, "account new Initech")
+    assert "already an account" in await command(sender, "account new initech")
+    assert "Marked *Initech* as churned" in await command(sender, "account churned Initech")
+    assert "Initech" not in await command(sender, "accounts")
+    assert "Marked *Initech* as active again" in await command(sender, "account active Initech")
+    assert "*Initech*: not scored" in await command(sender, "accounts")
+
 
 async def test_health_moves_with_breaches_ratings_and_silence_and_reaches_the_owner(
     running_app, sender, emulator, clock

@@ -237,3 +237,43 @@ async def test_a_promoter_with_a_reason_is_asked_to_be_quoted(running_app, sende
     async with running_app.runtime.session_factory() as session:
         [quote] = list(await session.scalars(select(Testimonial)))
     assert (quote.source, quote.consent, quote.quote) == ("nps", Consent.DECLINED, None)
+
+
+async def test_a_reminder_then_dont_ask_me_again_until_a_lead_opts_them_back_in(
+    running_app, sender, emulator, clock
+):
+    emulator.add_team("TGLOBEX", name="Globex Corp", domain="globex")
+    await watch(running_app, "CSHARED", is_ext_shared=True)
+    await sender.send_event(
+        message_event("CSHARED", CUSTOMER, "Hello?", team="TGLOBEX", user_team="TGLOBEX"),
+        is_ext_shared_channel=True,
+    )
+    await command(sender, "nps start")
+    prompt = await wait_until(lambda: question(emulator), message="the NPS question")
+
+    # Unanswered after three days: one reminder, addressed to them.
+    clock.advance(timedelta(days=3, minutes=1))
+    await sweep(running_app)
+    reminders = await wait_until(
+        lambda: [
+            m["text"]
+            for m in emulator.messages("CSHARED")
+            if "a gentle reminder" in str(m.get("text"))
+        ],
+        message="the reminder",
+    )
+    assert reminders == [
+        f"<@{CUSTOMER}> a gentle reminder: how likely are you to recommend us?"
+        " One tap on the question above; it helps the team a lot."
+    ]
+
+    # "Don't ask me again" closes it and opts them out; a lead can opt them back in.
+    assert (await tap(sender, prompt, ActionId.NPS_DECLINE, CUSTOMER)).status_code == 200
+    await wait_until(
+        lambda: (text := _latest(emulator)) and "we won't ask you again" in text,
+        message="the question says so",
+    )
+    clock.advance(timedelta(days=91))
+    assert "1 are never asked" in await command(sender, "nps start")
+    assert "may be asked for NPS again" in await command(sender, f"nps optin <@{CUSTOMER}|gina>")
+    assert (await command(sender, "nps start")).startswith("Asked 1 contact(s)")

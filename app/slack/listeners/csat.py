@@ -15,9 +15,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from app.accounts.testimonials import ask_after_csat
-from app.csat.surveys import add_comment, check_may_comment, get_survey, rate
+from app.csat.surveys import check_may_comment, get_survey
 from app.errors import DomainError, InvalidInput
+from app.flows import feedback
 from app.slack.blocks.csat_prompt import comment_modal, rating_from_action_id
 from app.slack.ids import ActionId, BlockId, CallbackId
 from app.slack.interaction import acting, open_form_now, tell_refusal
@@ -43,10 +43,9 @@ async def rate_resolution(ack: AsyncAck, body: dict[str, Any], context: AsyncBol
                 workspace_id=it.workspace_id,
                 for_update=True,
             )
-            await rate(
+            await feedback.rate_resolution(
                 session=it.session, survey=survey, user_id=it.user_id, rating=rating, now=it.now
             )
-            await ask_after_csat(session=it.session, survey=survey, now=it.now)
     except DomainError as exc:
         logger.info("rating refused: %s", type(exc).__name__)
         await tell_refusal(context, body, exc)
@@ -92,14 +91,13 @@ async def save_comment(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCo
                 workspace_id=it.workspace_id,
                 for_update=True,
             )
-            await add_comment(
+            await feedback.comment_on_resolution(
                 session=it.session,
                 survey=survey,
                 user_id=it.user_id,
                 comment=str(comment or ""),
                 now=it.now,
             )
-            await ask_after_csat(session=it.session, survey=survey, now=it.now)
     except DomainError as exc:
         await ack(response_action="errors", errors={BlockId.CSAT_COMMENT: explain(exc)})
         return

@@ -15,8 +15,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.accounts import nps
-from app.accounts.testimonials import ask_after_nps
 from app.errors import DomainError, InvalidInput
+from app.flows.feedback import answer_nps, give_nps_reason
 from app.slack.blocks.nps_prompt import reason_modal, score_from_action_id
 from app.slack.ids import ActionId, BlockId, CallbackId
 from app.slack.interaction import acting, open_form_now, tell_refusal
@@ -41,10 +41,9 @@ async def score(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) 
                 workspace_id=it.workspace_id,
                 for_update=True,
             )
-            await nps.answer(
+            await answer_nps(
                 session=it.session, survey=survey, user_id=it.user_id, score=chosen, now=it.now
             )
-            await ask_after_nps(session=it.session, survey=survey, now=it.now)
     except DomainError as exc:
         logger.info("NPS answer refused: %s", type(exc).__name__)
         await tell_refusal(context, body, exc)
@@ -103,14 +102,13 @@ async def save_reason(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCon
                 workspace_id=it.workspace_id,
                 for_update=True,
             )
-            await nps.add_reason(
+            await give_nps_reason(
                 session=it.session,
                 survey=survey,
                 user_id=it.user_id,
                 reason=str(reason or ""),
                 now=it.now,
             )
-            await ask_after_nps(session=it.session, survey=survey, now=it.now)
     except DomainError as exc:
         await ack(response_action="errors", errors={BlockId.NPS_REASON: explain(exc)})
         return

@@ -7,7 +7,7 @@ from datetime import timedelta
 from app.accounts import nps
 from app.accounts import service as accounts
 from app.accounts.enums import NpsOptOutKind
-from app.accounts.models import Account
+from app.accounts.queries import account_names
 from app.slack.listeners.account_commands import account_named
 from app.slack.ticket_command.account_grammar import NpsOptOut, NpsShow, NpsStart
 from app.slack.ticket_command.call import Call
@@ -34,13 +34,9 @@ async def show_nps(call: Call, command: NpsShow) -> str:
         session=call.session, workspace_id=call.workspace_id, since=since, until=until, by="account"
     )
     if by_account:
-        names = {
-            account.id: account.name
-            for account in [
-                await call.session.get(Account, int(n.key)) for n in by_account if n.key
-            ]
-            if account is not None
-        }
+        names = await account_names(
+            session=call.session, account_ids=[int(n.key) for n in by_account if n.key]
+        )
         ranked = sorted(by_account, key=lambda n: n.nps if n.nps is not None else 101)
         lines.append(
             "*By account* (lowest first): "
