@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -127,6 +128,10 @@ class SlackEmulator:
         self.oauth: OAuthApp | None = None
         self._log = CallLog()
         self._faults = FaultQueue()
+        # Set while Web API answers flow; cleared by :meth:`answers_held`. One object shared
+        # with every view of this emulator.
+        self._answers_flow = asyncio.Event()
+        self._answers_flow.set()
         self._response_urls: set[str] = set()
         # Replaced on every recorded call; waiters hold the previous one, which gets set.
         # One list shared with every view of this emulator (:meth:`workspace`).
@@ -379,6 +384,19 @@ class SlackEmulator:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    @contextlib.asynccontextmanager
+    async def answers_held(self) -> AsyncIterator[None]:
+        """Hold every Web API answer until the block ends (calls still take effect at once).
+
+        Proves that something finishes without waiting for Slack: inside the block, anything
+        that awaits a Slack answer waits until the block is left.
+        """
+        self._answers_flow.clear()
+        try:
+            yield
+        finally:
+            self._answers_flow.set()
+
     # -- workspace seeding -------------------------------------------------------------------
 
     def add_user(
@@ -568,6 +586,7 @@ class SlackEmulator:
         self._recorded[0] = asyncio.Event()
         if fault and fault.delay:
             await asyncio.sleep(fault.delay)
+        await self._answers_flow.wait()
         return answer
 
     def _call_method(

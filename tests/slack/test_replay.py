@@ -5,6 +5,7 @@ their account, never a workspace of ours."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -49,21 +50,29 @@ def no_errors_logged(caplog: pytest.LogCaptureFixture):
     assert not errors, [r.getMessage() for r in errors]
 
 
-async def replay(app: RunningApp, encoded: slack.Encoded) -> httpx.Response:
-    """POST exactly these bytes, signed as Slack signs them; it must be answered 200 in time."""
+async def replay(
+    app: RunningApp, emulator: SlackEmulator, encoded: slack.Encoded, *, opens_a_view: bool = False
+) -> httpx.Response:
+    """POST exactly these bytes, signed as Slack signs them; it must be answered 200 without
+    waiting for any Slack answer (Slack retries a request not answered within 3 s, so the
+    acknowledgement may depend on nothing Slack does). Every Web API answer is held until the
+    response is in: an acknowledgement that awaited one would time out here. The one exception
+    is `opens_a_view`: `views.open` is called with the trigger id before the acknowledgement.
+    The budget is checked in CPU time, which a busy machine does not inflate."""
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": encoded.content_type,
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": slack_signature(SIGNING_SECRET, timestamp, encoded.body),
     }
-    started = time.monotonic()
-    async with httpx.AsyncClient(timeout=10) as client:
+    cpu_started = time.process_time()
+    held = contextlib.nullcontext() if opens_a_view else emulator.answers_held()
+    async with held, httpx.AsyncClient(timeout=2 * SLACK_ANSWER_BUDGET) as client:
         response = await client.post(
             f"{app.url}/slack/events", content=encoded.body, headers=headers
         )
     assert response.status_code == 200, response.text
-    assert time.monotonic() - started < SLACK_ANSWER_BUDGET
+    assert time.process_time() - cpu_started < SLACK_ANSWER_BUDGET
     return response
 
 
@@ -89,7 +98,7 @@ async def test_slack_connect_customer_message_opens_a_ticket_in_the_installation
         channel="CSUPPORT", text="Exports fail for R&amp;D &lt;prod&gt;", ts=next_ts()
     )
 
-    await replay(world, slack.as_event(body))
+    await replay(world, emulator, slack.as_event(body))
 
     [ticket] = await tickets(world)
     assert ticket.subject == "Exports fail for R&D <prod>"  # plain text, as people read it
@@ -105,9 +114,10 @@ async def test_slack_connect_customer_message_opens_a_ticket_in_the_installation
     assert "&amp;amp;" not in json.dumps(card)
 
 
-async def test_grid_and_file_share_and_me_messages_open_tickets(world, no_errors_logged):
+async def test_grid_and_file_share_and_me_messages_open_tickets(world, emulator, no_errors_logged):
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.grid_message(
                 channel="CSUPPORT", user="W0GRID0001", text="SSO broken", ts=next_ts()
@@ -116,6 +126,7 @@ async def test_grid_and_file_share_and_me_messages_open_tickets(world, no_errors
     )
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.file_share(
                 channel="CSUPPORT", user="UCUST0002", text="See screenshot", ts=next_ts()
@@ -124,6 +135,7 @@ async def test_grid_and_file_share_and_me_messages_open_tickets(world, no_errors
     )
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.me_message(channel="CSUPPORT", user="UCUST0003", text="is stuck", ts=next_ts())
         ),
@@ -134,23 +146,25 @@ async def test_grid_and_file_share_and_me_messages_open_tickets(world, no_errors
     assert await workspace_teams(world) == {slack.INSTALLATION}
 
 
-async def test_bot_posts_and_joins_open_nothing(world, no_errors_logged):
+async def test_bot_posts_and_joins_open_nothing(world, emulator, no_errors_logged):
     for body in (
         slack.bot_message_new_style(channel="CSUPPORT", ts=next_ts()),
         slack.bot_message_classic(channel="CSUPPORT", ts=next_ts()),
         slack.channel_join(channel="CSUPPORT", user="UNEW00001", ts=next_ts()),
         slack.org_team_access_granted(),
     ):
-        await replay(world, slack.as_event(body))
+        await replay(world, emulator, slack.as_event(body))
 
     assert await count_tickets(world) == 0
 
 
-async def test_another_installation_is_never_filed_as_a_workspace(world, no_errors_logged):
+async def test_another_installation_is_never_filed_as_a_workspace(
+    world, emulator, no_errors_logged
+):
     """An org-wide installation's event reaches a ticketbot whose token is T0001's: ignored."""
     body = slack.org_wide_message(channel="CSUPPORT", user="W0GRID0001", text="Hi", ts=next_ts())
 
-    await replay(world, slack.as_event(body))
+    await replay(world, emulator, slack.as_event(body))
 
     assert await count_tickets(world) == 0
     assert await workspace_teams(world) == {slack.INSTALLATION}
@@ -160,6 +174,7 @@ async def test_thread_broadcast_edits_and_deletions_are_followed(world, emulator
     root = next_ts()
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.envelope(
                 slack.user_message(channel="CSUPPORT", user="UCUST0002", text="Login loop", ts=root)
@@ -169,6 +184,7 @@ async def test_thread_broadcast_edits_and_deletions_are_followed(world, emulator
     reply = next_ts()
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.thread_broadcast(
                 channel="CSUPPORT",
@@ -182,6 +198,7 @@ async def test_thread_broadcast_edits_and_deletions_are_followed(world, emulator
     )
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.message_changed(
                 channel="CSUPPORT",
@@ -195,6 +212,7 @@ async def test_thread_broadcast_edits_and_deletions_are_followed(world, emulator
     )
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.message_deleted(channel="CSUPPORT", user=AGENT, ts=reply, deleted_at=next_ts())
         ),
@@ -231,7 +249,7 @@ async def test_shared_channel_reaction_opens_the_ticket_in_the_installation(
         channel="CSUPPORT", user="W0OTHER001", ts=message["ts"], reaction="ticket"
     )
 
-    await replay(world, slack.as_event(body))
+    await replay(world, emulator, slack.as_event(body))
 
     assert await workspace_teams(world) == {slack.INSTALLATION}
     ticket = await ticket_after(
@@ -246,11 +264,12 @@ async def test_shared_channel_reaction_opens_the_ticket_in_the_installation(
 
 async def test_reactions_without_item_user_and_on_files(world, emulator, no_errors_logged):
     message = emulator.add_message("CSUPPORT", user="UCUST0002", text="Reset my password")
-    await replay(world, slack.as_event(slack.reaction_on_file(user=AGENT)))
+    await replay(world, emulator, slack.as_event(slack.reaction_on_file(user=AGENT)))
     assert await count_tickets(world) == 0
 
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.reaction_without_item_user(channel="CSUPPORT", user=AGENT, ts=message["ts"])
         ),
@@ -266,8 +285,8 @@ async def test_reactions_without_item_user_and_on_files(world, emulator, no_erro
 
 
 async def test_home_tab_and_messages_tab(world, emulator, no_errors_logged):
-    await replay(world, slack.as_event(slack.home_opened(user=AGENT, tab="messages")))
-    await replay(world, slack.as_event(slack.home_opened(user=AGENT)))
+    await replay(world, emulator, slack.as_event(slack.home_opened(user=AGENT, tab="messages")))
+    await replay(world, emulator, slack.as_event(slack.home_opened(user=AGENT)))
 
     [published] = await emulator.wait_for_calls("views.publish")
     assert published.args["user_id"] == AGENT
@@ -277,14 +296,16 @@ async def test_grid_command_and_shortcut(world, emulator, no_errors_logged):
     form = slack.grid_slash_command(
         user=LEAD, channel="CSUPPORT", text="channels", response_url=emulator.new_response_url()
     )
-    answer = await replay(world, slack.as_command(form))
+    answer = await replay(world, emulator, slack.as_command(form))
     assert "<#CSUPPORT>" in answer.json()["text"]
 
     await replay(
         world,
+        emulator,
         slack.as_interaction(
             slack.grid_global_shortcut(user=LEAD, callback_id=CallbackId.CREATE_TICKET_SHORTCUT)
         ),
+        opens_a_view=True,
     )
     [opened] = await emulator.wait_for_calls("views.open")
     assert opened.args["view"]["callback_id"] == CallbackId.CREATE_TICKET_MODAL
@@ -299,6 +320,7 @@ async def test_slack_connect_customer_rates_and_comments(
     root = next_ts()
     await replay(
         world,
+        emulator,
         slack.as_event(slack.slack_connect_message(channel="CSUPPORT", text="Broken", ts=root)),
     )
     card = await wait_until(lambda: card_in_triage(emulator), message="triage card")
@@ -311,6 +333,7 @@ async def test_slack_connect_customer_rates_and_comments(
 
     await replay(
         world,
+        emulator,
         slack.as_interaction(
             slack.connect_block_actions(
                 action={"action_id": five["action_id"], "value": five["value"]},
@@ -325,6 +348,7 @@ async def test_slack_connect_customer_rates_and_comments(
     comment = "Great & fast, thanks <!channel>"
     await replay(
         world,
+        emulator,
         slack.as_interaction(
             slack.connect_view_submission(
                 callback_id=CallbackId.CSAT_COMMENT,
@@ -348,9 +372,10 @@ async def test_slack_connect_customer_rates_and_comments(
     assert await workspace_teams(world) == {slack.INSTALLATION}
 
 
-async def test_stored_messages_are_slack_text(world, no_errors_logged):
+async def test_stored_messages_are_slack_text(world, emulator, no_errors_logged):
     await replay(
         world,
+        emulator,
         slack.as_event(
             slack.envelope(
                 slack.user_message(
@@ -381,6 +406,7 @@ async def test_an_org_wide_installation_files_tickets_under_its_org(
         await watch(app, "CSUPPORT")
         await replay(
             app,
+            emulator,
             slack.as_event(
                 slack.org_wide_message(
                     channel="CSUPPORT", user="W0GRID0001", text="SSO", ts=next_ts()
@@ -391,7 +417,7 @@ async def test_an_org_wide_installation_files_tickets_under_its_org(
             channel="CSUPPORT", user="W0GRID0002", text="VPN", ts=next_ts()
         )
         other_workspace["team_id"] = other_workspace["event"]["team"] = "T0002"
-        await replay(app, slack.as_event(other_workspace))
+        await replay(app, emulator, slack.as_event(other_workspace))
 
         assert [(t.subject, t.is_external) for t in await tickets(app)] == [
             ("SSO", False),
