@@ -7,6 +7,8 @@ Per-workspace settings that users change at run time live in the database, not h
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -231,6 +233,14 @@ class Settings(TokenKeySettings):
     slack_app_token: SecretStr | None = None
     slack_socket_mode: bool = False
     slack_api_url: str = "https://slack.com/api/"
+    # Sign in with Slack (the web dashboard at /web): Slack's OpenID Connect consent page, and
+    # the address people reach ticketbot at (https://<host>, for the redirect URL
+    # <host>/web/signin/callback, which must be among the app's redirect URLs); unset, the
+    # address of the request is used.
+    slack_openid_authorize_url: str = "https://slack.com/openid/connect/authorize"
+    public_url: str | None = None
+    web_session_secret: SecretStr | None = None
+    web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     support_leads: Annotated[list[str], NoDecode] = Field(default_factory=list)
     triage_channel_id: str | None = None
     scheduler_interval_seconds: float = Field(default=15.0, gt=0)
@@ -407,20 +417,15 @@ class Settings(TokenKeySettings):
 
     @model_validator(mode="after")
     def _one_way_to_install(self) -> Settings:
-        oauth = self.slack_client_id is not None or self.slack_client_secret is not None
-        if self.slack_bot_token is not None and oauth:
-            raise ValueError(
-                "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and"
-                " SLACK_CLIENT_SECRET (installed into workspaces at /slack/install), not both"
-            )
-        if oauth and (self.slack_client_id is None or self.slack_client_secret is None):
+        credentials = self.slack_client_id is not None or self.slack_client_secret is not None
+        if credentials and (self.slack_client_id is None or self.slack_client_secret is None):
             raise ValueError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together")
-        if oauth and not self.token_encryption_keys:
+        if self.installs_with_oauth and not self.token_encryption_keys:
             raise ValueError(
                 "installing into several workspaces stores their tokens encrypted:"
                 " TOKEN_ENCRYPTION_KEYS is not set (make a key with `ticketbot new-token-key`)"
             )
-        if oauth and self.support_agents_usergroup_id:
+        if self.installs_with_oauth and self.support_agents_usergroup_id:
             raise ValueError(
                 "SUPPORT_AGENTS_USERGROUP_ID names one workspace's user group, so it needs"
                 " SLACK_BOT_TOKEN (one workspace); with several installed, add agents with"
@@ -431,8 +436,23 @@ class Settings(TokenKeySettings):
     @property
     def installs_with_oauth(self) -> bool:
         """Several workspaces, each installed through Slack's OAuth flow, each with its own
-        bot token (stored encrypted); otherwise one workspace and SLACK_BOT_TOKEN."""
-        return self.slack_client_id is not None
+        bot token (stored encrypted); otherwise one workspace and SLACK_BOT_TOKEN. With the
+        bot token set, the app's client id and secret serve Sign in with Slack only."""
+        return self.slack_client_id is not None and self.slack_bot_token is None
+
+    @property
+    def web_sign_in(self) -> bool:
+        """The web dashboard signs people in with Slack (OpenID Connect), which needs the
+        app's client id and secret."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
+    def web_session_key(self) -> str:
+        """What signs the dashboard's session cookies: WEB_SESSION_SECRET, or else a key
+        derived from the signing secret (changing either signs everyone out)."""
+        if self.web_session_secret is not None:
+            return self.web_session_secret.get_secret_value()
+        secret = self.slack_signing_secret.get_secret_value().encode()
+        return hmac.new(secret, b"ticketbot web session", hashlib.sha256).hexdigest()
 
     def token_cipher(self) -> TokenCipher | None:
         keys = [key.get_secret_value() for key in self.token_encryption_keys]

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.metrics import Metrics
 from app.runtime import start_runtime
 from app.scheduler import build_scheduler
+from app.web import mount_dashboard
 
 VERSION = "0.1.0"
 
@@ -61,4 +62,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(metrics_api.router)
     app.include_router(webhooks.router)
     app.include_router(inbound.router)
+    mount_dashboard(app, settings)
     return app

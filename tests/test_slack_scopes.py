@@ -40,7 +40,15 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views.publish": set(),
     "views.update": set(),
     "views.push": set(),
+    # Sign in with Slack: "No scopes required" for the code exchange; userInfo is called with
+    # the signed-in person's token, whose user scope is `openid`
+    # (docs.slack.dev/reference/methods/openid.connect.token, .../openid.connect.userInfo).
+    "openid.connect.token": set(),
+    "openid.connect.userInfo": set(),
 }
+# User scopes: Sign in with Slack asks for `openid` (required) and `profile` (the name shown)
+# (docs.slack.dev/authentication/sign-in-with-slack).
+SIGN_IN_USER_SCOPES = {"openid", "profile"}
 # Event subscription -> scope (https://docs.slack.dev/reference/events/<name>, "Required scopes").
 EVENT_SCOPES: dict[str, set[str]] = {
     "message.channels": {"channels:history"},
@@ -104,6 +112,17 @@ def test_the_manifest_asks_for_exactly_the_scopes_the_code_needs():
 
     assert asked - needed == set(), "asked for but never used"
     assert needed - asked == set(), "used but not asked for"
+
+
+def test_the_manifests_ask_for_sign_in_user_scopes_only_because_the_dashboard_signs_in():
+    assert {"openid.connect.token", "openid.connect.userInfo"} <= methods_the_code_calls()
+    for name in ("slack_manifest.yml", "slack_manifest.socket.yml"):
+        manifest = yaml.safe_load((ROOT / name).read_text())
+        assert set(manifest["oauth_config"]["scopes"]["user"]) == SIGN_IN_USER_SCOPES, name
+    manifest = yaml.safe_load((ROOT / "slack_manifest.yml").read_text())
+    assert any(
+        url.endswith("/web/signin/callback") for url in manifest["oauth_config"]["redirect_urls"]
+    )
 
 
 def test_the_manifest_subscribes_to_every_event_the_listener_acts_on():

@@ -7,20 +7,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from sqlalchemy import select
 
 from app.accounts import service as accounts
 from app.accounts.churn import churn_report
 from app.accounts.enums import LinkKind
-from app.accounts.models import Account, AccountLink
-from app.accounts.nps import nps_numbers
-from app.accounts.queries import account_summary, list_accounts
+from app.accounts.models import Account
+from app.accounts.queries import list_accounts
 from app.accounts.schemas import (
     AccountCreate,
     AccountDetail,
     AccountPage,
     AccountRead,
-    AccountTicket,
     AccountUpdate,
     ChurnRead,
     ChurnWarning,
@@ -28,13 +25,11 @@ from app.accounts.schemas import (
 from app.accounts.scoring import (
     HealthPolicy,
     at_risk_accounts,
-    health_history,
 )
-from app.accounts.signals import NPS_WINDOW
+from app.accounts.views import account_detail, account_reads
 from app.api.deps import ApiContext, require_scope, runtime_of
 from app.api.errors import ApiError, error_responses
 from app.apikeys.scopes import Scope
-from app.tickets.models import Ticket
 
 router = APIRouter(
     prefix="/api/accounts",
@@ -55,22 +50,7 @@ def _policy(request: Request) -> HealthPolicy:
 
 
 async def _reads(api: ApiContext, listed: list[Account], policy: HealthPolicy) -> list[AccountRead]:
-    """The accounts as the API shows them: their links and at-risk flags read at once."""
-    if not listed:
-        return []
-    ids = [account.id for account in listed]
-    links = list(
-        await api.session.scalars(select(AccountLink).where(AccountLink.account_id.in_(ids)))
-    )
-    return [
-        AccountRead.of(
-            account,
-            [link for link in links if link.account_id == account.id],
-            at_risk=account.churned_at is None
-            and policy.at_risk(account.health_score, account.health_week_ago),
-        )
-        for account in listed
-    ]
+    return await account_reads(session=api.session, listed=listed, policy=policy)
 
 
 @router.get(
@@ -188,45 +168,13 @@ async def read_account(account_id: AccountId, api: Reader, request: Request) -> 
 
 
 async def _detail(api: ApiContext, account_id: int, policy: HealthPolicy) -> AccountDetail:
-    account = await accounts.find_account(
-        session=api.session, workspace_id=api.workspace_id, account_id=account_id
+    return await account_detail(
+        session=api.session,
+        workspace_id=api.workspace_id,
+        account_id=account_id,
+        policy=policy,
+        now=api.clock.now(),
     )
-    [read] = await _reads(api, [account], policy)
-    summary = await account_summary(session=api.session, account=account, now=api.clock.now())
-    history = await health_history(session=api.session, account_id=account.id, days=90)
-    tickets = await api.session.scalars(
-        select(Ticket)
-        .where(Ticket.account_id == account.id)
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .limit(RECENT_TICKETS)
-    )
-    recent = [
-        AccountTicket(
-            number=ticket.display_number,
-            subject=ticket.subject,
-            status=ticket.status.value,
-            priority=ticket.priority.value,
-            created_at=ticket.created_at,
-            resolved_at=ticket.resolved_at,
-        )
-        for ticket in tickets
-    ]
-    now = api.clock.now()
-    nps = next(
-        (
-            numbers
-            for numbers in await nps_numbers(
-                session=api.session,
-                workspace_id=api.workspace_id,
-                since=now - NPS_WINDOW,
-                until=now,
-                by="account",
-            )
-            if numbers.key == account.id
-        ),
-        None,
-    )
-    return AccountDetail.build(read, summary, history, recent, nps)
 
 
 @router.post(

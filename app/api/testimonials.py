@@ -17,6 +17,7 @@ from app.accounts.testimonials import consented, testimonial_data
 from app.api.deps import ApiContext, require_scope
 from app.api.errors import error_responses
 from app.apikeys.scopes import Scope
+from app.reports.exports import spreadsheet_safe
 
 router = APIRouter(
     prefix="/api/testimonials",
@@ -93,7 +94,7 @@ async def export_testimonials(api: Reader, account: AccountFilter = None) -> Str
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         for row in rows:
-            writer.writerow([_cell(row[column]) for column in COLUMNS])
+            writer.writerow([spreadsheet_safe(row[column]) for column in COLUMNS])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
@@ -104,9 +105,3 @@ async def export_testimonials(api: Reader, account: AccountFilter = None) -> Str
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="testimonials.csv"'},
     )
-
-
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ is quoted with '."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -28,6 +28,10 @@ from app.slack_emulator.mrkdwn import wire_text
 from app.slack_emulator.oauth import OAuthApp, OAuthRefusal
 from app.slack_emulator.oauth import access as oauth_access
 from app.slack_emulator.oauth import authorize as oauth_authorize
+from app.slack_emulator.openid import AUTHORIZE_PATH as OPENID_AUTHORIZE_PATH
+from app.slack_emulator.openid import TOKEN_METHOD as OPENID_TOKEN
+from app.slack_emulator.openid import USERINFO_METHOD as OPENID_USERINFO
+from app.slack_emulator.openid import OpenIdProvider
 from app.slack_emulator.payloads import rich_text_blocks
 from app.slack_emulator.problems import NO_TEXT, Problem, error_of, slack_messages
 from app.slack_emulator.rate_limits import RateLimiter
@@ -126,6 +130,7 @@ class SlackEmulator:
         }
         self._revoked: set[str] = set()
         self.oauth: OAuthApp | None = None
+        self.openid: OpenIdProvider | None = None
         self._log = CallLog()
         self._faults = FaultQueue()
         # Set while Web API answers flow; cleared by :meth:`answers_held`. One object shared
@@ -239,11 +244,16 @@ class SlackEmulator:
     ) -> OAuthApp:
         """Let the app be installed with Slack's OAuth flow (:mod:`.oauth`)."""
         self.oauth = OAuthApp(client_id, client_secret, list(redirect_urls), token_rotation)
+        self.openid = OpenIdProvider(self.oauth)
         return self.oauth
 
     @property
     def authorize_url(self) -> str:
         return f"{self.base_url}{AUTHORIZE_PATH}"
+
+    @property
+    def openid_authorize_url(self) -> str:
+        return f"{self.base_url}{OPENID_AUTHORIZE_PATH}"
 
     def bot_tokens(self, team_id: str) -> list[str]:
         """The live bot tokens of a workspace, oldest first."""
@@ -288,6 +298,39 @@ class SlackEmulator:
             return Answer(200, {"ok": True, **body})
 
         return await self._answer(OAUTH_ACCESS, args, None, handle)
+
+    def answer_openid_authorize(self, params: dict[str, str]) -> tuple[int, str]:
+        """Sign in with Slack's consent page: (302, where to) or (400, the error it shows)."""
+        if self.openid is None:
+            return 400, "invalid_client_id"
+        try:
+            return 302, self.openid.authorize(params, self._teams, self._clock())
+        except OAuthRefusal as exc:
+            return 400, exc.error
+
+    async def answer_openid_token(self, args: dict[str, Any], authorization: str) -> Answer:
+        def handle() -> Answer:
+            if self.openid is None:
+                return Answer(200, {"ok": False, "error": "invalid_client_id"})
+            try:
+                body = self.openid.token(args, authorization, self._teams, self._clock())
+            except OAuthRefusal as exc:
+                return Answer(200, {"ok": False, "error": exc.error})
+            return Answer(200, {"ok": True, **body})
+
+        return await self._answer(OPENID_TOKEN, args, None, handle)
+
+    async def answer_openid_user_info(self, args: dict[str, Any], token: str | None) -> Answer:
+        def handle() -> Answer:
+            if self.openid is None:
+                return Answer(200, {"ok": False, "error": "invalid_auth"})
+            try:
+                body = self.openid.user_info(token, self._teams)
+            except OAuthRefusal as exc:
+                return Answer(200, {"ok": False, "error": exc.error})
+            return Answer(200, {"ok": True, **body})
+
+        return await self._answer(OPENID_USERINFO, args, token, handle)
 
     # -- inspection --------------------------------------------------------------------------
 

@@ -24,6 +24,9 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from app.slack_emulator.openid import AUTHORIZE_PATH as OPENID_AUTHORIZE_PATH
+from app.slack_emulator.openid import TOKEN_METHOD as OPENID_TOKEN
+from app.slack_emulator.openid import USERINFO_METHOD as OPENID_USERINFO
 from app.slack_emulator.records import RESPONSE_URL_METHOD
 from app.slack_emulator.request_shape import request_shape
 from app.slack_emulator.socket_mode import LINK_PATH
@@ -98,6 +101,13 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
                 authorization = request.headers.get("authorization", "")
                 answer = await emulator.answer_oauth_access(args, authorization)
                 return _json(answer.status, answer.body, answer.headers)
+            if method == OPENID_TOKEN:
+                authorization = request.headers.get("authorization", "")
+                answer = await emulator.answer_openid_token(args, authorization)
+                return _json(answer.status, answer.body, answer.headers)
+            if method == OPENID_USERINFO:
+                answer = await emulator.answer_openid_user_info(args, token)
+                return _json(answer.status, answer.body, answer.headers)
             if method == CONNECTIONS_OPEN:
                 scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
                 in_header = scheme.lower() == "bearer" and bool(credentials.strip())
@@ -113,6 +123,13 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
         if status == 302:
             return RedirectResponse(where, status_code=302)
         return HTMLResponse(f"<p>Slack could not start the install: {where}</p>", status_code=400)
+
+    @app.get(OPENID_AUTHORIZE_PATH)
+    async def openid_authorize(request: Request) -> Response:
+        status, where = emulator.answer_openid_authorize(dict(request.query_params))
+        if status == 302:
+            return RedirectResponse(where, status_code=302)
+        return HTMLResponse(f"<p>Slack could not sign you in: {where}</p>", status_code=400)
 
     @app.websocket(LINK_PATH + "/")
     async def socket_mode_link(websocket: WebSocket, ticket: str | None = None) -> None:

@@ -390,7 +390,17 @@ def test_settings_say_in_one_line_what_an_install_needs(database_url, emulator):
         return str(raised.value)
 
     assert "SLACK_BOT_TOKEN is not set" in refused()
-    assert "not both" in refused(slack_bot_token="xoxb-1", slack_client_id="1.2")
+    assert "go together" in refused(slack_bot_token="xoxb-1", slack_client_id="1.2")
+    # A bot token with the client's credentials: one workspace, and Sign in with Slack.
+    one = load_settings(
+        _env_file=None,
+        database_url=database_url,
+        slack_signing_secret="s",
+        slack_bot_token="xoxb-1",
+        slack_client_id="1.2",
+        slack_client_secret="x",
+    )
+    assert (one.installs_with_oauth, one.web_sign_in) == (False, True)
     assert "go together" in refused(slack_client_id="1.2")
     assert "TOKEN_ENCRYPTION_KEYS" in refused(slack_client_id="1.2", slack_client_secret="x")
     assert "ticketbot new-token-key" in refused(

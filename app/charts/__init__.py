@@ -1,0 +1,138 @@
+"""Charts, drawn once and shown twice: inline SVG on the web dashboard and PNG in Slack.
+
+Drawn with matplotlib's object API (a Figure per chart, no pyplot state, so concurrent
+requests never share a figure), imported on first use so that `serve` starts without it. The
+SVG keeps its text as text (readable by screen readers and searchable); every chart carries a
+plain-words description for its `aria-label` and the PNG's alt text.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# Colours with at least 3:1 contrast on white (WCAG 1.4.11 for graphics), told apart by more
+# than hue: the previous period is dashed.
+CURRENT = "#1d4ed8"
+PREVIOUS = "#6b7280"
+WARNING = "#b45309"
+PALETTE = (CURRENT, WARNING, "#047857", "#7c3aed", PREVIOUS)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: Sequence[float | None]
+    kind: Literal["bar", "line"] = "line"
+    colour: str | None = None
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    labels: Sequence[str]
+    series: Sequence[Series]
+    y_label: str = ""
+    y_range: tuple[float, float] | None = None
+    description: str = field(default="")
+
+    @property
+    def alt_text(self) -> str:
+        """What the chart shows, in words, for those who cannot see it."""
+        if self.description:
+            return self.description
+        parts = []
+        for series in self.series:
+            known = [v for v in series.values if v is not None]
+            if known:
+                parts.append(f"{series.name}: from {_number(known[0])} to {_number(known[-1])}")
+        span = f" ({self.labels[0]} to {self.labels[-1]})" if self.labels else ""
+        return f"{self.title}{span}. " + "; ".join(parts) if parts else f"{self.title}: no data."
+
+
+def render_svg(chart: Chart, *, width: float = 8.0, height: float = 3.2) -> str:
+    """The chart as an `<svg>` element (no XML prolog), to put inside a page."""
+    figure = _draw(chart, width, height)
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    buffer = io.StringIO()
+    FigureCanvasSVG(figure).print_svg(buffer)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def render_png(chart: Chart, *, width: float = 8.0, height: float = 3.6, dpi: int = 120) -> bytes:
+    """The chart as PNG bytes (for Slack, which shows images, not SVG)."""
+    figure = _draw(chart, width, height)
+    figure.set_dpi(dpi)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
+def _draw(chart: Chart, width: float, height: float) -> Figure:
+    import matplotlib
+
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    axes = figure.add_subplot()
+    positions = list(range(len(chart.labels)))
+    bars = [s for s in chart.series if s.kind == "bar"]
+    bar_width = 0.8 / max(len(bars), 1)
+    for index, series in enumerate(chart.series):
+        colour = series.colour or PALETTE[index % len(PALETTE)]
+        values = [math.nan if v is None else float(v) for v in series.values]
+        if series.kind == "bar":
+            offset = (bars.index(series) - (len(bars) - 1) / 2) * bar_width
+            axes.bar(
+                [p + offset for p in positions],
+                values,
+                width=bar_width,
+                color=colour,
+                label=series.name,
+                hatch="//" if series.dashed else None,
+                edgecolor="white" if series.dashed else None,
+            )
+        else:
+            axes.plot(
+                positions,
+                values,
+                color=colour,
+                label=series.name,
+                linestyle="--" if series.dashed else "-",
+                marker="o" if len(positions) <= 31 else None,
+                markersize=3,
+                linewidth=1.8,
+            )
+    axes.set_title(chart.title, loc="left", fontsize=11)
+    if chart.y_label:
+        axes.set_ylabel(chart.y_label, fontsize=9)
+    if chart.y_range is not None:
+        axes.set_ylim(*chart.y_range)
+    else:
+        axes.set_ylim(bottom=0)
+    step = max(1, math.ceil(len(positions) / 12))
+    axes.set_xticks(positions[::step], [chart.labels[p] for p in positions[::step]], fontsize=8)
+    axes.tick_params(axis="y", labelsize=8)
+    axes.grid(axis="y", color="#e5e7eb", linewidth=0.8)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    if len(chart.series) > 1:
+        axes.legend(fontsize=8, frameon=False, loc="upper left")
+    return figure
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.1f}"

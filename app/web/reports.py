@@ -1,0 +1,160 @@
+"""Reports: volume, first-response and resolution times (median and p90), SLA attainment and
+CSAT, by day and by channel, agent or account, each beside the previous period's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from app.charts import render_png, render_svg
+from app.reports.charts import attainment_chart, response_chart, volume_chart
+from app.reports.exports import CsvLines
+from app.reports.metrics import GroupBy, GroupMetrics, MetricsReport, support_metrics
+from app.web.deps import Page, WebContext
+from app.web.templating import render
+
+router = APIRouter(prefix="/web", include_in_schema=False)
+
+PERIODS = (7, 30, 90, 365)
+Days = Annotated[Literal[7, 30, 90, 365], Query()]
+By = Annotated[Literal["channel", "agent", "account"], Query()]
+CHARTS = {"volume", "response", "attainment"}
+REPORT_COLUMNS = (
+    "group",
+    "opened",
+    "opened_before",
+    "first_response_median_s",
+    "first_response_p90_s",
+    "resolution_median_s",
+    "resolution_p90_s",
+    "sla_attainment_pct",
+    "sla_breaches",
+    "csat_pct",
+    "csat_ratings",
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A group's numbers this period and in the one before."""
+
+    key: str | None
+    now: GroupMetrics
+    before: GroupMetrics
+
+
+@dataclass(frozen=True)
+class Reports:
+    days: int
+    by: str
+    daily: MetricsReport
+    daily_before: MetricsReport
+    grouped: list[Comparison]
+    totals: Comparison
+
+
+async def _reports(page: WebContext, days: int, by: str) -> Reports:
+    end = page.clock.now()
+    start = end - timedelta(days=days)
+    before_start = start - timedelta(days=days)
+
+    async def report(first: datetime, last: datetime, group_by: GroupBy) -> MetricsReport:
+        return await support_metrics(
+            session=page.db,
+            workspace_id=page.workspace_id,
+            start=first,
+            end=last,
+            group_by=group_by,
+        )
+
+    async with page.db.begin():
+        daily = await report(start, end, GroupBy.DAY)
+        daily_before = await report(before_start, start, GroupBy.DAY)
+        grouped = await report(start, end, GroupBy(by))
+        grouped_before = await report(before_start, start, GroupBy(by))
+    earlier = {group.key: group for group in grouped_before.groups}
+    keys = [group.key for group in grouped.groups] + [
+        key for key in earlier if key not in {g.key for g in grouped.groups}
+    ]
+    current = {group.key: group for group in grouped.groups}
+    return Reports(
+        days=days,
+        by=by,
+        daily=daily,
+        daily_before=daily_before,
+        grouped=[
+            Comparison(
+                key, current.get(key) or GroupMetrics(key), earlier.get(key) or GroupMetrics(key)
+            )
+            for key in keys
+        ],
+        totals=Comparison(None, daily.totals, daily_before.totals),
+    )
+
+
+@router.get("/reports")
+async def reports_page(
+    request: Request, page: Page, days: Days = 30, by: By = "channel"
+) -> Response:
+    found = await _reports(page, days, by)
+    charts = [
+        volume_chart(found.daily, found.daily_before),
+        response_chart(found.daily),
+        attainment_chart(found.daily, found.daily_before),
+    ]
+    return render(
+        request,
+        "reports.html",
+        page,
+        reports=found,
+        periods=PERIODS,
+        charts=[(chart, render_svg(chart)) for chart in charts],
+        csv_url=f"/web/reports.csv?days={days}&by={by}",
+    )
+
+
+@router.get("/reports.csv")
+async def reports_csv(page: Page, days: Days = 30, by: By = "channel") -> Response:
+    found = await _reports(page, days, by)
+    lines = CsvLines(REPORT_COLUMNS)
+
+    def row(item: Comparison) -> tuple[object, ...]:
+        now = item.now
+        return (
+            item.key if item.key is not None else ("all" if item is found.totals else "none"),
+            now.opened,
+            item.before.opened,
+            now.first_response.median,
+            now.first_response.p90,
+            now.resolution.median,
+            now.resolution.p90,
+            None if now.sla.attainment is None else round(now.sla.attainment, 1),
+            now.sla.breaches,
+            None if now.csat.score is None else round(now.csat.score, 1),
+            now.csat.rated,
+        )
+
+    body = lines.header + lines.rows([row(found.totals), *map(row, found.grouped)])
+    return StreamingResponse(
+        iter([body]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="report-{days}d-by-{by}.csv"'},
+    )
+
+
+@router.get("/reports/{name}.png")
+async def chart_png(page: Page, name: str, days: Days = 30) -> Response:
+    """A chart of the page as an image (what the weekly message in Slack shows)."""
+    if name not in CHARTS:
+        return Response("No such chart.", status_code=404, media_type="text/plain")
+    found = await _reports(page, days, "channel")
+    chart = {
+        "volume": lambda: volume_chart(found.daily, found.daily_before),
+        "response": lambda: response_chart(found.daily),
+        "attainment": lambda: attainment_chart(found.daily, found.daily_before),
+    }[name]()
+    return Response(render_png(chart), media_type="image/png")
