@@ -47,6 +47,7 @@ def _without_transport(manifest: dict) -> dict:
     settings.pop("socket_mode_enabled")
     for command in manifest["features"]["slash_commands"]:
         command.pop("url", None)
+    manifest["oauth_config"].pop("redirect_urls", None)  # where the browser reaches us
     return manifest
 
 

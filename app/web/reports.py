@@ -20,7 +20,7 @@ from app.web.templating import render
 router = APIRouter(prefix="/web", include_in_schema=False)
 
 PERIODS = (7, 30, 90, 365)
-Days = Annotated[Literal[7, 30, 90, 365], Query()]
+Days = Annotated[int, Query()]
 By = Annotated[Literal["channel", "agent", "account"], Query()]
 CHARTS = {"volume", "response", "attainment"}
 REPORT_COLUMNS = (
@@ -100,6 +100,8 @@ async def _reports(page: WebContext, days: int, by: str) -> Reports:
 async def reports_page(
     request: Request, page: Page, days: Days = 30, by: By = "channel"
 ) -> Response:
+    if days not in PERIODS:
+        return _no_such_period(days)
     found = await _reports(page, days, by)
     charts = [
         volume_chart(found.daily, found.daily_before),
@@ -119,6 +121,8 @@ async def reports_page(
 
 @router.get("/reports.csv")
 async def reports_csv(page: Page, days: Days = 30, by: By = "channel") -> Response:
+    if days not in PERIODS:
+        return _no_such_period(days)
     found = await _reports(page, days, by)
     lines = CsvLines(REPORT_COLUMNS)
 
@@ -151,6 +155,8 @@ async def chart_png(page: Page, name: str, days: Days = 30) -> Response:
     """A chart of the page as an image (what the weekly message in Slack shows)."""
     if name not in CHARTS:
         return Response("No such chart.", status_code=404, media_type="text/plain")
+    if days not in PERIODS:
+        return _no_such_period(days)
     found = await _reports(page, days, "channel")
     chart = {
         "volume": lambda: volume_chart(found.daily, found.daily_before),
@@ -158,3 +164,12 @@ async def chart_png(page: Page, name: str, days: Days = 30) -> Response:
         "attainment": lambda: attainment_chart(found.daily, found.daily_before),
     }[name]()
     return Response(render_png(chart), media_type="image/png")
+
+
+def _no_such_period(days: int) -> Response:
+    choices = ", ".join(str(p) for p in PERIODS)
+    return Response(
+        f"A report covers the last {choices} days, not {days}.",
+        status_code=422,
+        media_type="text/plain",
+    )

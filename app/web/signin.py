@@ -170,10 +170,10 @@ async def _who_signed_in(request: Request, code: str) -> tuple[str, str, str | N
             code=code,
             redirect_uri=redirect_uri(request),
         )
-        as_user = AsyncWebClient(
+        user_client = AsyncWebClient(
             token=token["access_token"], base_url=settings.slack_api_url, timeout=10
         )
-        info: Any = await as_user.openid_connect_userInfo()
+        info: Any = await user_client.openid_connect_userInfo()
     except SlackApiError as exc:
         logger.warning("Sign in with Slack refused: %s", exc.response.get("error"))
         return None

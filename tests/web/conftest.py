@@ -1,0 +1,100 @@
+"""A running ticketbot with its web dashboard, signed in with Slack against the emulator's
+OpenID Connect side, and a browser-like HTTP client that keeps cookies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from app.slack_emulator import SlackEmulator, message_event, next_ts
+from app.team.enums import Role
+from tests.conftest import SIGNING_SECRET, TEAM_ID, make_settings
+from tests.support.server import RunningApp, wait_until
+from tests.tickets.helpers import add_member, tickets, watch
+
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "web-client-secret"
+LEAD, AGENT, CUSTOMER, OUTSIDER = "ULEAD1", "UAGENT", "UCUSTOMER", "UOUTSIDER"
+CALLBACK = "/web/signin/callback"
+
+
+@pytest.fixture
+async def dashboard(database_url, clock, emulator: SlackEmulator) -> AsyncIterator[RunningApp]:
+    emulator.enable_oauth(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_urls=[])
+    for user, name in (
+        (LEAD, "Lena Lead"),
+        (AGENT, "Aki Agent"),
+        (CUSTOMER, "Cora"),
+        (OUTSIDER, "Otto"),
+    ):
+        emulator.add_user(user, name=name.split()[0].lower(), real_name=name)
+    settings = make_settings(
+        database_url,
+        emulator,
+        slack_client_id=CLIENT_ID,
+        slack_client_secret=CLIENT_SECRET,
+        slack_openid_authorize_url=emulator.openid_authorize_url,
+    )
+    app = await RunningApp(settings, clock).start()
+    assert emulator.oauth is not None
+    emulator.oauth.redirect_urls.append(app.url + CALLBACK)
+    await watch(app, "CSUPPORT")
+    await add_member(app, AGENT, Role.AGENT)
+    yield app
+    await app.stop()
+
+
+class Browser:
+    """Cookies kept, redirects followed by hand where a test looks at them."""
+
+    def __init__(self, app: RunningApp, emulator: SlackEmulator) -> None:
+        self.app = app
+        self.emulator = emulator
+        self.http = httpx.AsyncClient(base_url=app.url, timeout=15)
+
+    async def sign_in(self, user_id: str, next_path: str = "/web/queue") -> httpx.Response:
+        """Sign in as `user_id` (who the emulator's "browser" is signed in to Slack as), the
+        way a person clicks through; returns the last answer."""
+        assert self.emulator.oauth is not None
+        self.emulator.oauth.sign_in(TEAM_ID, user_id)
+        return await self.http.get(
+            f"/web/signin/slack?next={quote(next_path, safe='')}", follow_redirects=True
+        )
+
+    async def csrf(self, path: str = "/web/queue") -> str:
+        page = await self.http.get(path)
+        assert page.status_code == 200, page.text
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found, "every signed-in page carries the form token"
+        return found.group(1)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+@pytest.fixture
+async def browser(dashboard: RunningApp, emulator: SlackEmulator) -> AsyncIterator[Browser]:
+    browser = Browser(dashboard, emulator)
+    yield browser
+    await browser.aclose()
+
+
+async def open_tickets(app: RunningApp, *subjects: str) -> None:
+    """Customers write in the watched channel, as Slack delivers it: each opens a ticket (each
+    a customer of their own: a customer's second question while the first is open joins it)."""
+    from app.slack_emulator.sender import SlackSender
+
+    async with SlackSender(app.url, SIGNING_SECRET, team_id=TEAM_ID) as sender:
+        for index, subject in enumerate(subjects):
+            who = CUSTOMER if index == 0 else f"{CUSTOMER}{index}"
+            answer = await sender.send_event(message_event("CSUPPORT", who, subject, ts=next_ts()))
+            assert answer.status_code == 200
+    await wait_until(lambda: _count_at_least(app, len(subjects)), message="the tickets")
+
+
+async def _count_at_least(app: RunningApp, count: int) -> bool:
+    return len(await tickets(app)) >= count
