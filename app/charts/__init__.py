@@ -41,6 +41,7 @@ class Chart:
     series: Sequence[Series]
     y_label: str = ""
     y_range: tuple[float, float] | None = None
+    whole_numbers: bool = False  # counts: no 0.5 ticket on the axis
     description: str = field(default="")
 
     @property
@@ -50,9 +51,19 @@ class Chart:
             return self.description
         parts = []
         for series in self.series:
-            known = [v for v in series.values if v is not None]
-            if known:
-                parts.append(f"{series.name}: from {_number(known[0])} to {_number(known[-1])}")
+            pairs = zip(series.values, self.labels, strict=False)
+            points = [(v, label) for v, label in pairs if v is not None]
+            if not points:
+                continue
+            top, at = max(points, key=lambda point: point[0])
+            if series.kind == "bar":
+                total = sum(v for v, _ in points)
+                parts.append(f"{series.name}: {_number(total)} in all, most {_number(top)} on {at}")
+            else:
+                parts.append(
+                    f"{series.name}: from {_number(points[0][0])} to {_number(points[-1][0])},"
+                    f" highest {_number(top)} on {at}"
+                )
         span = f" ({self.labels[0]} to {self.labels[-1]})" if self.labels else ""
         return f"{self.title}{span}. " + "; ".join(parts) if parts else f"{self.title}: no data."
 
@@ -121,7 +132,11 @@ def _draw(chart: Chart, width: float, height: float) -> Figure:
     if chart.y_range is not None:
         axes.set_ylim(*chart.y_range)
     else:
-        axes.set_ylim(bottom=0)
+        axes.set_ylim(bottom=0, top=max(_highest(chart), 1) * 1.1)
+    if chart.whole_numbers:
+        from matplotlib.ticker import MaxNLocator
+
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     step = max(1, math.ceil(len(positions) / 12))
     axes.set_xticks(positions[::step], [chart.labels[p] for p in positions[::step]], fontsize=8)
     axes.tick_params(axis="y", labelsize=8)
@@ -132,6 +147,11 @@ def _draw(chart: Chart, width: float, height: float) -> Figure:
     if len(chart.series) > 1:
         axes.legend(fontsize=8, frameon=False, loc="upper left")
     return figure
+
+
+def _highest(chart: Chart) -> float:
+    known = [v for series in chart.series for v in series.values if v is not None]
+    return max(known, default=0.0)
 
 
 def _number(value: float) -> str:

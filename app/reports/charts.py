@@ -52,6 +52,7 @@ def volume_chart(current: MetricsReport, previous: MetricsReport) -> Chart:
             ),
         ],
         y_label="tickets",
+        whole_numbers=True,
     )
 
 

@@ -13,8 +13,12 @@
     if (h < 48) return h + " h " + (m % 60) + " min";
     return Math.floor(h / 24) + " d " + (h % 24) + " h";
   }
+  // Counted from the server's clock (the page says what time it was when drawn), so a
+  // browser whose clock is off still counts right.
+  var drawnAt = Date.parse(document.body.getAttribute("data-now") || "");
+  var skew = isNaN(drawnAt) ? 0 : drawnAt - Date.now();
   function tick() {
-    var now = Date.now();
+    var now = Date.now() + skew;
     document.querySelectorAll("time.countdown").forEach(function (el) {
       var due = Date.parse(el.getAttribute("datetime"));
       if (isNaN(due)) return;
