@@ -19,8 +19,9 @@ def trend(report: MetricsReport) -> list[tuple[str, list[GroupMetrics]]]:
     by_day = {group.key: group for group in report.groups}
     zone = ZoneInfo(report.time_zone)
     first = report.start.astimezone(zone).date()
-    days = (report.end - report.start).days or 1
-    labels = [(first + timedelta(days=offset)) for offset in range(days)]
+    last = (report.end - timedelta(microseconds=1)).astimezone(zone).date()
+    days = (last - first).days + 1  # every calendar day the period touches
+    labels = [first + timedelta(days=offset) for offset in range(days)]
     points: list[tuple[str, list[GroupMetrics]]] = []
     for day in labels:
         group = by_day.get(day.isoformat()) or GroupMetrics(key=day.isoformat())
