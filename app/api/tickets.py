@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
-from app.api.deps import ApiContext, require_scope
+from app.api.deps import ApiContext, require_scope, runtime_of
 from app.api.errors import error_responses
 from app.apikeys.scopes import Scope
 from app.flows.changes import update_ticket
 from app.flows.manual import TicketForm, open_ticket_by_hand
+from app.reports.exports import TICKET_CSV_NAME, ticket_csv
 from app.text_safety import escape
 from app.tickets.enums import Priority, TicketStatus
 from app.tickets.notes import add_note
@@ -54,14 +56,7 @@ TicketNumber = Annotated[
 ]
 
 
-@router.get(
-    "",
-    summary="List tickets, newest first",
-    response_model=TicketPage,
-    operation_id="listTickets",
-)
-async def list_tickets_page(
-    api: Reader,
+def ticket_filters(
     status_: Annotated[
         list[TicketStatus] | None,
         Query(
@@ -82,13 +77,9 @@ async def list_tickets_page(
     ] = None,
     created_to: Annotated[datetime | None, Query(description="Created before.")] = None,
     sla_state: Annotated[SlaState | None, Query()] = None,
-    sort: Annotated[TicketSort, Query()] = TicketSort.CREATED_DESC,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None, Query(description="`next_cursor` of the previous page.", max_length=512)
-    ] = None,
-) -> TicketPage:
-    filters = TicketFilters(
+) -> TicketFilters:
+    """The list's filters, shared by the JSON list and the CSV export."""
+    return TicketFilters(
         statuses=status_ or (),
         priorities=priority or (),
         assignee=assignee,
@@ -99,6 +90,26 @@ async def list_tickets_page(
         created_to=created_to,
         sla_state=sla_state,
     )
+
+
+Filters = Annotated[TicketFilters, Depends(ticket_filters)]
+
+
+@router.get(
+    "",
+    summary="List tickets, newest first",
+    response_model=TicketPage,
+    operation_id="listTickets",
+)
+async def list_tickets_page(
+    api: Reader,
+    filters: Filters,
+    sort: Annotated[TicketSort, Query()] = TicketSort.CREATED_DESC,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page.", max_length=512)
+    ] = None,
+) -> TicketPage:
     async with api.session.begin():
         page = await list_tickets(
             session=api.session,
@@ -109,6 +120,25 @@ async def list_tickets_page(
             cursor=cursor,
         )
     return TicketPage(items=[TicketRead.of(t) for t in page.tickets], next_cursor=page.next_cursor)
+
+
+@router.get(
+    ".csv",
+    summary="Every ticket the filters select, as a CSV file (streamed, newest first)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "One ticket a row."}},
+    operation_id="exportTickets",
+)
+async def export_tickets(api: Reader, filters: Filters, request: Request) -> StreamingResponse:
+    return StreamingResponse(
+        ticket_csv(
+            session_factory=runtime_of(request).session_factory,
+            workspace_id=api.workspace_id,
+            filters=filters,
+        ),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{TICKET_CSV_NAME}"'},
+    )
 
 
 @router.get(

@@ -6,16 +6,19 @@ from __future__ import annotations
 import csv
 import io
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from app.accounts.models import Account
 from app.accounts.scoring import HealthPolicy, recompute_health
 from app.accounts.service import create_account
+from app.apikeys.scopes import Scope
 from app.team.service import remove_member
 from app.tickets.enums import Priority, TicketStatus
 from app.web.session import SESSION_COOKIE, SIGN_IN_COOKIE
 from app.workspaces.models import Workspace
+from tests.api.helpers import api_client, api_key
 from tests.support.server import wait_until
 from tests.tickets.helpers import tickets
 from tests.web.conftest import AGENT, CALLBACK, CUSTOMER, LEAD, OUTSIDER, open_tickets
@@ -319,11 +322,29 @@ async def test_signing_out_ends_the_session(dashboard, browser):
 async def test_without_client_credentials_the_sign_in_page_says_what_is_missing(
     running_app,
 ):
-    import httpx
-
     async with httpx.AsyncClient(base_url=running_app.url) as http:
         page = await http.get("/web/signin")
         start = await http.get("/web/signin/slack")
 
     assert "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET" in page.text
     assert start.headers["location"] == "/web/signin?reason=not_configured"
+
+
+async def test_the_same_csv_comes_over_the_rest_api_with_a_key(dashboard):
+    await open_tickets(dashboard, "First", "Second", "Third")
+    reader = await api_key(dashboard, Scope.TICKETS_READ)
+    nothing = await api_key(dashboard, Scope.ACCOUNTS_READ)
+
+    async with api_client(dashboard, reader) as api:
+        exported = await api.get("/api/tickets.csv", params={"status": "new"})
+        bad = await api.get("/api/tickets.csv", params={"status": "sleeping"})
+    async with api_client(dashboard, nothing) as api:
+        refused = await api.get("/api/tickets.csv")
+
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert [row["number"] for row in csv.DictReader(io.StringIO(exported.text))] == [
+        "T-3",
+        "T-2",
+        "T-1",
+    ]
+    assert (bad.status_code, refused.status_code) == (422, 403)
