@@ -121,6 +121,7 @@ class SlackEmulator:
             strict_channels=strict_channels,
             enterprise_id=enterprise_id,
             is_enterprise_install=is_enterprise_install,
+            base_url=lambda: self.base_url,
         )
         # Every workspace the app is (or can be) installed in, by team id, and every live bot
         # token: the workspace it acts in, and when it expires (None: never).
@@ -222,6 +223,7 @@ class SlackEmulator:
             strict_channels=self._workspace.strict_channels,
             enterprise_id=enterprise_id,
             is_enterprise_install=is_enterprise_install,
+            base_url=lambda: self.base_url,
         )
         self._teams[team_id] = workspace
         if bot_token is not None:
@@ -331,6 +333,23 @@ class SlackEmulator:
             return Answer(200, {"ok": True, **body})
 
         return await self._answer(OPENID_USERINFO, args, token, handle)
+
+    def answer_upload(self, file_id: str, body: bytes) -> tuple[int, str]:
+        """The upload URL's answer to a file's bytes (methods.files_get_upload_url_external)."""
+        for workspace in self._teams.values():
+            with workspace.lock:
+                upload = workspace.files.get(file_id)
+                if upload is not None:
+                    return upload.receive(body)
+        return 404, "file not found"
+
+    def uploaded_file(self, file_id: str) -> bytes | None:
+        """The bytes uploaded for a file, for tests to look at (e.g. that a chart is a PNG)."""
+        for workspace in self._teams.values():
+            upload = workspace.files.get(file_id)
+            if upload is not None:
+                return upload.content
+        return None
 
     # -- inspection --------------------------------------------------------------------------
 

@@ -87,6 +87,17 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     "chat.postMessage": MethodSpec(
         _FORM_OR_JSON, (_required("channel", error="channel_not_found"),)
     ),
+    # Not in that commit of the spec (newer methods): content types and required arguments
+    # from docs.slack.dev/reference/methods/files.getUploadURLExternal and
+    # .../files.completeUploadExternal ("Content types: application/x-www-form-urlencoded,
+    # application/json"; `filename`, `length` and `files` "Required").
+    "files.getUploadURLExternal": MethodSpec(
+        _FORM_OR_JSON, (_required("filename"), _required("length", error="missing_argument"))
+    ),
+    "files.completeUploadExternal": MethodSpec(_FORM_OR_JSON, (_required("files"),)),
+    # The spec marks `file` optional (files.info also pages a file's comments); the page
+    # names file_not_found for a missing one.
+    "files.info": MethodSpec(_FORM_ONLY, (_required("file", error="file_not_found"),)),
     "chat.update": MethodSpec(
         _FORM_OR_JSON,
         (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -195,6 +196,86 @@ def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
     )
     ws.store(message)
     return {"channel": channel, "ts": message.ts, "message": ws.render(message)}
+
+
+@method("files.getUploadURLExternal")
+def files_get_upload_url_external(ws: Workspace, args: Args) -> dict[str, Any]:
+    """docs.slack.dev/reference/methods/files.getUploadURLExternal: `filename` and `length`
+    required; "missing_argument ... Typically only occurs when the length provided is 0";
+    `alt_txt` at most 1,000 characters (alt_txt_too_large)."""
+    name = _required(args, "filename", "invalid_arguments")
+    try:
+        length = int(str(args.get("length")))
+    except ValueError:
+        raise ApiError("invalid_arguments") from None
+    if length <= 0:
+        raise ApiError("missing_argument")
+    alt_txt = _arg(args, "alt_txt")
+    if alt_txt is not None and len(alt_txt) > 1000:
+        raise ApiError("alt_txt_too_large")
+    upload = ws.new_file(name, length, alt_txt)
+    return {"upload_url": upload.upload_url, "file_id": upload.id}
+
+
+@method("files.completeUploadExternal")
+def files_complete_upload_external(ws: Workspace, args: Args) -> dict[str, Any]:
+    """docs.slack.dev/reference/methods/files.completeUploadExternal: `files` (ids and
+    titles) required; with `channel_id` the files are shared there in one message carrying
+    `initial_comment` (which wins) or `blocks`; without, they stay private. Stricter than
+    Slack: a file whose bytes never arrived, whose size is not the length announced, or that
+    was completed before is file_not_found."""
+    files = args.get("files")
+    if isinstance(files, str):
+        try:
+            files = json.loads(files)
+        except ValueError:
+            raise ApiError("invalid_arguments") from None
+    if not isinstance(files, list) or not files:
+        raise ApiError("invalid_arguments")
+    uploads = []
+    for entry in files:
+        upload = ws.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+        if (
+            upload is None
+            or upload.completed
+            or upload.content is None
+            or len(upload.content) != upload.length
+        ):
+            raise ApiError("file_not_found")
+        uploads.append((upload, entry.get("title")))
+    channel = _arg(args, "channel_id")
+    message_ts = None
+    if channel is not None:
+        ws.check_channel(channel)
+        comment = _arg(args, "initial_comment")
+        message = Message(
+            channel=channel,
+            ts=ws.ts.next(),
+            text=comment or "",
+            user=ws.bot.user_id,
+            bot_id=ws.bot.bot_id,
+            app_id=ws.bot.app_id,
+            team=ws.team.id,
+            blocks=None if comment else args.get("blocks"),
+            thread_ts=_arg(args, "thread_ts"),
+            files=[upload.id for upload, _ in uploads],
+        )
+        ws.store(message)
+        message_ts = message.ts
+    for upload, title in uploads:
+        upload.completed = True
+        upload.title = str(title) if title else None
+        if channel is not None and message_ts is not None:
+            upload.shares.setdefault(channel, []).append(message_ts)
+    return {"files": [{"id": u.id, "title": u.title or u.name} for u, _ in uploads]}
+
+
+@method("files.info")
+def files_info(ws: Workspace, args: Args) -> dict[str, Any]:
+    upload = ws.files.get(_required(args, "file", "file_not_found"))
+    if upload is None or not upload.completed:
+        raise ApiError("file_not_found")
+    return {"file": upload.to_api()}
 
 
 @method("chat.update")

@@ -175,6 +175,7 @@ class Message:
     thread_ts: str | None = None
     edited: dict[str, str] | None = None
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    files: list[str] | None = None  # ids of the files it shares
 
     @property
     def parent_ts(self) -> str | None:
@@ -203,6 +204,7 @@ class Message:
             "thread_ts": self.thread_ts,
             "parent_user_id": parent.user if parent is not None and self.parent_ts else None,
             "edited": self.edited,
+            "files": [{"id": file_id} for file_id in self.files] if self.files else None,
         }
         message.update(optional)
         if replies and self.parent_ts is None:

@@ -30,7 +30,7 @@ from app.slack_emulator.openid import USERINFO_METHOD as OPENID_USERINFO
 from app.slack_emulator.records import RESPONSE_URL_METHOD
 from app.slack_emulator.request_shape import request_shape
 from app.slack_emulator.socket_mode import LINK_PATH
-from app.slack_emulator.workspace import ApiError
+from app.slack_emulator.workspace import UPLOAD_PATH, ApiError
 
 if TYPE_CHECKING:
     from app.slack_emulator.emulator import SlackEmulator
@@ -123,6 +123,11 @@ def create_app(emulator: SlackEmulator) -> FastAPI:
         if status == 302:
             return RedirectResponse(where, status_code=302)
         return HTMLResponse(f"<p>Slack could not start the install: {where}</p>", status_code=400)
+
+    @app.post(UPLOAD_PATH + "{file_id}")
+    async def upload(file_id: str, request: Request) -> Response:
+        status, text = emulator.answer_upload(file_id, await request.body())
+        return Response(text, status_code=status, media_type="text/plain")
 
     @app.get(OPENID_AUTHORIZE_PATH)
     async def openid_authorize(request: Request) -> Response:

@@ -30,6 +30,47 @@ class BotIdentity:
     name: str = BOT_USER_NAME
 
 
+UPLOAD_PATH = "/_emulator/upload/"
+
+
+@dataclass
+class UploadedFile:
+    """A file on its way through Slack's upload flow (docs.slack.dev/reference/methods/
+    files.getUploadURLExternal, "Usage info"): a URL and an id from getUploadURLExternal, the
+    bytes POSTed to that URL, then files.completeUploadExternal shares it (once)."""
+
+    id: str
+    name: str
+    length: int
+    alt_txt: str | None
+    upload_url: str
+    content: bytes | None = None
+    title: str | None = None
+    completed: bool = False
+    # channel -> ts of the message that shares it (files.info's `shares`)
+    shares: dict[str, list[str]] = field(default_factory=dict)
+
+    def receive(self, body: bytes) -> tuple[int, str]:
+        """The upload URL's answer: Slack answers 200 and "OK - <bytes>" once it has them."""
+        if self.completed:
+            return 400, "upload already completed"
+        self.content = body
+        return 200, f"OK - {len(body)}"
+
+    def to_api(self) -> dict[str, Any]:
+        mimetype = "image/png" if self.name.lower().endswith(".png") else "application/octet-stream"
+        return {
+            "id": self.id,
+            "name": self.name,
+            "title": self.title or self.name,
+            "mimetype": mimetype,
+            "filetype": self.name.rsplit(".", 1)[-1].lower() if "." in self.name else "binary",
+            "size": len(self.content or b""),
+            "alt_txt": self.alt_txt,
+            "shares": {"public": {c: [{"ts": ts} for ts in t] for c, t in self.shares.items()}},
+        }
+
+
 @dataclass
 class Workspace:
     """Everything the emulated Slack knows.
@@ -63,6 +104,11 @@ class Workspace:
     view_counter: int = 0
     # The bot scopes its install granted (comma-separated; empty for a seeded install).
     granted_scopes: str = ""
+    # Files uploaded through files.getUploadURLExternal, by id; and where the emulator is
+    # reached, for the upload URLs it hands out.
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+    base_url: Callable[[], str] = lambda: ""
+    file_counter: int = 0
 
     def __post_init__(self) -> None:
         self.teams[self.team.id] = self.team
@@ -119,6 +165,19 @@ class Workspace:
         if message is not None:
             return message.reactions
         return self.foreign_reactions.setdefault((channel, ts), {})
+
+    def new_file(self, name: str, length: int, alt_txt: str | None) -> UploadedFile:
+        self.file_counter += 1
+        file_id = f"FEMU{self.file_counter:07d}"
+        upload = UploadedFile(
+            id=file_id,
+            name=name,
+            length=length,
+            alt_txt=alt_txt,
+            upload_url=f"{self.base_url()}{UPLOAD_PATH}{file_id}",
+        )
+        self.files[file_id] = upload
+        return upload
 
     def next_view_id(self) -> str:
         self.view_counter += 1

@@ -23,6 +23,7 @@ FORM_ONLY = [
     "users.info",
     "team.info",
     "usergroups.users.list",
+    "files.info",
 ]
 MODAL = {
     "type": "modal",
@@ -76,6 +77,15 @@ async def test_slack_sdk_named_methods_all_work(
     home = {"type": "home", "blocks": blocks}
     assert (await client.views_publish(user_id="U1", view=home))["ok"]
     assert (await client.chat_delete(channel="C1", ts=ts))["ok"]
+    # slack_sdk's own three-step upload (getUploadURLExternal, the bytes to the upload URL,
+    # completeUploadExternal), then files.info for the shared file.
+    shared = await client.files_upload_v2(
+        channel="C1", content=b"\x89PNG chart", filename="chart.png", title="Chart"
+    )
+    file_id = shared["file"]["id"]
+    assert emulator.uploaded_file(file_id) == b"\x89PNG chart"
+    info = (await client.files_info(file=file_id))["file"]
+    assert list(info["shares"]["public"]) == ["C1"]
     assert all(call.ok for call in emulator.calls())
 
 
@@ -208,3 +218,36 @@ async def test_missing_required_arguments_are_named(
         "error": error,
         "response_metadata": {"messages": [f"[ERROR] missing required argument: {named}"]},
     }
+
+
+async def test_the_upload_flow_refuses_what_slack_refuses(
+    emulator: SlackEmulator, slack_client: AsyncWebClient
+) -> None:
+    """docs.slack.dev/reference/methods/files.getUploadURLExternal and
+    .../files.completeUploadExternal: a zero length is missing_argument; completing a file
+    whose bytes never arrived, or completing it twice, is file_not_found (stricter than
+    Slack, which may accept a late upload: ticketbot always uploads first)."""
+    emulator.add_channel("C1", name="support")
+    client = slack_client
+
+    zero = await _error_of(client.files_getUploadURLExternal(filename="a.png", length=0))
+    assert zero.response["error"] == "missing_argument"
+
+    started = await client.files_getUploadURLExternal(filename="a.png", length=4)
+    early = await _error_of(
+        client.files_completeUploadExternal(files=[{"id": started["file_id"]}], channel_id="C1")
+    )
+    assert early.response["error"] == "file_not_found"
+
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(started["upload_url"], content=b"1234")).status_code == 200
+    done = await client.files_completeUploadExternal(
+        files=[{"id": started["file_id"], "title": "A"}], channel_id="C1", initial_comment="Hi"
+    )
+    assert done["files"][0]["id"] == started["file_id"]
+    [shared] = [m for m in emulator.messages("C1") if m.get("files")]
+    assert (shared["text"], shared["files"]) == ("Hi", [{"id": started["file_id"]}])
+    twice = await _error_of(
+        client.files_completeUploadExternal(files=[{"id": started["file_id"]}], channel_id="C1")
+    )
+    assert twice.response["error"] == "file_not_found"
