@@ -43,6 +43,8 @@ DEFAULT_BOT_SCOPES = (
     "team:read",
     "usergroups:read",
     "commands",
+    "files:write",
+    "files:read",
 )
 
 # The signals an account's health is scored from, as HEALTH_WEIGHTS names them
@@ -264,6 +266,9 @@ class Settings(TokenKeySettings):
     # health.py lists them and their defaults), and when an account is at risk: under this
     # score, or fallen this many points in a week.
     account_health_hour: int = Field(default=6, ge=0, le=23)
+    # The weekly report (last week's numbers and a chart) goes to the triage channel on
+    # Mondays at this hour of the workspace's zone; -1 turns it off.
+    weekly_report_hour: int = Field(default=8, ge=-1, le=23)
     health_weights: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     account_at_risk_below: int = Field(default=60, ge=0, le=100)
     account_falling_points: int = Field(default=15, ge=1, le=100)

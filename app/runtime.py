@@ -41,6 +41,7 @@ from app.outbox.enums import OutboxKind
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.pacing import Pacer
 from app.outbox.service import OUTBOX_WRITTEN
+from app.reports.weekly import ensure_weekly_report, register_weekly_handler
 from app.sla.digest import ensure_daily_digest, register_digest_handler
 from app.slack.app import build_bolt_app
 from app.slack.authorize import BotIdentity
@@ -189,6 +190,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     register_sla_handlers(timer_handlers)
     register_auto_close_handler(timer_handlers)
     register_digest_handler(timer_handlers)
+    register_weekly_handler(timer_handlers, HealthPolicy.from_settings(settings))
     register_health_handler(timer_handlers, HealthPolicy.from_settings(settings))
     register_nps_timers(timer_handlers)
     CsatTimers(
@@ -314,7 +316,7 @@ async def set_up_workspace(
 ) -> list[str]:
     """What a workspace gets when ticketbot is connected to it (at start-up with one
     workspace, at each install with several): its first leads, its CSAT delay and its daily
-    digest. Returns the leads added."""
+    digest, account health and weekly report. Returns the leads added."""
     added = await bootstrap_leads(
         session=session, workspace_id=workspace_id, lead_user_ids=lead_user_ids
     )
@@ -334,6 +336,13 @@ async def set_up_workspace(
         hour=settings.account_health_hour,
         now=clock.now(),
     )
+    if settings.weekly_report_hour >= 0:
+        await ensure_weekly_report(
+            session=session,
+            workspace_id=workspace_id,
+            hour=settings.weekly_report_hour,
+            now=clock.now(),
+        )
     return list(added)
 
 

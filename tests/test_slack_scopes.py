@@ -40,6 +40,11 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views.publish": set(),
     "views.update": set(),
     "views.push": set(),
+    # docs.slack.dev/reference/methods/files.getUploadURLExternal, .../files.completeUploadExternal
+    # ("Bot token: files:write") and .../files.info ("files:read").
+    "files.getUploadURLExternal": {"files:write"},
+    "files.completeUploadExternal": {"files:write"},
+    "files.info": {"files:read"},
     # Sign in with Slack: "No scopes required" for the code exchange; userInfo is called with
     # the signed-in person's token, whose user scope is `openid`
     # (docs.slack.dev/reference/methods/openid.connect.token, .../openid.connect.userInfo).

@@ -12,7 +12,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,6 +43,49 @@ class Chart:
     y_range: tuple[float, float] | None = None
     whole_numbers: bool = False  # counts: no 0.5 ticket on the axis
     description: str = field(default="")
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain JSON (what an outbox row carries, to draw the PNG when it is sent)."""
+        return {
+            "title": self.title,
+            "labels": list(self.labels),
+            "series": [
+                {
+                    "name": s.name,
+                    "values": list(s.values),
+                    "kind": s.kind,
+                    "colour": s.colour,
+                    "dashed": s.dashed,
+                }
+                for s in self.series
+            ],
+            "y_label": self.y_label,
+            "y_range": list(self.y_range) if self.y_range else None,
+            "whole_numbers": self.whole_numbers,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Chart:
+        y_range = data.get("y_range")
+        return cls(
+            title=str(data["title"]),
+            labels=[str(label) for label in data["labels"]],
+            series=[
+                Series(
+                    name=str(s["name"]),
+                    values=[None if v is None else float(v) for v in s["values"]],
+                    kind="bar" if s.get("kind") == "bar" else "line",
+                    colour=s.get("colour"),
+                    dashed=bool(s.get("dashed")),
+                )
+                for s in data["series"]
+            ],
+            y_label=str(data.get("y_label") or ""),
+            y_range=(float(y_range[0]), float(y_range[1])) if y_range else None,
+            whole_numbers=bool(data.get("whole_numbers")),
+            description=str(data.get("description") or ""),
+        )
 
     @property
     def alt_text(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,14 @@ from app.outbox.pacing import Pace, Pacer
 from app.slack.installations import BotTokens, NotInstalled
 from app.slack.pacing import held_after_429, slack_paces
 from app.slack.rendering import RENDER_KEY, Renderer
+from app.slack.uploads import (
+    COMPLETE_UPLOAD,
+    UPLOAD_CHART,
+    UploadRefused,
+    completion,
+    shared_already,
+    upload_chart,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +52,7 @@ OUTBOX_METHODS: dict[
     "conversations.replies": lambda client: client.conversations_replies,
     "team.info": lambda client: client.team_info,
     "views.publish": lambda client: client.views_publish,
+    "files.completeUploadExternal": lambda client: client.files_completeUploadExternal,
 }
 
 
@@ -182,7 +192,23 @@ class SlackApiSender:
                 return DeliveryOutcome.rejected(f"nothing to render for {spec}")
             payload = {key: value for key, value in payload.items() if key != RENDER_KEY}
             payload.update(rendered)
-        call = named_method(client, target)
+        call: Callable[..., Awaitable[Any]] | None
+        if target == UPLOAD_CHART:  # a composite: see app/slack/uploads.py
+            call = functools.partial(upload_chart, client)
+            payload = {"payload": payload}
+        elif target == COMPLETE_UPLOAD:
+            if attempt.maybe_sent_since is not None:
+                try:
+                    if await shared_already(client, payload):
+                        return DeliveryOutcome.delivered({"file_id": payload.get("file_id")})
+                except SlackApiError as exc:
+                    return _classify_api_error(exc)
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    return DeliveryOutcome.retry(f"could not check for an earlier share: {exc!r}")
+            call = named_method(client, target)
+            payload = completion(payload)
+        else:
+            call = named_method(client, target)
         if call is None:
             return DeliveryOutcome.rejected(f"ticketbot does not call Slack's {target}")
         try:
@@ -201,6 +227,10 @@ class SlackApiSender:
             return DeliveryOutcome.retry(
                 f"lost the connection to Slack during {target}: {exc}", unknown=True
             )
+        except UploadRefused as exc:
+            return DeliveryOutcome.retry(f"{target}: {exc}")
+        if isinstance(response, dict):  # a composite's own result
+            return DeliveryOutcome.delivered(response)
         data = response.data if isinstance(response.data, dict) else {}
         return DeliveryOutcome.delivered(_useful_result(data), status_code=response.status_code)
 

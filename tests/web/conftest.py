@@ -10,15 +10,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from app.slack_emulator import SlackEmulator, message_event, next_ts
+from app.slack_emulator import SlackEmulator
 from app.team.enums import Role
-from tests.conftest import SIGNING_SECRET, TEAM_ID, make_settings
-from tests.support.server import RunningApp, wait_until
-from tests.tickets.helpers import add_member, tickets, watch
+from tests.conftest import TEAM_ID, make_settings
+from tests.support.server import RunningApp
+from tests.tickets.helpers import CUSTOMER, add_member, open_tickets, watch
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "web-client-secret"
-LEAD, AGENT, CUSTOMER, OUTSIDER = "ULEAD1", "UAGENT", "UCUSTOMER", "UOUTSIDER"
+LEAD, AGENT, OUTSIDER = "ULEAD1", "UAGENT", "UOUTSIDER"
 CALLBACK = "/web/signin/callback"
 
 
@@ -83,18 +83,4 @@ async def browser(dashboard: RunningApp, emulator: SlackEmulator) -> AsyncIterat
     await browser.aclose()
 
 
-async def open_tickets(app: RunningApp, *subjects: str) -> None:
-    """Customers write in the watched channel, as Slack delivers it: each opens a ticket (each
-    a customer of their own: a customer's second question while the first is open joins it)."""
-    from app.slack_emulator.sender import SlackSender
-
-    async with SlackSender(app.url, SIGNING_SECRET, team_id=TEAM_ID) as sender:
-        for index, subject in enumerate(subjects):
-            who = CUSTOMER if index == 0 else f"{CUSTOMER}{index}"
-            answer = await sender.send_event(message_event("CSUPPORT", who, subject, ts=next_ts()))
-            assert answer.status_code == 200
-    await wait_until(lambda: _count_at_least(app, len(subjects)), message="the tickets")
-
-
-async def _count_at_least(app: RunningApp, count: int) -> bool:
-    return len(await tickets(app)) >= count
+__all__ = ["CUSTOMER", "open_tickets"]
