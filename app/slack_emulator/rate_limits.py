@@ -69,6 +69,11 @@ METHOD_LIMITS: dict[str, Tier] = {
     "views.push": TIER_4,
     "views.publish": TIER_4,
     "views.update": TIER_4,
+    # "Rate limits: Tier 4" on each method's page (api.slack.com/methods/files.getUploadURLExternal,
+    # .../files.completeUploadExternal, .../files.info).
+    "files.getUploadURLExternal": TIER_4,
+    "files.completeUploadExternal": TIER_4,
+    "files.info": TIER_4,
 }
 
 # chat.postMessage per channel: "Posting messages | 1 per second | Short bursts >1 allowed. If
