@@ -39,6 +39,8 @@ T = TypeVar("T")
 
 DEV_BOT_TOKEN = "xoxb-dev-emulator"
 DEV_SIGNING_SECRET = "dev-signing-secret"
+DEV_CLIENT_ID = "1000.2000"  # the dev app's OAuth credentials (Sign in with Slack)
+DEV_CLIENT_SECRET = "dev-client-secret"
 DEV_URL = "http://127.0.0.1:3000"
 DEV_EMULATOR_URL = "http://127.0.0.1:3001"
 
@@ -90,9 +92,18 @@ def seeded_emulator() -> SlackEmulator:
     return emulator
 
 
-def dev_settings(*, database_url: str, api_url: str) -> Settings:
+def dev_settings(
+    *, database_url: str, api_url: str, openid_authorize_url: str | None = None
+) -> Settings:
     from app.config import load_settings
 
+    sign_in: dict[str, Any] = {}
+    if openid_authorize_url is not None:  # the web dashboard signs in against the emulator
+        sign_in = {
+            "slack_client_id": DEV_CLIENT_ID,
+            "slack_client_secret": DEV_CLIENT_SECRET,
+            "slack_openid_authorize_url": openid_authorize_url,
+        }
     return load_settings(
         _env_file=None,
         database_url=database_url,
@@ -101,6 +112,7 @@ def dev_settings(*, database_url: str, api_url: str) -> Settings:
         slack_api_url=api_url,
         support_leads=[DEV_LEAD],
         triage_channel_id=DEV_TRIAGE_CHANNEL,
+        **sign_in,
     )
 
 
@@ -146,7 +158,17 @@ class DevStack:
         from app.schema import upgrade_to_head
 
         await self.emulator.start("127.0.0.1", self.emulator_port)
-        settings = dev_settings(database_url=self.database_url, api_url=self.emulator.api_url)
+        # Sign in with Slack for the web dashboard: the emulator's "browser" is signed in to
+        # Slack as the lead, so /web signs in as them.
+        oauth = self.emulator.enable_oauth(
+            client_id=DEV_CLIENT_ID, client_secret=DEV_CLIENT_SECRET, redirect_urls=[]
+        )
+        oauth.sign_in(DEV_TEAM_ID, DEV_LEAD)
+        settings = dev_settings(
+            database_url=self.database_url,
+            api_url=self.emulator.api_url,
+            openid_authorize_url=self.emulator.openid_authorize_url,
+        )
         if configure_logs:
             configure_logging(settings.log_level, settings.log_format)
         await upgrade_to_head(settings.database_url)
@@ -164,6 +186,7 @@ class DevStack:
                 raise RuntimeError(f"ticketbot did not start within {STARTUP_TIMEOUT_SECONDS:g} s")
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        oauth.redirect_urls.append(f"{self.url}/web/signin/callback")
         self.set_up = await set_up_team(self.url, self.emulator)
 
     async def serve_until_stopped(self) -> None:
@@ -224,6 +247,7 @@ def banner(stack: DevStack) -> str:
         [
             "ticketbot dev mode",
             f"  ticketbot:       {stack.url}  (/healthz, /readyz, /metrics)",
+            f"  web dashboard:   {stack.url}/web  (signs in as {lead.real_name}, the lead)",
             f"  Slack endpoint:  {stack.url}/slack/events",
             f"  Slack emulator:  {stack.emulator.api_url}",
             f"  recorded calls:  {stack.emulator_url}/_emulator/calls",

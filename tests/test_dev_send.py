@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -247,3 +248,12 @@ def test_dev_alone_still_runs_the_server() -> None:
     sent = parser.parse_args(["dev", "send", "message", "hi", "--thread", "1700000000.000100"])
     assert sent.handler is _dev_send_message
     assert (sent.who, sent.channel, sent.url) == ("customer", "CSUPPORT", "http://127.0.0.1:3000")
+
+
+async def test_the_dev_dashboard_signs_in_as_the_lead(stack: DevStack) -> None:
+    """`ticketbot dev` serves the web dashboard too, signed in with the emulator's Slack."""
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as browser:
+        page = await browser.get("/web/signin/slack?next=%2Fweb%2Fqueue", follow_redirects=True)
+
+    assert page.status_code == 200 and str(page.url).endswith("/web/queue")
+    assert "(lead)" in page.text

@@ -131,7 +131,7 @@ async def list_tickets_page(
 )
 async def export_tickets(api: Reader, filters: Filters, request: Request) -> StreamingResponse:
     return StreamingResponse(
-        ticket_csv(
+        await ticket_csv(
             session_factory=runtime_of(request).session_factory,
             workspace_id=api.workspace_id,
             filters=filters,

@@ -83,13 +83,14 @@ async def ticket_csv(
     workspace_id: int,
     filters: TicketFilters,
 ) -> AsyncIterator[str]:
-    """Every ticket the filters select, newest first, one page (one short read) at a time."""
-    lines = CsvLines(TICKET_COLUMNS)
-    yield lines.header
-    cursor: str | None = None
-    while True:
+    """Every ticket the filters select, newest first, one page (one short read) at a time.
+
+    The first page is read here, before anything is sent, so that filters the database refuses
+    (a period that ends before it starts) are answered 4xx, not by a cut-off download."""
+
+    async def page(cursor: str | None) -> tuple[list[Ticket], str | None]:
         async with session_factory() as session, session.begin():
-            page = await list_tickets(
+            found = await list_tickets(
                 session=session,
                 workspace_id=workspace_id,
                 filters=filters,
@@ -97,8 +98,18 @@ async def ticket_csv(
                 limit=PAGE_ROWS,
                 cursor=cursor,
             )
-            text = lines.rows(ticket_row(ticket) for ticket in page.tickets)
-        yield text
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
+            return found.tickets, found.next_cursor
+
+    first = await page(None)
+
+    async def lines() -> AsyncIterator[str]:
+        writer = CsvLines(TICKET_COLUMNS)
+        yield writer.header
+        tickets, cursor = first
+        while True:
+            yield writer.rows(ticket_row(ticket) for ticket in tickets)
+            if cursor is None:
+                return
+            tickets, cursor = await page(cursor)
+
+    return lines()

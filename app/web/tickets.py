@@ -151,7 +151,7 @@ async def queue_csv(request: Request, page: Page) -> Response:
     """The queue's tickets under the same filters, every page of them, streamed."""
     query = QueueQuery.parse(request, page.user_id)
     return StreamingResponse(
-        ticket_csv(
+        await ticket_csv(
             session_factory=page.runtime.session_factory,
             workspace_id=page.workspace_id,
             filters=query.filters,

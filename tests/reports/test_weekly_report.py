@@ -55,7 +55,7 @@ async def test_monday_brings_last_weeks_numbers_and_chart_once(running_app, emul
 async def test_a_share_whose_answer_was_lost_is_found_not_made_twice(running_app, emulator, clock):
     clock.set(datetime(2026, 1, 12, 8, 0, 30, tzinfo=UTC))
     await sweep(running_app)
-    await wait_until(lambda: shared_reports(emulator), message="the report")
+    await wait_until(lambda: _share_recorded(running_app), message="the share recorded")
     # As if the process died after Slack shared the file but before the outcome was recorded.
     async with running_app.runtime.session_factory() as session, session.begin():
         row = await session.scalar(
@@ -87,3 +87,13 @@ async def test_an_upload_the_far_side_refused_is_tried_again_not_lost(running_ap
 
     await wait_until(lambda: shared_reports(emulator), message="the report after the 503")
     assert len(shared_reports(emulator)) == 1
+
+
+async def _share_recorded(app) -> bool:
+    async with app.runtime.session_factory() as session:
+        status = await session.scalar(
+            select(OutboxMessage.status).where(
+                OutboxMessage.target == "files.completeUploadExternal"
+            )
+        )
+    return status == OutboxStatus.DELIVERED

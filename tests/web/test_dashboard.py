@@ -338,6 +338,10 @@ async def test_the_same_csv_comes_over_the_rest_api_with_a_key(dashboard):
     async with api_client(dashboard, reader) as api:
         exported = await api.get("/api/tickets.csv", params={"status": "new"})
         bad = await api.get("/api/tickets.csv", params={"status": "sleeping"})
+        backwards = await api.get(
+            "/api/tickets.csv",
+            params={"created_from": "2026-02-01T00:00:00Z", "created_to": "2026-01-01T00:00:00Z"},
+        )
     async with api_client(dashboard, nothing) as api:
         refused = await api.get("/api/tickets.csv")
 
@@ -347,4 +351,5 @@ async def test_the_same_csv_comes_over_the_rest_api_with_a_key(dashboard):
         "T-2",
         "T-1",
     ]
-    assert (bad.status_code, refused.status_code) == (422, 403)
+    assert (bad.status_code, backwards.status_code, refused.status_code) == (422, 422, 403)
+    assert "created_from must not be later than created_to" in backwards.text
