@@ -111,3 +111,31 @@ def _aligned(values: list[float | None], length: int) -> list[float | None]:
 def _week_label(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def csat_chart(current: MetricsReport, previous: MetricsReport) -> Chart:
+    """Share of 4 and 5 among the ratings of the surveys sent each day (or week)."""
+
+    def score(days: Sequence[GroupMetrics]) -> float | None:
+        rated = sum(g.csat.rated for g in days)
+        satisfied = sum(g.csat.satisfied for g in days)
+        return round(100.0 * satisfied / rated, 1) if rated else None
+
+    now = trend(current)
+    before = trend(previous)
+    return Chart(
+        title="CSAT: ratings of 4 or 5",
+        labels=[label for label, _ in now],
+        series=[
+            Series("This period", [score(days) for _, days in now], "line", CURRENT),
+            Series(
+                "Previous period",
+                _aligned([score(days) for _, days in before], len(now)),
+                "line",
+                PREVIOUS,
+                dashed=True,
+            ),
+        ],
+        y_label="%",
+        y_range=(0, 100),
+    )

@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from app.accounts.nps import NpsNumbers, nps_numbers
 from app.charts import render_png, render_svg
-from app.reports.charts import attainment_chart, response_chart, volume_chart
+from app.reports.charts import attainment_chart, csat_chart, response_chart, volume_chart
 from app.reports.exports import CsvLines
 from app.reports.metrics import GroupBy, GroupMetrics, MetricsReport, support_metrics
 from app.web.deps import Page, WebContext
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/web", include_in_schema=False)
 PERIODS = (7, 30, 90, 365)
 Days = Annotated[int, Query()]
 By = Annotated[Literal["channel", "agent", "account"], Query()]
-CHARTS = {"volume", "response", "attainment"}
+CHARTS = {"volume", "response", "attainment", "csat"}
 REPORT_COLUMNS = (
     "group",
     "opened",
@@ -55,6 +56,8 @@ class Reports:
     daily_before: MetricsReport
     grouped: list[Comparison]
     totals: Comparison
+    nps: NpsNumbers
+    nps_before: NpsNumbers
 
 
 async def _reports(page: WebContext, days: int, by: str) -> Reports:
@@ -76,6 +79,12 @@ async def _reports(page: WebContext, days: int, by: str) -> Reports:
         daily_before = await report(before_start, start, GroupBy.DAY)
         grouped = await report(start, end, GroupBy(by))
         grouped_before = await report(before_start, start, GroupBy(by))
+        [nps] = await nps_numbers(
+            session=page.db, workspace_id=page.workspace_id, since=start, until=end
+        )
+        [nps_before] = await nps_numbers(
+            session=page.db, workspace_id=page.workspace_id, since=before_start, until=start
+        )
     earlier = {group.key: group for group in grouped_before.groups}
     keys = [group.key for group in grouped.groups] + [
         key for key in earlier if key not in {g.key for g in grouped.groups}
@@ -93,6 +102,8 @@ async def _reports(page: WebContext, days: int, by: str) -> Reports:
             for key in keys
         ],
         totals=Comparison(None, daily.totals, daily_before.totals),
+        nps=nps,
+        nps_before=nps_before,
     )
 
 
@@ -107,6 +118,7 @@ async def reports_page(
         volume_chart(found.daily, found.daily_before),
         response_chart(found.daily),
         attainment_chart(found.daily, found.daily_before),
+        csat_chart(found.daily, found.daily_before),
     ]
     return render(
         request,
@@ -162,6 +174,7 @@ async def chart_png(page: Page, name: str, days: Days = 30) -> Response:
         "volume": lambda: volume_chart(found.daily, found.daily_before),
         "response": lambda: response_chart(found.daily),
         "attainment": lambda: attainment_chart(found.daily, found.daily_before),
+        "csat": lambda: csat_chart(found.daily, found.daily_before),
     }[name]()
     return Response(render_png(chart), media_type="image/png")
 

@@ -112,7 +112,7 @@ async def test_a_lead_works_the_queue_in_a_browser(dashboard, emulator, clock, i
 
         await page.get_by_role("link", name="Reports").click()
         await playwright_api.expect(page.get_by_role("heading", name="Reports")).to_be_visible()
-        assert await page.locator("figure svg").count() == 3
+        assert await page.locator("figure svg").count() == 4
         await accessible(page, "reports")
         await page.screenshot(path=shots / "reports-desktop.png", full_page=True)
 

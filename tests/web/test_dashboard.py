@@ -269,12 +269,15 @@ async def test_reports_show_charts_beside_the_previous_period(dashboard, browser
 
     page = await browser.http.get("/web/reports?days=7&by=channel")
     png = await browser.http.get("/web/reports/volume.png?days=7")
+    csat_png = await browser.http.get("/web/reports/csat.png?days=7")
     table = await browser.http.get("/web/reports.csv?days=7&by=channel")
 
     assert page.status_code == 200
-    assert page.text.count("<svg") == 3 and 'role="img"' in page.text
+    assert page.text.count("<svg") == 4 and 'role="img"' in page.text
     assert "This period: 2 in all, most 2 on" in page.text  # the chart's words: today's two
     assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert csat_png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<dt>NPS</dt>" in page.text
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert (rows[0]["group"], rows[0]["opened"], rows[0]["opened_before"]) == ("all", "2", "1")
     assert (await browser.http.get("/web/reports?days=11")).status_code == 422
