@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.scoring import HealthPolicy, Scored, recompute_health
@@ -19,7 +18,7 @@ from app.sla.digest import next_digest_at, workspace_time_zone
 from app.text_safety import escape
 from app.timers.handlers import TimerHandlers
 from app.timers.models import Timer
-from app.timers.service import schedule_timer
+from app.timers.service import is_armed, schedule_timer
 
 HEALTH = "accounts.health"
 MONDAY = 0
@@ -33,12 +32,7 @@ async def ensure_daily_health(
     *, session: AsyncSession, workspace_id: int, hour: int, now: datetime
 ) -> None:
     """At start-up and install: arm the morning scoring unless it is armed."""
-    armed = await session.scalar(
-        select(Timer.id).where(
-            Timer.key == _key(workspace_id), Timer.done_at.is_(None), Timer.cancelled_at.is_(None)
-        )
-    )
-    if armed is None:
+    if not await is_armed(session=session, key=_key(workspace_id)):
         await _schedule(session, workspace_id, hour, now)
 
 

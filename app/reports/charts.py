@@ -3,7 +3,7 @@ weekly message in Slack (PNG)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -79,15 +79,41 @@ def response_chart(current: MetricsReport) -> Chart:
 
 
 def attainment_chart(current: MetricsReport, previous: MetricsReport) -> Chart:
+    """Share of the SLA targets decided each day (or week) that were met in time."""
+    return _share_chart(
+        "SLA targets met in time",
+        current,
+        previous,
+        lambda days: (sum(g.sla.met for g in days), sum(g.sla.decided for g in days)),
+    )
+
+
+def csat_chart(current: MetricsReport, previous: MetricsReport) -> Chart:
+    """Share of 4 and 5 among the ratings of the surveys sent each day (or week)."""
+    return _share_chart(
+        "CSAT: ratings of 4 or 5",
+        current,
+        previous,
+        lambda days: (sum(g.csat.satisfied for g in days), sum(g.csat.rated for g in days)),
+    )
+
+
+def _share_chart(
+    title: str,
+    current: MetricsReport,
+    previous: MetricsReport,
+    counts: Callable[[Sequence[GroupMetrics]], tuple[int, int]],
+) -> Chart:
+    """A percentage per point, this period beside the previous: `counts` gives (part, whole)."""
+
     def percent(days: Sequence[GroupMetrics]) -> float | None:
-        met = sum(g.sla.met for g in days)
-        decided = sum(g.sla.decided for g in days)
-        return round(100.0 * met / decided, 1) if decided else None
+        part, whole = counts(days)
+        return round(100.0 * part / whole, 1) if whole else None
 
     now = trend(current)
     before = trend(previous)
     return Chart(
-        title="SLA targets met in time",
+        title=title,
         labels=[label for label, _ in now],
         series=[
             Series("This period", [percent(days) for _, days in now], "line", CURRENT),
@@ -111,31 +137,3 @@ def _aligned(values: list[float | None], length: int) -> list[float | None]:
 def _week_label(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def csat_chart(current: MetricsReport, previous: MetricsReport) -> Chart:
-    """Share of 4 and 5 among the ratings of the surveys sent each day (or week)."""
-
-    def score(days: Sequence[GroupMetrics]) -> float | None:
-        rated = sum(g.csat.rated for g in days)
-        satisfied = sum(g.csat.satisfied for g in days)
-        return round(100.0 * satisfied / rated, 1) if rated else None
-
-    now = trend(current)
-    before = trend(previous)
-    return Chart(
-        title="CSAT: ratings of 4 or 5",
-        labels=[label for label, _ in now],
-        series=[
-            Series("This period", [score(days) for _, days in now], "line", CURRENT),
-            Series(
-                "Previous period",
-                _aligned([score(days) for _, days in before], len(now)),
-                "line",
-                PREVIOUS,
-                dashed=True,
-            ),
-        ],
-        y_label="%",
-        y_range=(0, 100),
-    )

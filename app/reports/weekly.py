@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.scoring import HealthPolicy, at_risk_accounts
@@ -24,7 +23,7 @@ from app.sla.digest import workspace_time_zone
 from app.sla.durations import format_duration
 from app.timers.handlers import TimerHandlers
 from app.timers.models import Timer
-from app.timers.service import schedule_timer
+from app.timers.service import is_armed, schedule_timer
 from app.workspaces.models import Workspace
 
 WEEKLY = "reports.weekly"
@@ -54,12 +53,7 @@ async def ensure_weekly_report(
     *, session: AsyncSession, workspace_id: int, hour: int, now: datetime
 ) -> None:
     """At start-up and install: arm the weekly report unless it is armed."""
-    armed = await session.scalar(
-        select(Timer.id).where(
-            Timer.key == _key(workspace_id), Timer.done_at.is_(None), Timer.cancelled_at.is_(None)
-        )
-    )
-    if armed is None:
+    if not await is_armed(session=session, key=_key(workspace_id)):
         await _schedule(session, workspace_id, hour, now)
 
 

@@ -22,7 +22,7 @@ from app.tickets.enums import OPEN_STATUSES, SlaState, TicketStatus
 from app.tickets.models import Ticket
 from app.timers.handlers import TimerHandlers
 from app.timers.models import Timer
-from app.timers.service import schedule_timer
+from app.timers.service import is_armed, schedule_timer
 from app.workspaces.models import Workspace
 
 DIGEST = "sla.digest"
@@ -47,14 +47,7 @@ async def ensure_daily_digest(
     *, session: AsyncSession, workspace_id: int, hour: int, now: datetime
 ) -> None:
     """At start-up: arm the digest unless it is armed (a digest missed while down still goes)."""
-    armed = await session.scalar(
-        select(Timer.id).where(
-            Timer.key == _key(workspace_id),
-            Timer.done_at.is_(None),
-            Timer.cancelled_at.is_(None),
-        )
-    )
-    if armed is None:
+    if not await is_armed(session=session, key=_key(workspace_id)):
         await schedule_daily_digest(session=session, workspace_id=workspace_id, hour=hour, now=now)
 
 

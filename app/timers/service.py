@@ -101,6 +101,16 @@ async def schedule_timer(
     return existing
 
 
+async def is_armed(*, session: AsyncSession, key: str) -> bool:
+    """Whether a timer with `key` is still to run (neither done nor cancelled)."""
+    found = await session.scalar(
+        select(Timer.id).where(
+            Timer.key == key, Timer.done_at.is_(None), Timer.cancelled_at.is_(None)
+        )
+    )
+    return found is not None
+
+
 async def cancel_timers(
     *,
     session: AsyncSession,

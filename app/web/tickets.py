@@ -20,6 +20,7 @@ from app.sla.models import SlaLedgerEntry
 from app.text_safety import escape
 from app.tickets.changes import SETTABLE_STATUSES, TicketChanges
 from app.tickets.enums import OPEN_STATUSES, Priority, SlaState, TicketStatus
+from app.tickets.models import Ticket
 from app.tickets.notes import add_note
 from app.tickets.queries import (
     UNASSIGNED,
@@ -31,7 +32,7 @@ from app.tickets.queries import (
     ticket_events,
     ticket_messages,
 )
-from app.web.deps import Form, Page
+from app.web.deps import Form, Page, WebContext
 from app.web.templating import render
 
 router = APIRouter(prefix="/web", include_in_schema=False)
@@ -177,12 +178,7 @@ async def bulk_change(request: Request, page: Page, form: Form) -> Response:
     for number in numbers:
         try:
             async with page.db.begin():
-                ticket = await get_ticket_by_number(
-                    session=page.db,
-                    workspace_id=page.workspace_id,
-                    number=parse_ticket_number(number),
-                    for_update=True,
-                )
+                ticket = await _locked(page, number)
                 await update_ticket(
                     session=page.db,
                     ticket=ticket,
@@ -246,12 +242,7 @@ async def change_ticket(
     try:
         changes = _ticket_changes(form, page.user_id)
         async with page.db.begin():
-            ticket = await get_ticket_by_number(
-                session=page.db,
-                workspace_id=page.workspace_id,
-                number=parse_ticket_number(number),
-                for_update=True,
-            )
+            ticket = await _locked(page, number)
             await update_ticket(
                 session=page.db,
                 ticket=ticket,
@@ -272,12 +263,7 @@ async def add_ticket_note(
     text = form.get("text")
     try:
         async with page.db.begin():
-            ticket = await get_ticket_by_number(
-                session=page.db,
-                workspace_id=page.workspace_id,
-                number=parse_ticket_number(number),
-                for_update=True,
-            )
+            ticket = await _locked(page, number)
             await add_note(
                 session=page.db,
                 ticket=ticket,
@@ -291,6 +277,16 @@ async def add_ticket_note(
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+async def _locked(page: WebContext, number: str) -> Ticket:
+    """The ticket a form names, locked for the change (as the API and Slack lock it)."""
+    return await get_ticket_by_number(
+        session=page.db,
+        workspace_id=page.workspace_id,
+        number=parse_ticket_number(number),
+        for_update=True,
+    )
 
 
 def _choices_context() -> dict[str, Any]:

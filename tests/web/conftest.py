@@ -9,9 +9,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from app.accounts.scoring import HealthPolicy, recompute_health
+from app.accounts.service import create_account
 from app.slack_emulator import SlackEmulator
 from app.team.enums import Role
+from app.workspaces.models import Workspace
 from tests.conftest import TEAM_ID, make_settings
 from tests.support.server import RunningApp
 from tests.tickets.helpers import CUSTOMER, add_member, open_tickets, watch
@@ -46,6 +50,23 @@ async def dashboard(database_url, clock, emulator: SlackEmulator) -> AsyncIterat
     await add_member(app, AGENT, Role.AGENT)
     yield app
     await app.stop()
+
+
+async def scored_account(app: RunningApp, name: str, now) -> int:
+    """An account made as a lead makes one, scored as the morning scoring does; its id."""
+    async with app.runtime.session_factory() as session, session.begin():
+        workspace_id = await session.scalar(select(Workspace.id))
+        account = await create_account(
+            session=session, workspace_id=workspace_id, name=name, now=now
+        )
+        await recompute_health(
+            session=session,
+            workspace_id=workspace_id,
+            now=now,
+            zone="UTC",
+            policy=HealthPolicy.from_settings(app.runtime.settings),
+        )
+        return account.id
 
 
 class Browser:

@@ -10,14 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from app.accounts.models import Account
-from app.accounts.scoring import HealthPolicy, recompute_health
-from app.accounts.service import create_account
-from app.workspaces.models import Workspace
 from tests.tickets.helpers import tickets
-from tests.web.conftest import AGENT, LEAD, open_tickets
+from tests.web.conftest import AGENT, LEAD, open_tickets, scored_account
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(os.environ.get("TICKETBOT_TEST_OUTPUT", "test-output")) / "screenshots"
@@ -39,19 +34,7 @@ async def accessible(page, name: str) -> None:
 
 async def test_a_lead_works_the_queue_in_a_browser(dashboard, emulator, clock, is_postgres):
     await open_tickets(dashboard, "Exports fail since the update", "Password reset loops")
-    async with dashboard.runtime.session_factory() as session, session.begin():
-        workspace_id = await session.scalar(select(Workspace.id))
-        await create_account(
-            session=session, workspace_id=workspace_id, name="Globex", now=clock.now()
-        )
-        await recompute_health(
-            session=session,
-            workspace_id=workspace_id,
-            now=clock.now(),
-            zone="UTC",
-            policy=HealthPolicy.from_settings(dashboard.runtime.settings),
-        )
-        account_id = await session.scalar(select(Account.id))
+    account_id = await scored_account(dashboard, "Globex", clock.now())
     clock.advance(minutes=5)  # the tickets are in the report's past
     assert emulator.oauth is not None
     emulator.oauth.sign_in("T0001", LEAD)

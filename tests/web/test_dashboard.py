@@ -10,9 +10,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.accounts.models import Account
-from app.accounts.scoring import HealthPolicy, recompute_health
-from app.accounts.service import create_account
 from app.apikeys.scopes import Scope
 from app.team.service import remove_member
 from app.tickets.enums import Priority, TicketStatus
@@ -21,7 +18,15 @@ from app.workspaces.models import Workspace
 from tests.api.helpers import api_client, api_key
 from tests.support.server import wait_until
 from tests.tickets.helpers import tickets
-from tests.web.conftest import AGENT, CALLBACK, CUSTOMER, LEAD, OUTSIDER, open_tickets
+from tests.web.conftest import (
+    AGENT,
+    CALLBACK,
+    CUSTOMER,
+    LEAD,
+    OUTSIDER,
+    open_tickets,
+    scored_account,
+)
 
 
 async def test_a_lead_signs_in_with_slack_and_sees_the_queue(dashboard, browser, emulator):
@@ -284,19 +289,7 @@ async def test_reports_show_charts_beside_the_previous_period(dashboard, browser
 
 
 async def test_accounts_show_health_and_why(dashboard, browser, clock):
-    async with dashboard.runtime.session_factory() as session, session.begin():
-        workspace_id = await session.scalar(select(Workspace.id))
-        await create_account(
-            session=session, workspace_id=workspace_id, name="Globex", now=clock.now()
-        )
-        await recompute_health(
-            session=session,
-            workspace_id=workspace_id,
-            now=clock.now(),
-            zone="UTC",
-            policy=HealthPolicy.from_settings(dashboard.runtime.settings),
-        )
-        account_id = await session.scalar(select(Account.id))
+    account_id = await scored_account(dashboard, "Globex", clock.now())
     await browser.sign_in(LEAD)
 
     listed = await browser.http.get("/web/accounts")
