@@ -8,8 +8,10 @@ plain-words description for its `aria-label` and the PNG's alt text.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,6 +25,8 @@ CURRENT = "#1d4ed8"
 PREVIOUS = "#6b7280"
 WARNING = "#b45309"
 PALETTE = (CURRENT, WARNING, "#047857", "#7c3aed", PREVIOUS)
+# matplotlib is not thread-safe (its font cache and settings are shared): one drawing at a time.
+_DRAWING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -111,25 +115,38 @@ class Chart:
         return f"{self.title}{span}. " + "; ".join(parts) if parts else f"{self.title}: no data."
 
 
+async def svgs(charts: Sequence[Chart], **size: float) -> list[str]:
+    """Several charts as SVG, drawn on a worker thread: drawing takes tens of milliseconds of
+    CPU a chart, which on the event loop would hold back every other request (Slack's
+    included) meanwhile."""
+    return await asyncio.to_thread(lambda: [render_svg(chart, **size) for chart in charts])
+
+
+async def png(chart: Chart) -> bytes:
+    """`render_png` on a worker thread (see `svgs`)."""
+    return await asyncio.to_thread(render_png, chart)
+
+
 def render_svg(chart: Chart, *, width: float = 8.0, height: float = 3.2) -> str:
     """The chart as an `<svg>` element (no XML prolog), to put inside a page."""
-    figure = _draw(chart, width, height)
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 
     buffer = io.StringIO()
-    FigureCanvasSVG(figure).print_svg(buffer)
+    with _DRAWING:
+        FigureCanvasSVG(_draw(chart, width, height)).print_svg(buffer)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
 
 def render_png(chart: Chart, *, width: float = 8.0, height: float = 3.6, dpi: int = 120) -> bytes:
     """The chart as PNG bytes (for Slack, which shows images, not SVG)."""
-    figure = _draw(chart, width, height)
-    figure.set_dpi(dpi)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
+    with _DRAWING:
+        figure = _draw(chart, width, height)
+        figure.set_dpi(dpi)
+        FigureCanvasAgg(figure).print_png(buffer)
     return buffer.getvalue()
 
 

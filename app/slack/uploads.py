@@ -13,14 +13,13 @@ share, the only step anyone sees, happens once:
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from app.charts import Chart, render_png
+from app.charts import Chart, png
 
 UPLOAD_CHART = "files.getUploadURLExternal"
 COMPLETE_UPLOAD = "files.completeUploadExternal"
@@ -34,16 +33,16 @@ class UploadRefused(Exception):
 async def upload_chart(client: AsyncWebClient, payload: dict[str, Any]) -> dict[str, Any]:
     """Steps 1 and 2 of the flow; the file id to complete. Raises what the calls raise."""
     chart = Chart.from_data(payload["chart"])
-    png = await asyncio.to_thread(render_png, chart)
+    image = await png(chart)
     started = await client.files_getUploadURLExternal(
         filename=str(payload["filename"]),
-        length=len(png),
+        length=len(image),
         alt_txt=chart.alt_text[:1000],
     )
     timeout = aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT_SECONDS)
     async with (
         aiohttp.ClientSession(timeout=timeout) as http,
-        http.post(str(started["upload_url"]), data=png) as answer,
+        http.post(str(started["upload_url"]), data=image) as answer,
     ):
         if answer.status != 200:
             raise UploadRefused(f"the upload URL answered {answer.status}")

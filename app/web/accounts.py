@@ -13,7 +13,7 @@ from app.accounts.queries import account_names, list_accounts
 from app.accounts.scoring import HealthPolicy, at_risk_accounts
 from app.accounts.testimonials import consented, testimonial_data
 from app.accounts.views import account_detail, account_reads
-from app.charts import CURRENT, Chart, Series, render_svg
+from app.charts import CURRENT, Chart, Series, svgs
 from app.errors import DomainError
 from app.reports.exports import CsvLines
 from app.web.deps import Page
@@ -105,7 +105,7 @@ async def account_page(
         account=detail,
         latest=latest,
         chart=chart,
-        chart_svg=render_svg(chart, height=2.6) if days else None,
+        chart_svg=(await svgs([chart], height=2.6))[0] if days else None,
     )
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.accounts.nps import NpsNumbers, nps_numbers
-from app.charts import render_png, render_svg
+from app.charts import png, svgs
 from app.reports.charts import attainment_chart, csat_chart, response_chart, volume_chart
 from app.reports.exports import CsvLines
 from app.reports.metrics import GroupBy, GroupMetrics, MetricsReport, support_metrics
@@ -126,7 +126,7 @@ async def reports_page(
         page,
         reports=found,
         periods=PERIODS,
-        charts=[(chart, render_svg(chart)) for chart in charts],
+        charts=list(zip(charts, await svgs(charts), strict=True)),
         csv_url=f"/web/reports.csv?days={days}&by={by}",
     )
 
@@ -176,7 +176,7 @@ async def chart_png(page: Page, name: str, days: Days = 30) -> Response:
         "attainment": lambda: attainment_chart(found.daily, found.daily_before),
         "csat": lambda: csat_chart(found.daily, found.daily_before),
     }[name]()
-    return Response(render_png(chart), media_type="image/png")
+    return Response(await png(chart), media_type="image/png")
 
 
 def _no_such_period(days: int) -> Response:
