@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 
+from app.accounts.models import NpsSurvey
 from app.csat.models import CsatSurvey
 from app.errors import DomainError, InvalidInput
 from app.flows.changes import update_ticket
@@ -41,6 +42,7 @@ _E = TypeVar("_E", Priority, TicketStatus)
 _C = TypeVar("_C", TicketStatus, Priority, SlaState)
 
 PAGE_SIZE = 50
+NPS_SHOWN = 3
 MAX_BULK = 200
 OPEN_CHOICES = tuple(s.value for s in OPEN_STATUSES)
 
@@ -220,6 +222,23 @@ async def ticket_page(
                 select(CsatSurvey).where(CsatSurvey.ticket_id == ticket.id).order_by(CsatSurvey.id)
             )
         )
+        # What the requester answered to NPS lately (NPS asks people, not tickets).
+        nps_answers = (
+            list(
+                await page.db.scalars(
+                    select(NpsSurvey)
+                    .where(
+                        NpsSurvey.workspace_id == page.workspace_id,
+                        NpsSurvey.contact_user_id == ticket.requester_user_id,
+                        NpsSurvey.score.is_not(None),
+                    )
+                    .order_by(NpsSurvey.sent_at.desc())
+                    .limit(NPS_SHOWN)
+                )
+            )
+            if ticket.requester_user_id
+            else []
+        )
     return render(
         request,
         "ticket.html",
@@ -229,6 +248,7 @@ async def ticket_page(
         events=events,
         ledger=ledger,
         surveys=surveys,
+        nps_answers=nps_answers,
         statuses=[s.value for s in SETTABLE_STATUSES],
         **_choices_context(),
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from app.accounts.enums import NpsStatus
+from app.accounts.models import NpsSurvey
 from app.apikeys.scopes import Scope
 from app.team.service import remove_member
 from app.tickets.enums import Priority, TicketStatus
@@ -210,14 +213,31 @@ async def test_someone_removed_from_the_team_is_signed_out_at_the_next_click(das
 
 
 async def test_the_ticket_page_shows_the_conversation_and_takes_notes_and_changes(
-    dashboard, browser, emulator
+    dashboard, browser, emulator, clock
 ):
     await open_tickets(dashboard, "Invoices are wrong & late")
+    account_id = await scored_account(dashboard, "Globex", clock.now())
+    async with dashboard.runtime.session_factory() as session, session.begin():
+        session.add(
+            NpsSurvey(
+                workspace_id=await session.scalar(select(Workspace.id)),
+                account_id=account_id,
+                contact_user_id=CUSTOMER,
+                channel_id="CSUPPORT",
+                status=NpsStatus.SENT,
+                score=9,
+                reason="Fast <answers>",
+                sent_at=clock.now(),
+                expires_at=clock.now() + timedelta(days=7),
+                answered_at=clock.now(),
+            )
+        )
     await browser.sign_in(LEAD)
 
     page = await browser.http.get("/web/tickets/T-1")
     assert page.status_code == 200
     assert "Invoices are wrong &amp; late" in page.text  # plain text, escaped by the page
+    assert "9/10" in page.text and "Fast &lt;answers&gt;" in page.text  # the requester's NPS
     token = await browser.csrf("/web/tickets/1")
 
     noted = await browser.http.post(
