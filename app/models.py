@@ -16,6 +16,7 @@ from app.directory.models import SlackTeam
 from app.home.models import HomeTab
 from app.inbox.models import SlackEvent
 from app.outbox.models import OutboxMessage, PacedKey
+from app.reports.models import ReportRollup, ReportRollupDay
 from app.sla.models import BusinessHours, SlaLedgerEntry, SlaPolicy
 from app.team.models import TeamMember
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
@@ -40,6 +41,8 @@ __all__ = [
     "NpsSurvey",
     "OutboxMessage",
     "PacedKey",
+    "ReportRollup",
+    "ReportRollupDay",
     "SlaLedgerEntry",
     "SlaPolicy",
     "SlackEvent",

@@ -41,6 +41,7 @@ from app.outbox.enums import OutboxKind
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.pacing import Pacer
 from app.outbox.service import OUTBOX_WRITTEN
+from app.reports.rollups import ensure_rollups, register_rollup_handler
 from app.reports.weekly import ensure_weekly_report, register_weekly_handler
 from app.sla.digest import ensure_daily_digest, register_digest_handler
 from app.slack.app import build_bolt_app
@@ -191,6 +192,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     register_auto_close_handler(timer_handlers)
     register_digest_handler(timer_handlers)
     register_weekly_handler(timer_handlers, HealthPolicy.from_settings(settings))
+    register_rollup_handler(timer_handlers)
     register_health_handler(timer_handlers, HealthPolicy.from_settings(settings))
     register_nps_timers(timer_handlers)
     CsatTimers(
@@ -336,6 +338,7 @@ async def set_up_workspace(
         hour=settings.account_health_hour,
         now=clock.now(),
     )
+    await ensure_rollups(session=session, workspace_id=workspace_id, now=clock.now())
     if settings.weekly_report_hour >= 0:
         await ensure_weekly_report(
             session=session,

@@ -529,6 +529,47 @@ def _csat_numbers(ratings: list[int | None]) -> CsatNumbers:
     )
 
 
+# -- the rows behind the numbers, for the daily rollups ---------------------------------------
+
+Groups = tuple[str | None, str | None, str | None]  # (channel, agent, account)
+
+
+@dataclass(frozen=True)
+class PeriodRows:
+    """What each number of a period is counted from, row by row, each with the channel, agent
+    and account it is grouped by (app/reports/rollups.py keeps them a day at a time)."""
+
+    opened: list[Groups]
+    first_response: list[tuple[Groups, float]]  # seconds
+    resolution: list[tuple[Groups, float]]
+    sla: list[tuple[Groups, str]]  # met | met_late | breached
+    csat: list[tuple[Groups, int | None]]  # the rating, None if unrated
+
+
+async def period_rows(
+    *, session: AsyncSession, workspace_id: int, start: datetime, end: datetime
+) -> PeriodRows:
+    """The rows the numbers of [start, end) are counted from, by the same definitions."""
+    period = _Period(workspace_id, _aware(start), _aware(end), GroupBy.DAY, "UTC")
+
+    async def fetch(source: _Source, *columns: SQLColumnExpression[Any]) -> list[Any]:
+        query = select(source.channel, source.agent, source.account, *columns).where(
+            *source.where(period)
+        )
+        return [((row[0], row[1], row[2]), *row[3:]) for row in await session.execute(query)]
+
+    opened = [groups for (groups,) in await fetch(_OPENED)]
+    answered = await fetch(_FIRST_RESPONSE, Ticket.first_response_at, Ticket.created_at)
+    resolved = await fetch(_RESOLUTION, Ticket.resolved_at, Ticket.created_at)
+    return PeriodRows(
+        opened=opened,
+        first_response=[(g, epoch_seconds(ended - began)) for g, ended, began in answered],
+        resolution=[(g, epoch_seconds(ended - began)) for g, ended, began in resolved],
+        sla=[(g, kind) for g, kind in await fetch(_SLA, SlaLedgerEntry.kind)],
+        csat=[(g, rating) for g, rating in await fetch(_CSAT, CsatSurvey.rating)],
+    )
+
+
 # -- the report --------------------------------------------------------------------------------
 
 
