@@ -16,7 +16,7 @@ from app.directory.models import SlackTeam
 from app.home.models import HomeTab
 from app.inbox.models import SlackEvent
 from app.outbox.models import OutboxMessage, PacedKey
-from app.reports.models import ReportRollup, ReportRollupDay
+from app.reports.models import ReportRollup, ReportRollupDay, ReportRollupMonth
 from app.sla.models import BusinessHours, SlaLedgerEntry, SlaPolicy
 from app.team.models import TeamMember
 from app.tickets.models import Ticket, TicketEvent, TicketMessage
@@ -43,6 +43,7 @@ __all__ = [
     "PacedKey",
     "ReportRollup",
     "ReportRollupDay",
+    "ReportRollupMonth",
     "SlaLedgerEntry",
     "SlaPolicy",
     "SlackEvent",

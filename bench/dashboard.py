@@ -38,7 +38,7 @@ from metrics import DEFAULT_POSTGRES, TEAM_ID, TOKEN, dsn, seed, serve_env, star
 from app.config import Settings
 from app.db import create_engine, create_session_factory
 from app.reports.metrics import reporting_time_zone
-from app.reports.rollups import DAYS_PER_RUN, build_day, days_to_build
+from app.reports.rollups import DAYS_PER_RUN, build_days, days_to_build
 from app.schema import upgrade_to_head
 from app.slack_emulator import BENCH_EMULATOR, SlackEmulator
 from app.web.session import SESSION_COOKIE, SessionSigner
@@ -94,10 +94,9 @@ async def build_rollups(url: str, workspace_id: int, now: datetime) -> tuple[int
                     now=now,
                     limit=DAYS_PER_RUN["postgresql"],
                 )
-                for day in days:
-                    await build_day(
-                        session=session, workspace_id=workspace_id, day=day, zone=zone, now=now
-                    )
+                await build_days(
+                    session=session, workspace_id=workspace_id, days=days, zone=zone, now=now
+                )
             built += len(days)
             if len(days) < DAYS_PER_RUN["postgresql"]:
                 break

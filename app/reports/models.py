@@ -14,20 +14,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, JSONDocument, UTCDateTime
 
 
-class ReportRollup(Base):
-    __tablename__ = "report_rollups"
-    __table_args__ = (UniqueConstraint("workspace_id", "day", "grouping", "key"),)
+class RollupNumbers:
+    """A grouping's numbers over a day or a month."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    day: Mapped[date] = mapped_column(Date())
-    # day (the whole day) | channel | agent | account
+    # day (the whole day or month) | channel | agent | account
     grouping: Mapped[str] = mapped_column(String(16))
     # The channel id, agent's user id or account name; "" for none (and for `day`).
     key: Mapped[str] = mapped_column(String(255))
     opened: Mapped[int] = mapped_column(Integer, default=0)
     # {bucket: count} (app/reports/histogram.py), seconds from opening to the first response
-    # and to the resolution of the tickets first answered / resolved that day.
+    # and to the resolution of the tickets first answered / resolved then.
     first_response: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     resolution: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     sla_met: Mapped[int] = mapped_column(Integer, default=0)
@@ -37,6 +33,27 @@ class ReportRollup(Base):
     csat_rated: Mapped[int] = mapped_column(Integer, default=0)
     csat_satisfied: Mapped[int] = mapped_column(Integer, default=0)
     csat_rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportRollup(RollupNumbers, Base):
+    __tablename__ = "report_rollups"
+    __table_args__ = (UniqueConstraint("workspace_id", "day", "grouping", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date())
+
+
+class ReportRollupMonth(RollupNumbers, Base):
+    """A calendar month's rollup: the sum of its days', rebuilt with them, so that a year's
+    report by account reads twelve rows a group instead of 365."""
+
+    __tablename__ = "report_rollup_months"
+    __table_args__ = (UniqueConstraint("workspace_id", "month", "grouping", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    month: Mapped[date] = mapped_column(Date())  # its first day
 
 
 class ReportRollupDay(Base):

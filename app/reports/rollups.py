@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
@@ -39,7 +40,7 @@ from app.reports.metrics import (
     period_rows,
     reporting_time_zone,
 )
-from app.reports.models import ReportRollup, ReportRollupDay
+from app.reports.models import ReportRollup, ReportRollupDay, ReportRollupMonth, RollupNumbers
 from app.tickets.models import Ticket
 from app.timers.handlers import TimerHandlers
 from app.timers.models import Timer
@@ -86,6 +87,21 @@ class Cell:
             sla=self.sla,
             csat=self.csat,
         )
+
+    def columns(self) -> dict[str, Any]:
+        """As a rollup row stores it."""
+        return {
+            "opened": self.opened,
+            "first_response": histogram.to_json(self.first_response),
+            "resolution": histogram.to_json(self.resolution),
+            "sla_met": self.sla.met,
+            "sla_met_late": self.sla.met_late,
+            "sla_breaches": self.sla.breaches,
+            "csat_sent": self.csat.sent,
+            "csat_rated": self.csat.rated,
+            "csat_satisfied": self.csat.satisfied,
+            "csat_rating_sum": self.csat.rating_sum,
+        }
 
     @classmethod
     def from_numbers(
@@ -178,25 +194,67 @@ async def build_day(
     )
     session.add_all(
         ReportRollup(
-            workspace_id=workspace_id,
-            day=day,
-            grouping=grouping,
-            key=key,
-            opened=cell.opened,
-            first_response=histogram.to_json(cell.first_response),
-            resolution=histogram.to_json(cell.resolution),
-            sla_met=cell.sla.met,
-            sla_met_late=cell.sla.met_late,
-            sla_breaches=cell.sla.breaches,
-            csat_sent=cell.csat.sent,
-            csat_rated=cell.csat.rated,
-            csat_satisfied=cell.csat.satisfied,
-            csat_rating_sum=cell.csat.rating_sum,
+            workspace_id=workspace_id, day=day, grouping=grouping, key=key, **cell.columns()
         )
         for (grouping, key), cell in cells.items()
     )
     session.add(ReportRollupDay(workspace_id=workspace_id, day=day, built_at=now))
     await session.flush()
+
+
+async def build_month(*, session: AsyncSession, workspace_id: int, month: date) -> None:
+    """Rebuild a month's rollup as the sum of its days' (built before, in this transaction)."""
+    end = _next_month(month)
+    cells: Cells = {}
+    for grouping, key, *numbers in await session.execute(
+        select(ReportRollup.grouping, ReportRollup.key, *_numbers_of(ReportRollup)).where(
+            ReportRollup.workspace_id == workspace_id,
+            ReportRollup.day >= month,
+            ReportRollup.day < end,
+        )
+    ):
+        cells.setdefault((grouping, key), Cell()).add(Cell.from_numbers(*numbers))
+    await session.execute(
+        delete(ReportRollupMonth).where(
+            ReportRollupMonth.workspace_id == workspace_id, ReportRollupMonth.month == month
+        )
+    )
+    session.add_all(
+        ReportRollupMonth(
+            workspace_id=workspace_id, month=month, grouping=grouping, key=key, **cell.columns()
+        )
+        for (grouping, key), cell in cells.items()
+    )
+    await session.flush()
+
+
+async def build_days(
+    *, session: AsyncSession, workspace_id: int, days: list[date], zone: str, now: datetime
+) -> None:
+    """Rebuild these days, then the months they fall in."""
+    for day in days:
+        await build_day(session=session, workspace_id=workspace_id, day=day, zone=zone, now=now)
+    for month in sorted({day.replace(day=1) for day in days}):
+        await build_month(session=session, workspace_id=workspace_id, month=month)
+
+
+def _numbers_of(model: type[RollupNumbers]) -> tuple[Any, ...]:
+    return (
+        model.opened,
+        model.first_response,
+        model.resolution,
+        model.sla_met,
+        model.sla_met_late,
+        model.sla_breaches,
+        model.csat_sent,
+        model.csat_rated,
+        model.csat_satisfied,
+        model.csat_rating_sum,
+    )
+
+
+def _next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 async def days_to_build(
@@ -258,11 +316,13 @@ async def rolled_up_report(
     now: datetime,
 ) -> MetricsReport:
     """The report of the calendar days first_day..last_day (up to now), as `support_metrics`
-    gives it, read from the rollups where the days are built."""
+    gives it, read from the rollups where the days are built: a breakdown by channel, agent or
+    account reads the months that lie wholly in the period and are wholly built as months."""
     zone = await reporting_time_zone(session=session, workspace_id=workspace_id)
     today = now.astimezone(ZoneInfo(zone)).date()
     last_day = min(last_day, today)
-    groupings = {WHOLE_DAY} if group_by is GroupBy.DAY else {WHOLE_DAY, group_by.value}
+    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    groupings = sorted({WHOLE_DAY} if group_by is GroupBy.DAY else {WHOLE_DAY, group_by.value})
     built = set(
         await session.scalars(
             select(ReportRollupDay.day).where(
@@ -272,59 +332,90 @@ async def rolled_up_report(
             )
         )
     )
-    by_day: dict[date, Cells] = {}
-    # Columns, not objects: a year by account is some 20,000 rows.
-    for day, grouping, key, *numbers in await session.execute(
-        select(
-            ReportRollup.day,
-            ReportRollup.grouping,
-            ReportRollup.key,
-            ReportRollup.opened,
-            ReportRollup.first_response,
-            ReportRollup.resolution,
-            ReportRollup.sla_met,
-            ReportRollup.sla_met_late,
-            ReportRollup.sla_breaches,
-            ReportRollup.csat_sent,
-            ReportRollup.csat_rated,
-            ReportRollup.csat_satisfied,
-            ReportRollup.csat_rating_sum,
-        ).where(
-            ReportRollup.workspace_id == workspace_id,
-            ReportRollup.day >= first_day,
-            ReportRollup.day <= last_day,
-            ReportRollup.grouping.in_(sorted(groupings)),
-        )
-    ):
-        if day in built:
-            by_day.setdefault(day, {})[(grouping, key)] = Cell.from_numbers(*numbers)
-    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
-    for day in days:
-        if day not in built:  # not built yet: counted from the rows
-            by_day[day] = await day_cells(
-                session=session, workspace_id=workspace_id, day=day, zone=zone, until=now
+    earliest = await session.scalar(
+        select(func.min(Ticket.created_at)).where(Ticket.workspace_id == workspace_id)
+    )
+    # Days before the first ticket have nothing to count (and are never built).
+    since = earliest.astimezone(ZoneInfo(zone)).date() if earliest is not None else None
+    counted = {day for day in days if day in built or since is None or day < since}
+    months = [] if group_by is GroupBy.DAY else _whole_months(days, counted, today)
+    in_months = {day for day in days if day.replace(day=1) in months}
+    pieces: list[Cells] = []
+    if months:
+        for grouping, key, *numbers in await session.execute(
+            select(
+                ReportRollupMonth.grouping,
+                ReportRollupMonth.key,
+                *_numbers_of(ReportRollupMonth),
+            ).where(
+                ReportRollupMonth.workspace_id == workspace_id,
+                ReportRollupMonth.month.in_(months),
+                ReportRollupMonth.grouping.in_(groupings),
             )
-    return _report(by_day, days, group_by, zone, now)
+        ):
+            pieces.append({(grouping, key): Cell.from_numbers(*numbers)})
+    by_day: dict[date, Cells] = {}
+    rest = [day for day in days if day not in in_months]
+    if rest:
+        # Columns, not objects: a period's rows may be thousands.
+        for day, grouping, key, *numbers in await session.execute(
+            select(
+                ReportRollup.day,
+                ReportRollup.grouping,
+                ReportRollup.key,
+                *_numbers_of(ReportRollup),
+            ).where(
+                ReportRollup.workspace_id == workspace_id,
+                ReportRollup.day >= rest[0],
+                ReportRollup.day <= rest[-1],
+                ReportRollup.grouping.in_(groupings),
+            )
+        ):
+            if day in built and day not in in_months:
+                by_day.setdefault(day, {})[(grouping, key)] = Cell.from_numbers(*numbers)
+        for day in rest:
+            if day not in counted:  # not built yet: counted from the rows
+                by_day[day] = await day_cells(
+                    session=session, workspace_id=workspace_id, day=day, zone=zone, until=now
+                )
+    pieces += [by_day.get(day, {}) for day in rest]
+    return _report(by_day, pieces, days, group_by, zone, now)
+
+
+def _whole_months(days: list[date], counted: set[date], today: date) -> list[date]:
+    """The months whose every day is in `days`, counted, and over (not today's month)."""
+    wanted = set(days)
+    months = []
+    for month in sorted({day.replace(day=1) for day in days}):
+        month_days = [month + timedelta(days=n) for n in range((_next_month(month) - month).days)]
+        if month_days[-1] < today and all(d in wanted and d in counted for d in month_days):
+            months.append(month)
+    return months
 
 
 def _report(
-    by_day: dict[date, Cells], days: list[date], group_by: GroupBy, zone: str, now: datetime
+    by_day: dict[date, Cells],
+    pieces: list[Cells],
+    days: list[date],
+    group_by: GroupBy,
+    zone: str,
+    now: datetime,
 ) -> MetricsReport:
     totals = Cell()
     groups: dict[str | None, Cell] = {}
-    for day in days:
-        cells = by_day.get(day, {})
-        whole = cells.get((WHOLE_DAY, ""), Cell())
-        totals.add(whole)
-        if group_by is GroupBy.DAY:
-            groups[day.isoformat()] = whole
-            continue
-        for (grouping, key), cell in cells.items():
-            if grouping == group_by.value:
-                groups.setdefault(key or None, Cell()).add(cell)
     if group_by is GroupBy.DAY:
+        for day in days:
+            whole = by_day.get(day, {}).get((WHOLE_DAY, ""), Cell())
+            totals.add(whole)
+            groups[day.isoformat()] = whole
         keys: list[str | None] = [day.isoformat() for day in days]
     else:
+        for cells in pieces:
+            for (grouping, key), cell in cells.items():
+                if grouping == WHOLE_DAY:
+                    totals.add(cell)
+                elif grouping == group_by.value:
+                    groups.setdefault(key or None, Cell()).add(cell)
         keys = sorted(groups, key=lambda k: (-groups[k].opened, k is None, k or ""))
     start = datetime.combine(days[0] if days else now.date(), time(), ZoneInfo(zone))
     end = min(now, datetime.combine(days[-1] + timedelta(days=1), time(), ZoneInfo(zone)))
@@ -379,10 +470,9 @@ def register_rollup_handler(handlers: TimerHandlers) -> None:
             now=now,
             limit=limit,
         )
-        for day in days:
-            await build_day(
-                session=session, workspace_id=timer.workspace_id, day=day, zone=zone, now=now
-            )
+        await build_days(
+            session=session, workspace_id=timer.workspace_id, days=days, zone=zone, now=now
+        )
         # Catching up (days were left for the next run): go again at once; else in a while.
         due = now if len(days) == limit else now + REFRESH_EVERY
         await schedule_timer(

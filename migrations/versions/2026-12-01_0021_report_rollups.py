@@ -29,12 +29,8 @@ def _workspace(**options: object) -> sa.Column:
     )
 
 
-def upgrade() -> None:
-    op.create_table(
-        "report_rollups",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        _workspace(),
-        sa.Column("day", sa.Date(), nullable=False),
+def _numbers() -> list[sa.Column]:
+    return [
         sa.Column("grouping", sa.String(16), nullable=False),
         sa.Column("key", sa.String(255), nullable=False),
         sa.Column("opened", sa.Integer(), nullable=False),
@@ -47,7 +43,25 @@ def upgrade() -> None:
         sa.Column("csat_rated", sa.Integer(), nullable=False),
         sa.Column("csat_satisfied", sa.Integer(), nullable=False),
         sa.Column("csat_rating_sum", sa.Integer(), nullable=False),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "report_rollups",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        _workspace(),
+        sa.Column("day", sa.Date(), nullable=False),
+        *_numbers(),
         sa.UniqueConstraint("workspace_id", "day", "grouping", "key"),
+    )
+    op.create_table(
+        "report_rollup_months",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        _workspace(),
+        sa.Column("month", sa.Date(), nullable=False),
+        *_numbers(),
+        sa.UniqueConstraint("workspace_id", "month", "grouping", "key"),
     )
     op.create_table(
         "report_rollup_days",
@@ -59,4 +73,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("report_rollup_days")
+    op.drop_table("report_rollup_months")
     op.drop_table("report_rollups")

@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app.reports.metrics import GroupBy, GroupMetrics, MetricsReport, support_metrics
 from app.reports.models import ReportRollup, ReportRollupDay
 from app.reports.rollups import (
     build_day,
+    build_days,
     days_to_build,
     rolled_up_report,
 )
@@ -70,12 +71,11 @@ async def exact(session_factory, workspace_id: int, group_by: GroupBy) -> Metric
         )
 
 
-async def build(session_factory, workspace_id: int) -> None:
+async def build(session_factory, workspace_id: int, days=DAYS, now=LATER) -> None:
     async with session_factory() as session, session.begin():
-        for day in DAYS:
-            await build_day(
-                session=session, workspace_id=workspace_id, day=day, zone="UTC", now=LATER
-            )
+        await build_days(
+            session=session, workspace_id=workspace_id, days=list(days), zone="UTC", now=now
+        )
 
 
 @pytest.mark.parametrize("group_by", list(GroupBy))
@@ -181,3 +181,36 @@ async def test_the_timer_builds_the_days_and_comes_back(running_app, clock):
     first = date(2026, 1, 5)  # rebuilt: built before it ended
     assert built == [first, first + timedelta(days=1), first + timedelta(days=2)]
     assert opened == 1
+
+
+async def test_a_long_breakdown_reads_whole_months(session_factory):
+    """December and January lie wholly in the period: a breakdown reads their month rows (the
+    days' rows are not needed, and here are gone), with the same numbers."""
+    workspace_id = await seeded_workspace(session_factory)
+    february = datetime(2026, 2, 10, tzinfo=UTC)
+    january = [date(2026, 1, 1) + timedelta(days=n) for n in range(31)]
+    await build(session_factory, workspace_id, days=january, now=february)
+    async with session_factory() as session, session.begin():
+        await session.execute(
+            delete(ReportRollup).where(
+                ReportRollup.workspace_id == workspace_id, ReportRollup.grouping != "day"
+            )
+        )
+        report = await rolled_up_report(
+            session=session,
+            workspace_id=workspace_id,
+            first_day=date(2025, 12, 1),
+            last_day=date(2026, 1, 31),
+            group_by=GroupBy.ACCOUNT,
+            now=february,
+        )
+        expected = await support_metrics(
+            session=session,
+            workspace_id=workspace_id,
+            start=datetime(2025, 12, 1, tzinfo=UTC),
+            end=datetime(2026, 2, 1, tzinfo=UTC),
+            group_by=GroupBy.ACCOUNT,
+        )
+
+    same_report(report, expected)
+    assert report.totals.opened == expected.totals.opened > 0
