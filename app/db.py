@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
+import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -108,12 +109,15 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        json_deserializer=orjson.loads,
     )
 
 
 def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     in_memory = url.endswith(":memory:") or url.rstrip("/").endswith("sqlite+aiosqlite:")
-    kwargs: dict[str, Any] = {"echo": echo}
+    # orjson reads JSON columns several times faster than the json module (a year's report
+    # reads thousands of rollup histograms); written JSON stays the json module's.
+    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": orjson.loads}
     if in_memory:
         kwargs["poolclass"] = StaticPool
     else:

@@ -9,7 +9,6 @@ exact; only the median and the 90th percentile are read to that precision.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping
 
 GROWTH = 1.02
@@ -29,45 +28,40 @@ def bounds(index: int) -> tuple[float, float]:
     return GROWTH**index, GROWTH ** (index + 1)
 
 
-def histogram(seconds: Iterable[float]) -> Counter[int]:
-    return Counter(bucket(max(value, 0.0)) for value in seconds)
-
-
-def merge(histograms: Iterable[Mapping[int, int]]) -> Counter[int]:
-    total: Counter[int] = Counter()
-    for one in histograms:
-        total.update(one)
-    return total
-
-
-def percentile(counts: Mapping[int, int], fraction: float) -> float | None:
+def percentiles(
+    counts: Mapping[int, int] | Mapping[str, int], fractions: Iterable[float]
+) -> list[float | None]:
     """As PostgreSQL's percentile_cont would give over the durations (linear between the two
     nearest ranks), each duration read as its place within its bucket: values in a bucket are
-    taken as spread evenly over it."""
-    total = sum(counts.values())
+    taken as spread evenly over it. Keys may be the buckets or their JSON text."""
+    ordered = sorted((int(index), count) for index, count in counts.items() if count)
+    total = sum(count for _, count in ordered)
     if total == 0:
-        return None
-    position = fraction * (total - 1)
-    return (_at_rank(counts, math.floor(position)) * (1 - (position % 1))) + (
-        _at_rank(counts, math.ceil(position)) * (position % 1)
-    )
+        return [None for _ in fractions]
+    found: list[float | None] = []
+    for fraction in fractions:
+        position = fraction * (total - 1)
+        low, high = math.floor(position), math.ceil(position)
+        share = position - low
+        found.append(_at_rank(ordered, low) * (1 - share) + _at_rank(ordered, high) * share)
+    return found
 
 
-def _at_rank(counts: Mapping[int, int], rank: int) -> float:
+def _at_rank(ordered: list[tuple[int, int]], rank: int) -> float:
     seen = 0
-    for index in sorted(counts):
-        count = counts[index]
+    for index, count in ordered:
         if rank < seen + count:
             low, high = bounds(index)
             return low + (high - low) * ((rank - seen) + 0.5) / count
         seen += count
-    low, high = bounds(max(counts))
-    return high
+    return bounds(ordered[-1][0])[1]
 
 
-def to_json(counts: Mapping[int, int]) -> dict[str, int]:
+def to_json(counts: Mapping[int, int] | Mapping[str, int]) -> dict[str, int]:
     return {str(index): count for index, count in counts.items() if count}
 
 
-def from_json(data: Mapping[str, int]) -> Counter[int]:
-    return Counter({int(index): int(count) for index, count in data.items()})
+def add(total: dict[str, int], more: Mapping[str, int]) -> None:
+    """Add `more`'s counts into `total` (both keyed by the buckets' JSON text)."""
+    for index, count in more.items():
+        total[index] = total.get(index, 0) + count
