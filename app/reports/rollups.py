@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.csat.enums import SATISFIED_MIN
@@ -371,8 +371,7 @@ async def rolled_up_report(
                 *_numbers_of(ReportRollup),
             ).where(
                 ReportRollup.workspace_id == workspace_id,
-                ReportRollup.day >= rest[0],
-                ReportRollup.day <= rest[-1],
+                or_(*(ReportRollup.day.between(a, b) for a, b in _runs(rest))),
                 ReportRollup.grouping.in_(groupings),
             )
         ):
@@ -385,6 +384,17 @@ async def rolled_up_report(
                 )
     pieces += [by_day.get(day, {}) for day in rest]
     return _report(by_day, pieces, days, group_by, zone, now)
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days: (first, last) each."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def _whole_months(days: list[date], counted: set[date], today: date) -> list[date]:
