@@ -432,11 +432,12 @@ def _report(
                 elif grouping == group_by.value:
                     groups.setdefault(key or None, Cell()).add(cell)
         keys = sorted(groups, key=lambda k: (-groups[k].opened, k is None, k or ""))
-    start = datetime.combine(days[0] if days else now.date(), time(), ZoneInfo(zone))
-    end = min(now, datetime.combine(days[-1] + timedelta(days=1), time(), ZoneInfo(zone)))
+    tz = ZoneInfo(zone)
+    start = datetime.combine(days[0], time(), tz) if days else now
+    end = min(now, datetime.combine(days[-1] + timedelta(days=1), time(), tz)) if days else now
     return MetricsReport(
         start=start,
-        end=end if days else start,
+        end=end,
         group_by=group_by,
         time_zone=zone,
         totals=totals.metrics(None),

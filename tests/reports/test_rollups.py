@@ -214,3 +214,18 @@ async def test_a_long_breakdown_reads_whole_months(session_factory):
 
     same_report(report, expected)
     assert report.totals.opened == expected.totals.opened > 0
+
+
+async def test_a_period_in_the_future_is_empty(session_factory):
+    workspace_id = await seeded_workspace(session_factory)
+    async with session_factory() as session, session.begin():
+        report = await rolled_up_report(
+            session=session,
+            workspace_id=workspace_id,
+            first_day=date(2026, 2, 1),
+            last_day=date(2026, 2, 7),
+            group_by=GroupBy.CHANNEL,
+            now=LATER,
+        )
+
+    assert (report.groups, report.totals.opened) == ([], 0)
