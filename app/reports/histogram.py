@@ -34,27 +34,40 @@ def percentiles(
     """As PostgreSQL's percentile_cont would give over the durations (linear between the two
     nearest ranks), each duration read as its place within its bucket: values in a bucket are
     taken as spread evenly over it. Keys may be the buckets or their JSON text."""
-    ordered = sorted((int(index), count) for index, count in counts.items() if count)
+    ordered = sorted((_index(key), count) for key, count in counts.items() if count)
     total = sum(count for _, count in ordered)
+    wanted = list(fractions)
     if total == 0:
-        return [None for _ in fractions]
+        return [None for _ in wanted]
+    positions = [fraction * (total - 1) for fraction in wanted]
+    ranks = sorted({r for p in positions for r in (math.floor(p), math.ceil(p))})
+    value: dict[int, float] = {}
+    seen, next_rank = 0, 0
+    for index, count in ordered:  # one walk for every rank asked for
+        while next_rank < len(ranks) and ranks[next_rank] < seen + count:
+            low, high = bounds(index)
+            rank = ranks[next_rank]
+            value[rank] = low + (high - low) * ((rank - seen) + 0.5) / count
+            next_rank += 1
+        seen += count
     found: list[float | None] = []
-    for fraction in fractions:
-        position = fraction * (total - 1)
-        low, high = math.floor(position), math.ceil(position)
-        share = position - low
-        found.append(_at_rank(ordered, low) * (1 - share) + _at_rank(ordered, high) * share)
+    for position in positions:
+        low_rank, high_rank = math.floor(position), math.ceil(position)
+        share = position - low_rank
+        found.append(value[low_rank] * (1 - share) + value[high_rank] * share)
     return found
 
 
-def _at_rank(ordered: list[tuple[int, int]], rank: int) -> float:
-    seen = 0
-    for index, count in ordered:
-        if rank < seen + count:
-            low, high = bounds(index)
-            return low + (high - low) * ((rank - seen) + 0.5) / count
-        seen += count
-    return bounds(ordered[-1][0])[1]
+def _index(key: int | str) -> int:
+    if isinstance(key, int):
+        return key
+    found = _INDEXES.get(key)
+    if found is None:
+        found = _INDEXES[key] = int(key)
+    return found
+
+
+_INDEXES: dict[str, int] = {}
 
 
 def to_json(counts: Mapping[int, int] | Mapping[str, int]) -> dict[str, int]:

@@ -179,15 +179,7 @@ async def bulk_change(request: Request, page: Page, form: Form) -> Response:
     done, refused = 0, []
     for number in numbers:
         try:
-            async with page.db.begin():
-                ticket = await _locked(page, number)
-                await update_ticket(
-                    session=page.db,
-                    ticket=ticket,
-                    changes=changes,
-                    actor=page.actor,
-                    now=page.clock.now(),
-                )
+            await _change(page, number, changes)
             done += 1
         except DomainError as exc:
             refused.append(f"T-{number.removeprefix('T-')}: {exc.render(_person)}")
@@ -260,16 +252,7 @@ async def change_ticket(
 ) -> Response:
     back = f"/web/tickets/{_number(number)}"
     try:
-        changes = _ticket_changes(form, page.user_id)
-        async with page.db.begin():
-            ticket = await _locked(page, number)
-            await update_ticket(
-                session=page.db,
-                ticket=ticket,
-                changes=changes,
-                actor=page.actor,
-                now=page.clock.now(),
-            )
+        await _change(page, number, _ticket_changes(form, page.user_id))
     except DomainError as exc:
         return _redirect(back, problem=exc.render(_person))
     return _redirect(back, notice="Saved.")
@@ -297,6 +280,15 @@ async def add_ticket_note(
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+async def _change(page: WebContext, number: str, changes: TicketChanges) -> None:
+    """One ticket's changes in a transaction of its own, through the flows Slack uses."""
+    async with page.db.begin():
+        ticket = await _locked(page, number)
+        await update_ticket(
+            session=page.db, ticket=ticket, changes=changes, actor=page.actor, now=page.clock.now()
+        )
 
 
 async def _locked(page: WebContext, number: str) -> Ticket:
