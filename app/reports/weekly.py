@@ -28,7 +28,7 @@ from app.workspaces.models import Workspace
 
 WEEKLY = "reports.weekly"
 MONDAY = 0
-# Slack's methods, named as the outbox's rows name them (app/slack/uploads.py sends them).
+# The outbox rows' Slack methods (app/slack/uploads.py sends them; one definition, here).
 UPLOAD_CHART = "files.getUploadURLExternal"
 COMPLETE_UPLOAD = "files.completeUploadExternal"
 NOTABLE_CHANGE = 0.2  # a fifth up or down is worth a line under "What changed"

@@ -20,9 +20,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.charts import Chart, png
+from app.reports.weekly import COMPLETE_UPLOAD, UPLOAD_CHART
 
-UPLOAD_CHART = "files.getUploadURLExternal"
-COMPLETE_UPLOAD = "files.completeUploadExternal"
+__all__ = ["COMPLETE_UPLOAD", "UPLOAD_CHART", "completion", "shared_already", "upload_chart"]
+
 UPLOAD_TIMEOUT_SECONDS = 30.0
 
 
