@@ -697,6 +697,13 @@ class SlackEmulator:
     def _content_problems(self, method: str, args: dict[str, Any]) -> list[Problem]:
         if method in _MESSAGE_METHODS:
             return check_message(args, rules=self._text_rules, blocks=self._block_kit)
+        if method == "files.completeUploadExternal" and (
+            args.get("initial_comment") or args.get("blocks")
+        ):
+            # The share is a message too: its words follow the same text rules (mrkdwn,
+            # escaping, no broadcast mentions) as chat.postMessage's.
+            shared = {"text": args.get("initial_comment"), "blocks": args.get("blocks")}
+            return check_message(shared, rules=self._text_rules, blocks=self._block_kit)
         surface = _VIEW_SURFACES.get(method)
         if surface is not None:
             return check_view(

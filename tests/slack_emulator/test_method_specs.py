@@ -251,3 +251,23 @@ async def test_the_upload_flow_refuses_what_slack_refuses(
         client.files_completeUploadExternal(files=[{"id": started["file_id"]}], channel_id="C1")
     )
     assert twice.response["error"] == "file_not_found"
+
+
+async def test_a_files_share_follows_the_message_text_rules(
+    emulator: SlackEmulator, slack_client: AsyncWebClient
+) -> None:
+    """An initial comment is a message in the channel: a broadcast mention in it is refused,
+    as in chat.postMessage (the emulator is stricter than Slack, never looser)."""
+    emulator.add_channel("C1", name="support")
+    started = await slack_client.files_getUploadURLExternal(filename="a.png", length=4)
+    async with httpx.AsyncClient() as http:
+        await http.post(started["upload_url"], content=b"1234")
+
+    refused = await _error_of(
+        slack_client.files_completeUploadExternal(
+            files=[{"id": started["file_id"]}], channel_id="C1", initial_comment="<!channel> hi"
+        )
+    )
+
+    assert refused.response["ok"] is False
+    assert not [m for m in emulator.messages("C1") if m.get("files")]
