@@ -4,77 +4,103 @@ Buckets grow by 2% (bucket b holds [1.02^b, 1.02^(b+1)) seconds; under a second 
 so a percentile read from the buckets is within 1% of the exact one, whatever the period:
 365 days of a busy workspace are a few hundred buckets, not a million durations. Counts are
 exact; only the median and the 90th percentile are read to that precision.
+
+In memory a histogram is a dense array of counts (`SIZE` buckets, bucket b at index b + 1), so
+adding a month of days is one vector sum and a percentile one cumulative sum. Stored, it is its
+non-empty buckets as (index, count) pairs packed little-endian (`encode`/`decode`): a report
+over a year by account reads thousands of them, and a JSON object of text keys cost some 90 µs
+each to turn back into numbers (measured at 1,000,000 tickets); the bytes cost a few.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
 
 GROWTH = 1.02
 _LOG_GROWTH = math.log(GROWTH)
 UNDER_A_SECOND = -1
+# Bucket -1 up to bucket 1200 (1.02^1200 s is some 600 years): longer is counted in the last.
+SIZE = 1202
+
+Counts = npt.NDArray[np.int64]
+_PAIR = np.dtype([("index", "<u2"), ("count", "<u4")])
 
 
 def bucket(seconds: float) -> int:
     if seconds < 1.0:
         return UNDER_A_SECOND
-    return math.floor(math.log(seconds) / _LOG_GROWTH + 1e-9)
+    return min(math.floor(math.log(seconds) / _LOG_GROWTH + 1e-9), SIZE - 2)
 
 
-def bounds(index: int) -> tuple[float, float]:
-    if index == UNDER_A_SECOND:
+def index_of(seconds: float) -> int:
+    """Where a duration is counted in a histogram's array."""
+    return bucket(max(seconds, 0.0)) + 1
+
+
+def bounds(bucket_number: int) -> tuple[float, float]:
+    if bucket_number == UNDER_A_SECOND:
         return 0.0, 1.0
-    return GROWTH**index, GROWTH ** (index + 1)
+    return GROWTH**bucket_number, GROWTH ** (bucket_number + 1)
 
 
-def percentiles(
-    counts: Mapping[int, int] | Mapping[str, int], fractions: Iterable[float]
-) -> list[float | None]:
+def empty() -> Counts:
+    return np.zeros(SIZE, dtype=np.int64)
+
+
+def of(durations: Iterable[float]) -> Counts:
+    """The histogram of these durations (seconds)."""
+    return of_indexes([index_of(seconds) for seconds in durations])
+
+
+def of_indexes(indexes: list[int]) -> Counts:
+    """The histogram counting each of these array indexes (`index_of`) once per mention."""
+    if not indexes:
+        return empty()
+    return np.bincount(np.asarray(indexes, dtype=np.intp), minlength=SIZE).astype(np.int64)
+
+
+def encode(counts: Counts) -> bytes:
+    (indexes,) = np.nonzero(counts)
+    pairs = np.empty(len(indexes), dtype=_PAIR)
+    pairs["index"] = indexes
+    pairs["count"] = counts[indexes]
+    return pairs.tobytes()
+
+
+def decode(data: bytes) -> Counts:
+    pairs = np.frombuffer(data, dtype=_PAIR)
+    counts = empty()
+    counts[pairs["index"]] = pairs["count"]
+    return counts
+
+
+def percentiles(counts: Counts, fractions: Iterable[float]) -> list[float | None]:
     """As PostgreSQL's percentile_cont would give over the durations (linear between the two
     nearest ranks), each duration read as its place within its bucket: values in a bucket are
-    taken as spread evenly over it. Keys may be the buckets or their JSON text."""
-    ordered = sorted((_index(key), count) for key, count in counts.items() if count)
-    total = sum(count for _, count in ordered)
+    taken as spread evenly over it."""
     wanted = list(fractions)
+    cumulative = np.cumsum(counts)
+    total = int(cumulative[-1])
     if total == 0:
         return [None for _ in wanted]
-    positions = [fraction * (total - 1) for fraction in wanted]
-    ranks = sorted({r for p in positions for r in (math.floor(p), math.ceil(p))})
-    value: dict[int, float] = {}
-    seen, next_rank = 0, 0
-    for index, count in ordered:  # one walk for every rank asked for
-        while next_rank < len(ranks) and ranks[next_rank] < seen + count:
-            low, high = bounds(index)
-            rank = ranks[next_rank]
-            value[rank] = low + (high - low) * ((rank - seen) + 0.5) / count
-            next_rank += 1
-        seen += count
+
+    def value(rank: int) -> float:
+        # the bucket holding the rank-th duration (0-based): the first whose running total
+        # passes it
+        index = int(np.searchsorted(cumulative, rank, side="right"))
+        count = int(counts[index])
+        seen = int(cumulative[index]) - count
+        low, high = bounds(index - 1)
+        return low + (high - low) * ((rank - seen) + 0.5) / count
+
     found: list[float | None] = []
-    for position in positions:
+    for fraction in wanted:
+        position = fraction * (total - 1)
         low_rank, high_rank = math.floor(position), math.ceil(position)
         share = position - low_rank
-        found.append(value[low_rank] * (1 - share) + value[high_rank] * share)
+        found.append(value(low_rank) * (1 - share) + value(high_rank) * share)
     return found
-
-
-def _index(key: int | str) -> int:
-    if isinstance(key, int):
-        return key
-    found = _INDEXES.get(key)
-    if found is None:
-        found = _INDEXES[key] = int(key)
-    return found
-
-
-_INDEXES: dict[str, int] = {}
-
-
-def to_json(counts: Mapping[int, int] | Mapping[str, int]) -> dict[str, int]:
-    return {str(index): count for index, count in counts.items() if count}
-
-
-def add(total: dict[str, int], more: Mapping[str, int]) -> None:
-    """Add `more`'s counts into `total` (both keyed by the buckets' JSON text)."""
-    for index, count in more.items():
-        total[index] = total.get(index, 0) + count

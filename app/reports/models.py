@@ -6,12 +6,11 @@ tickets, the SLA ledger and the CSAT surveys; reports over long periods read the
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, JSONDocument, UTCDateTime
+from app.db import Base, UTCDateTime
 
 
 class RollupNumbers:
@@ -22,10 +21,10 @@ class RollupNumbers:
     # The channel id, agent's user id or account name; "" for none (and for `day`).
     key: Mapped[str] = mapped_column(String(255))
     opened: Mapped[int] = mapped_column(Integer, default=0)
-    # {bucket: count} (app/reports/histogram.py), seconds from opening to the first response
-    # and to the resolution of the tickets first answered / resolved then.
-    first_response: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
-    resolution: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    # Histograms (app/reports/histogram.py `encode`) of the seconds from opening to the first
+    # response and to the resolution of the tickets first answered / resolved then.
+    first_response: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    resolution: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     sla_met: Mapped[int] = mapped_column(Integer, default=0)
     sla_met_late: Mapped[int] = mapped_column(Integer, default=0)
     sla_breaches: Mapped[int] = mapped_column(Integer, default=0)

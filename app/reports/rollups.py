@@ -64,22 +64,24 @@ class Cell:
     """One grouping's numbers over some days."""
 
     opened: int = 0
-    # {bucket as text: count}, as the rows store them (merged without converting)
-    first_response: dict[str, int] = field(default_factory=dict)
-    resolution: dict[str, int] = field(default_factory=dict)
+    first_response: histogram.Counts = field(default_factory=histogram.empty)
+    resolution: histogram.Counts = field(default_factory=histogram.empty)
     sla: SlaOutcomes = field(default_factory=SlaOutcomes)
     csat: CsatNumbers = field(default_factory=CsatNumbers)
 
     def add(self, other: Cell) -> None:
         self.opened += other.opened
-        histogram.add(self.first_response, other.first_response)
-        histogram.add(self.resolution, other.resolution)
+        self.first_response += other.first_response
+        self.resolution += other.resolution
         self.sla += other.sla
+        self.add_csat(other.csat)
+
+    def add_csat(self, more: CsatNumbers) -> None:
         self.csat = CsatNumbers(
-            self.csat.sent + other.csat.sent,
-            self.csat.rated + other.csat.rated,
-            self.csat.satisfied + other.csat.satisfied,
-            self.csat.rating_sum + other.csat.rating_sum,
+            self.csat.sent + more.sent,
+            self.csat.rated + more.rated,
+            self.csat.satisfied + more.satisfied,
+            self.csat.rating_sum + more.rating_sum,
         )
 
     def metrics(self, key: str | None) -> GroupMetrics:
@@ -96,8 +98,8 @@ class Cell:
         """As a rollup row stores it."""
         return {
             "opened": self.opened,
-            "first_response": histogram.to_json(self.first_response),
-            "resolution": histogram.to_json(self.resolution),
+            "first_response": histogram.encode(self.first_response),
+            "resolution": histogram.encode(self.resolution),
             "sla_met": self.sla.met,
             "sla_met_late": self.sla.met_late,
             "sla_breaches": self.sla.breaches,
@@ -111,16 +113,16 @@ class Cell:
     def from_numbers(
         cls,
         opened: int,
-        first_response: dict[str, int],
-        resolution: dict[str, int],
+        first_response: bytes,
+        resolution: bytes,
         *counts: int,
     ) -> Cell:
         """A rollup row's numbers, in its columns' order."""
         met, met_late, breaches, sent, rated, satisfied, rating_sum = counts
         return cls(
             opened=opened,
-            first_response=dict(first_response),
-            resolution=dict(resolution),
+            first_response=histogram.decode(first_response),
+            resolution=histogram.decode(resolution),
             sla=SlaOutcomes(met, met_late, breaches),
             csat=CsatNumbers(sent, rated, satisfied, rating_sum),
         )
@@ -130,27 +132,38 @@ def cells_of(rows: PeriodRows) -> Cells:
     """Each grouping's numbers: the whole day, and each channel, agent and account."""
     cells: Cells = {}
 
+    of_groups: dict[tuple[str | None, str | None, str | None], list[Cell]] = {}
+
     def each(groups: tuple[str | None, str | None, str | None]) -> list[Cell]:
-        channel, agent, account = groups
-        keys = (
-            (WHOLE_DAY, ""),
-            (GroupBy.CHANNEL.value, channel or ""),
-            (GroupBy.AGENT.value, agent or ""),
-            (GroupBy.ACCOUNT.value, account or ""),
-        )
-        return [cells.setdefault(key, Cell()) for key in keys]
+        found = of_groups.get(groups)
+        if found is None:
+            channel, agent, account = groups
+            keys = (
+                (WHOLE_DAY, ""),
+                (GroupBy.CHANNEL.value, channel or ""),
+                (GroupBy.AGENT.value, agent or ""),
+                (GroupBy.ACCOUNT.value, account or ""),
+            )
+            found = of_groups[groups] = [
+                cells[key] if key in cells else cells.setdefault(key, Cell()) for key in keys
+            ]
+        return found
 
     for groups in rows.opened:
         for cell in each(groups):
             cell.opened += 1
+    # Each cell's durations as bucket indexes first, counted at once at the end: adding one
+    # to a numpy array element by element costs more than the list.
+    first_response: dict[int, list[int]] = {}
+    resolution: dict[int, list[int]] = {}
     for groups, seconds in rows.first_response:
-        index = str(histogram.bucket(max(seconds, 0.0)))
+        index = histogram.index_of(seconds)
         for cell in each(groups):
-            cell.first_response[index] = cell.first_response.get(index, 0) + 1
+            first_response.setdefault(id(cell), []).append(index)
     for groups, seconds in rows.resolution:
-        index = str(histogram.bucket(max(seconds, 0.0)))
+        index = histogram.index_of(seconds)
         for cell in each(groups):
-            cell.resolution[index] = cell.resolution.get(index, 0) + 1
+            resolution.setdefault(id(cell), []).append(index)
     for groups, kind in rows.sla:
         outcome = SlaOutcomes(
             met=int(kind == "met"),
@@ -167,7 +180,10 @@ def cells_of(rows: PeriodRows) -> Cells:
             rating_sum=rating or 0,
         )
         for cell in each(groups):
-            cell.add(Cell(csat=one))
+            cell.add_csat(one)
+    for cell in cells.values():
+        cell.first_response = histogram.of_indexes(first_response.get(id(cell), []))
+        cell.resolution = histogram.of_indexes(resolution.get(id(cell), []))
     return cells
 
 
@@ -448,12 +464,11 @@ def _report(
     )
 
 
-def _durations(counts: dict[str, int]) -> Durations:
-    total = sum(counts.values())
-    if not total:
-        return Durations()
+def _durations(counts: histogram.Counts) -> Durations:
     median, p90 = histogram.percentiles(counts, PERCENTILES)
-    return Durations(total, median, p90)
+    if median is None:
+        return Durations()
+    return Durations(int(counts.sum()), median, p90)
 
 
 # -- keeping them built ------------------------------------------------------------------------

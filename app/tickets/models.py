@@ -63,6 +63,17 @@ class Ticket(Base):
             postgresql_where=_ANSWERED_PREDICATE,
             sqlite_where=_ANSWERED_PREDICATE,
         ),
+        # The queue filtered by SLA state (breached, at risk: the few a lead looks for), with or
+        # without a priority: found in the index, not by reading every open ticket.
+        Index(
+            "ix_tickets_open_by_sla_state",
+            "workspace_id",
+            "sla_state",
+            "priority",
+            "created_at",
+            postgresql_where=_OPEN_PREDICATE,
+            sqlite_where=_OPEN_PREDICATE,
+        ),
         Index("ix_tickets_requester", "workspace_id", "requester_user_id", "status"),
         Index("ix_tickets_assignee", "workspace_id", "assignee_user_id", "status"),
         Index("ix_tickets_triage_card", "triage_channel_id", "triage_card_ts"),
