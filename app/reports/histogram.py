@@ -78,6 +78,13 @@ def decode(data: bytes) -> Counts:
     return counts
 
 
+def decode_all(chunks: list[bytes]) -> Counts:
+    """The sum of these stored histograms, decoded at once."""
+    pairs = np.frombuffer(b"".join(chunks), dtype=_PAIR)
+    summed = np.bincount(pairs["index"], weights=pairs["count"], minlength=SIZE)
+    return summed.astype(np.int64)  # float64 counts are exact far beyond any day's tickets
+
+
 def percentiles(counts: Counts, fractions: Iterable[float]) -> list[float | None]:
     """As PostgreSQL's percentile_cont would give over the durations (linear between the two
     nearest ranks), each duration read as its place within its bucket: values in a bucket are

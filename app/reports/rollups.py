@@ -84,12 +84,12 @@ class Cell:
             self.csat.rating_sum + more.rating_sum,
         )
 
-    def metrics(self, key: str | None) -> GroupMetrics:
+    def metrics(self, key: str | None, *, percentiles: bool = True) -> GroupMetrics:
         return GroupMetrics(
             key=key,
             opened=self.opened,
-            first_response=_durations(self.first_response),
-            resolution=_durations(self.resolution),
+            first_response=_durations(self.first_response, percentiles),
+            resolution=_durations(self.resolution, percentiles),
             sla=self.sla,
             csat=self.csat,
         )
@@ -229,7 +229,7 @@ async def build_day(
 async def build_month(*, session: AsyncSession, workspace_id: int, month: date) -> None:
     """Rebuild a month's rollup as the sum of its days' (built before, in this transaction)."""
     end = _next_month(month)
-    cells: Cells = {}
+    sums: dict[tuple[str, str], _Sums] = {}
     for grouping, key, *numbers in await session.execute(
         select(ReportRollup.grouping, ReportRollup.key, *_numbers_of(ReportRollup)).where(
             ReportRollup.workspace_id == workspace_id,
@@ -237,7 +237,8 @@ async def build_month(*, session: AsyncSession, workspace_id: int, month: date) 
             ReportRollup.day < end,
         )
     ):
-        cells.setdefault((grouping, key), Cell()).add(Cell.from_numbers(*numbers))
+        sums.setdefault((grouping, key), _Sums()).add(numbers)
+    cells = {group: added.cell() for group, added in sums.items()}
     await session.execute(
         delete(ReportRollupMonth).where(
             ReportRollupMonth.workspace_id == workspace_id, ReportRollupMonth.month == month
@@ -338,10 +339,15 @@ async def rolled_up_report(
     last_day: date,
     group_by: GroupBy,
     now: datetime,
+    group_percentiles: bool = True,
 ) -> MetricsReport:
     """The report of the calendar days first_day..last_day (up to now), as `support_metrics`
     gives it, read from the rollups where the days are built: a breakdown by channel, agent or
-    account reads the months that lie wholly in the period and are wholly built as months."""
+    account reads the months that lie wholly in the period and are wholly built as months.
+
+    `group_percentiles=False` leaves each group's median and 90th percentile out (their counts
+    stay; the totals keep theirs): a previous period drawn beside the current one as counts
+    needs no year of daily medians."""
     zone = await reporting_time_zone(session=session, workspace_id=workspace_id)
     today = now.astimezone(ZoneInfo(zone)).date()
     last_day = min(last_day, today)
@@ -364,7 +370,11 @@ async def rolled_up_report(
     counted = {day for day in days if day in built or since is None or day < since}
     months = [] if group_by is GroupBy.DAY else _whole_months(days, counted, today)
     in_months = {day for day in days if day.replace(day=1) in months}
-    pieces: list[Cells] = []
+    rest = [day for day in days if day not in in_months]
+    # Columns, not objects: a period's rows may be thousands. A day's cells are kept apart
+    # for a report by day; otherwise every row is added into its group as it comes.
+    by_day: dict[date, Cells] = {}
+    sums: dict[tuple[str, str], _Sums] = {}
     if months:
         for grouping, key, *numbers in await session.execute(
             select(
@@ -377,11 +387,8 @@ async def rolled_up_report(
                 ReportRollupMonth.grouping.in_(groupings),
             )
         ):
-            pieces.append({(grouping, key): Cell.from_numbers(*numbers)})
-    by_day: dict[date, Cells] = {}
-    rest = [day for day in days if day not in in_months]
+            sums.setdefault((grouping, key), _Sums()).add(numbers)
     if rest:
-        # Columns, not objects: a period's rows may be thousands.
         for day, grouping, key, *numbers in await session.execute(
             select(
                 ReportRollup.day,
@@ -394,15 +401,54 @@ async def rolled_up_report(
                 ReportRollup.grouping.in_(groupings),
             )
         ):
-            if day in built and day not in in_months:
+            if day not in built or day in in_months:
+                continue
+            if group_by is GroupBy.DAY:
                 by_day.setdefault(day, {})[(grouping, key)] = Cell.from_numbers(*numbers)
-        for day in rest:
-            if day not in counted:  # not built yet: counted from the rows
-                by_day[day] = await day_cells(
-                    session=session, workspace_id=workspace_id, day=day, zone=zone, until=now
-                )
-    pieces += [by_day.get(day, {}) for day in rest]
-    return _report(by_day, pieces, days, group_by, zone, now)
+            else:
+                sums.setdefault((grouping, key), _Sums()).add(numbers)
+    merged = {group: added.cell() for group, added in sums.items()}
+    for day in rest:
+        if day not in counted:  # not built yet: counted from the rows
+            cells = await day_cells(
+                session=session, workspace_id=workspace_id, day=day, zone=zone, until=now
+            )
+            by_day[day] = cells
+            for group, cell in cells.items():
+                merged.setdefault(group, Cell()).add(cell)
+    return _report(by_day, merged, days, group_by, zone, now, group_percentiles)
+
+
+class _Sums:
+    """Rollup rows of one group added up as they are read: the counts at once, the
+    histograms' bytes kept and decoded together at the end (one array operation for all of
+    them, not one a row)."""
+
+    __slots__ = ("counts", "first_response", "resolution")
+
+    def __init__(self) -> None:
+        self.counts = [0] * 8
+        self.first_response: list[bytes] = []
+        self.resolution: list[bytes] = []
+
+    def add(self, numbers: list[Any]) -> None:
+        """A row's numbers, in `_numbers_of`'s order."""
+        opened, first_response, resolution, *counts = numbers
+        self.counts[0] += opened
+        for n, count in enumerate(counts, start=1):
+            self.counts[n] += count
+        self.first_response.append(first_response)
+        self.resolution.append(resolution)
+
+    def cell(self) -> Cell:
+        opened, met, met_late, breaches, sent, rated, satisfied, rating_sum = self.counts
+        return Cell(
+            opened=opened,
+            first_response=histogram.decode_all(self.first_response),
+            resolution=histogram.decode_all(self.resolution),
+            sla=SlaOutcomes(met, met_late, breaches),
+            csat=CsatNumbers(sent, rated, satisfied, rating_sum),
+        )
 
 
 def _runs(days: list[date]) -> list[tuple[date, date]]:
@@ -429,11 +475,12 @@ def _whole_months(days: list[date], counted: set[date], today: date) -> list[dat
 
 def _report(
     by_day: dict[date, Cells],
-    pieces: list[Cells],
+    merged: Cells,
     days: list[date],
     group_by: GroupBy,
     zone: str,
     now: datetime,
+    group_percentiles: bool,
 ) -> MetricsReport:
     totals = Cell()
     groups: dict[str | None, Cell] = {}
@@ -444,12 +491,11 @@ def _report(
             groups[day.isoformat()] = whole
         keys: list[str | None] = [day.isoformat() for day in days]
     else:
-        for cells in pieces:
-            for (grouping, key), cell in cells.items():
-                if grouping == WHOLE_DAY:
-                    totals.add(cell)
-                elif grouping == group_by.value:
-                    groups.setdefault(key or None, Cell()).add(cell)
+        for (grouping, key), cell in merged.items():
+            if grouping == WHOLE_DAY:
+                totals.add(cell)
+            elif grouping == group_by.value:
+                groups.setdefault(key or None, Cell()).add(cell)
         keys = sorted(groups, key=lambda k: (-groups[k].opened, k is None, k or ""))
     tz = ZoneInfo(zone)
     start = datetime.combine(days[0], time(), tz) if days else now
@@ -460,11 +506,13 @@ def _report(
         group_by=group_by,
         time_zone=zone,
         totals=totals.metrics(None),
-        groups=[groups[key].metrics(key) for key in keys],
+        groups=[groups[key].metrics(key, percentiles=group_percentiles) for key in keys],
     )
 
 
-def _durations(counts: histogram.Counts) -> Durations:
+def _durations(counts: histogram.Counts, percentiles: bool = True) -> Durations:
+    if not percentiles:
+        return Durations(int(counts.sum()))
     median, p90 = histogram.percentiles(counts, PERCENTILES)
     if median is None:
         return Durations()

@@ -68,7 +68,9 @@ async def _reports(page: WebContext, days: int, by: str) -> Reports:
     percentiles within 1%)."""
     now = page.clock.now()
 
-    async def report(first: date, last: date, group_by: GroupBy) -> MetricsReport:
+    async def report(
+        first: date, last: date, group_by: GroupBy, group_percentiles: bool = True
+    ) -> MetricsReport:
         return await rolled_up_report(
             session=page.db,
             workspace_id=page.workspace_id,
@@ -76,6 +78,7 @@ async def _reports(page: WebContext, days: int, by: str) -> Reports:
             last_day=last,
             group_by=group_by,
             now=now,
+            group_percentiles=group_percentiles,
         )
 
     async with page.db.begin():
@@ -84,7 +87,8 @@ async def _reports(page: WebContext, days: int, by: str) -> Reports:
         first = today - timedelta(days=days - 1)
         before_first, before_last = first - timedelta(days=days), first - timedelta(days=1)
         daily = await report(first, today, GroupBy.DAY)
-        daily_before = await report(before_first, before_last, GroupBy.DAY)
+        # the previous period's days are drawn as counts (volume, attainment, CSAT) only
+        daily_before = await report(before_first, before_last, GroupBy.DAY, False)
         grouped = await report(first, today, GroupBy(by))
         grouped_before = await report(before_first, before_last, GroupBy(by))
         start, before_start = daily.start, daily_before.start
