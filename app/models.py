@@ -10,6 +10,7 @@ from app.accounts.models import (
     Testimonial,
 )
 from app.apikeys.models import ApiKey
+from app.connectors.models import Connector, ConnectorLink, ConnectorSyncEntry
 from app.csat.models import CsatOptOut, CsatSettings, CsatSurvey
 from app.db import Base
 from app.directory.models import SlackTeam
@@ -32,6 +33,9 @@ __all__ = [
     "Base",
     "BusinessHours",
     "ChannelDeparture",
+    "Connector",
+    "ConnectorLink",
+    "ConnectorSyncEntry",
     "CsatOptOut",
     "CsatSettings",
     "CsatSurvey",

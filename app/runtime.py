@@ -26,15 +26,20 @@ from app.accounts.scoring import HealthPolicy
 from app.accounts.testimonials import register_testimonial_delivery_handlers
 from app.clock import Clock
 from app.config import Settings
+from app.connectors.sender import RETRY_POLICY as CONNECTOR_RETRY_POLICY
+from app.connectors.sender import ConnectorSender
+from app.connectors.sender import build_http_client as build_connector_client
 from app.csat.notifications import register_csat_delivery_handlers
 from app.csat.preferences import record_default_delay
 from app.csat.surveys import CsatTimers
 from app.db import create_engine, create_session_factory, is_sqlite_url
 from app.flows.catch_up import CatchUp
+from app.flows.connectors import register_connector_delivery_handlers
 from app.flows.delivery import register_delivery_handlers
 from app.flows.installs import welcome_installer
 from app.flows.lifecycle import register_auto_close_handler
 from app.flows.sla_alerts import register_sla_handlers
+from app.flows.syncs import accounts_scored
 from app.metrics import Metrics
 from app.outbox.dispatcher import DispatcherSettings, OutboxDispatcher
 from app.outbox.enums import OutboxKind
@@ -97,6 +102,7 @@ class Runtime:
     timer_handlers: TimerHandlers = field(default_factory=TimerHandlers)
     # Outbound webhook POSTs (httpx); Slack calls use `http_session` (aiohttp, for slack-sdk).
     webhook_client: httpx.AsyncClient | None = None
+    connector_client: httpx.AsyncClient | None = None
     # Reads back what Slack holds and no event brought (on start, then from the scheduler).
     catch_up: CatchUp | None = None
     # Retries start-up's auth.test in the background while Slack or the database is unreachable.
@@ -115,6 +121,8 @@ class Runtime:
         await self.http_session.close()
         if self.webhook_client is not None:
             await self.webhook_client.aclose()
+        if self.connector_client is not None:
+            await self.connector_client.aclose()
         await self.engine.dispose()
 
 
@@ -147,7 +155,9 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     register_nps_delivery_handlers(handlers)
     register_testimonial_delivery_handlers(handlers)
     register_webhook_delivery_handlers(handlers)
+    register_connector_delivery_handlers(handlers)
     webhook_client = build_http_client(settings.webhook_timeout_seconds)
+    connector_client = build_connector_client(settings.webhook_timeout_seconds)
     dispatcher = OutboxDispatcher(
         session_factory=session_factory,
         senders={
@@ -165,6 +175,9 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
                 ),
             ),
             OutboxKind.WEBHOOK: WebhookSender(webhook_client, session_factory, clock),
+            OutboxKind.CONNECTOR: ConnectorSender(
+                connector_client, session_factory, clock, settings.token_cipher()
+            ),
         },
         clock=clock,
         handlers=handlers,
@@ -182,7 +195,8 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
                     window=timedelta(seconds=settings.webhook_retry_window_seconds),
                     backoff_cap_seconds=settings.webhook_backoff_cap_seconds,
                     max_attempts=settings.webhook_max_attempts,
-                )
+                ),
+                OutboxKind.CONNECTOR: CONNECTOR_RETRY_POLICY,
             },
         ),
     )
@@ -193,7 +207,9 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
     register_digest_handler(timer_handlers)
     register_weekly_handler(timer_handlers, HealthPolicy.from_settings(settings))
     register_rollup_handler(timer_handlers)
-    register_health_handler(timer_handlers, HealthPolicy.from_settings(settings))
+    register_health_handler(
+        timer_handlers, HealthPolicy.from_settings(settings), after_scoring=accounts_scored
+    )
     register_nps_timers(timer_handlers)
     CsatTimers(
         reminder_after=timedelta(seconds=settings.csat_reminder_after_seconds) or None,
@@ -248,6 +264,7 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
         delivery_handlers=handlers,
         timer_handlers=timer_handlers,
         webhook_client=webhook_client,
+        connector_client=connector_client,
         catch_up=catch_up,
     )
     if installations is None:  # one workspace: learn which, as the token says

@@ -7,6 +7,7 @@ happens at the next sweep); which replica runs it is decided by the timer's row 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -49,12 +50,22 @@ async def _schedule(session: AsyncSession, workspace_id: int, hour: int, now: da
     )
 
 
-def register_health_handler(handlers: TimerHandlers, policy: HealthPolicy) -> None:
+ScoredHook = Callable[[AsyncSession, int, list[int], datetime], Awaitable[None]]
+"""(session, workspace id, the ids of the accounts just scored, now): e.g. a CRM connector
+owes their new scores."""
+
+
+def register_health_handler(
+    handlers: TimerHandlers, policy: HealthPolicy, after_scoring: ScoredHook | None = None
+) -> None:
     async def on_health(session: AsyncSession, timer: Timer, now: datetime, late: bool) -> None:
         zone = await workspace_time_zone(session, timer.workspace_id)
         scored = await recompute_health(
             session=session, workspace_id=timer.workspace_id, now=now, zone=zone, policy=policy
         )
+        changed = [each.account.id for each in scored if each.health.score != each.previous]
+        if after_scoring is not None and changed:
+            await after_scoring(session, timer.workspace_id, changed, now)
         if now.astimezone(ZoneInfo(zone)).weekday() == MONDAY:
             await send_owner_digests(
                 session=session,

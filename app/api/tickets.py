@@ -13,10 +13,10 @@ from app.api.errors import error_responses
 from app.apikeys.scopes import Scope
 from app.flows.changes import update_ticket
 from app.flows.manual import TicketForm, open_ticket_by_hand
+from app.flows.notes import add_internal_note
 from app.reports.exports import TICKET_CSV_NAME, ticket_csv
 from app.text_safety import escape
 from app.tickets.enums import Priority, TicketStatus
-from app.tickets.notes import add_note
 from app.tickets.queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -235,7 +235,7 @@ async def add_ticket_note(number: TicketNumber, body: NoteCreate, api: Writer) -
             number=parse_ticket_number(number),
             for_update=True,
         )
-        message = await add_note(
+        message = await add_internal_note(
             session=api.session,
             ticket=ticket,
             text=escape(body.text),  # plain text in, Slack text stored

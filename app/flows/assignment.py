@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput, NotAllowed
+from app.flows.syncs import ticket_changed
 from app.flows.views import refresh_ticket_views
 from app.sla import tracking as sla
 from app.team.service import get_role
@@ -73,6 +74,7 @@ async def assign(
         now=now,
         changes={"assignee": {"previous": previous, "current": assignee_user_id}},
     )
+    await ticket_changed(session=session, ticket=ticket, now=now)
     if assignee_user_id is not None and assignee_user_id != actor.id:
         await tell_assignee(session=session, ticket=ticket, actor=actor, reason=reason, now=now)
     return ticket
@@ -111,4 +113,5 @@ async def set_priority(
         now=now,
         changes={"priority": {"previous": previous.value, "current": priority.value}},
     )
+    await ticket_changed(session=session, ticket=ticket, now=now)
     return ticket

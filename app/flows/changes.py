@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import InvalidInput
 from app.flows import lifecycle
 from app.flows.assignment import assign, set_priority
+from app.flows.syncs import ticket_changed
 from app.flows.views import refresh_ticket_views
 from app.tickets.actors import Actor
 from app.tickets.audit import record_ticket_event
@@ -97,3 +98,4 @@ async def _change_subject(
         now=now,
         changes={"subject": {"previous": previous, "current": subject}},
     )
+    await ticket_changed(session=session, ticket=ticket, now=now)

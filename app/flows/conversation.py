@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.flows.lifecycle import record_agent_reply, record_customer_reply, resolve
 from app.flows.open_ticket import FirstMessage, Greeting, NewTicket, open_ticket
+from app.flows.syncs import message_added
 from app.flows.views import refresh_ticket_views
 from app.team.enums import Role
 from app.team.models import TeamMember
@@ -330,6 +331,7 @@ async def _receive_thread_reply(
     )
     if stored is not None:
         ticket.updated_at = now
+        await message_added(session=session, ticket=ticket, message=stored, now=now)
     return ticket
 
 
@@ -370,6 +372,7 @@ async def _add_thread_message(
     )
     if stored is None:
         return  # a retry of something already stored
+    await message_added(session=session, ticket=ticket, message=stored, now=now)
     if kind is AuthorKind.CUSTOMER:
         await record_customer_reply(
             session=session, ticket=ticket, customer_user_id=message.user_id, now=now

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.csat.surveys import cancel_scheduled_survey, schedule_survey
 from app.errors import InvalidTransition, NotAllowed
+from app.flows.syncs import ticket_changed
 from app.flows.views import refresh_ticket_views
 from app.sla import tracking as sla
 from app.tickets.actors import Actor
 from app.tickets.audit import record_ticket_event
-from app.tickets.enums import OPEN_STATUSES, TicketStatus
+from app.tickets.enums import OPEN_STATUSES, WAITING_STATUSES, TicketStatus
 from app.tickets.models import Ticket
 from app.tickets.rules import require_active, require_triage
 from app.tickets.timer_locks import lock_tickets_and_their_cards
@@ -70,6 +71,7 @@ async def transition(
         now=now,
         changes={"status": {"previous": previous.value, "current": status.value}},
     )
+    await ticket_changed(session=session, ticket=ticket, now=now)
 
 
 async def resolve(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> Ticket:
@@ -165,14 +167,50 @@ async def wait_on_customer(
     return ticket
 
 
+async def wait_on_engineering(
+    *, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime
+) -> Ticket:
+    """Escalated to engineering: the resolution clock pauses until their issue is done (or the
+    team takes the ticket back)."""
+    require_triage(actor)
+    if ticket.status is TicketStatus.WAITING_ON_ENGINEERING:
+        return ticket
+    require_active(ticket, "escalate")
+    await sla.pause_resolution(
+        session=session, ticket=ticket, now=now, reason="waiting on engineering"
+    )
+    await transition(
+        session=session,
+        ticket=ticket,
+        status=TicketStatus.WAITING_ON_ENGINEERING,
+        actor=actor,
+        now=now,
+    )
+    return ticket
+
+
+async def engineering_done(
+    *, session: AsyncSession, ticket: Ticket, reason: str, now: datetime
+) -> bool:
+    """The engineering issue is done: a ticket waiting on it is open again, its resolution
+    clock running on. False if it was not waiting on engineering (left as it is)."""
+    if ticket.status is not TicketStatus.WAITING_ON_ENGINEERING:
+        return False
+    await sla.resume_resolution(session=session, ticket=ticket, now=now, reason=reason)
+    await transition(
+        session=session, ticket=ticket, status=TicketStatus.OPEN, actor=Actor.system(), now=now
+    )
+    return True
+
+
 async def resume(*, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> Ticket:
-    """Back with the team: a ticket waiting on the customer is open again and its resolution
-    clock runs on (as when the customer replies); a new ticket is marked open."""
+    """Back with the team: a ticket waiting on the customer or on engineering is open again and
+    its resolution clock runs on (as when the customer replies); a new ticket is marked open."""
     require_triage(actor)
     if ticket.status is TicketStatus.OPEN:
         return ticket
     require_active(ticket, "resume")
-    if ticket.status is TicketStatus.WAITING_ON_CUSTOMER:
+    if ticket.status in WAITING_STATUSES:
         await sla.resume_resolution(
             session=session, ticket=ticket, now=now, reason="back with the team"
         )

@@ -24,6 +24,7 @@ from app.db import cache_reads
 from app.directory.service import request_team_info, team_name
 from app.flows.assignment import assign
 from app.flows.auto_assign import choose_assignee
+from app.flows.syncs import ticket_changed
 from app.flows.views import refresh_ticket_views, show_new_ticket
 from app.home.notifications import read_home_tabs_ahead
 from app.outbox.service import enqueue_slack_call
@@ -202,6 +203,7 @@ async def open_ticket(
     await emit_ticket_event(
         session=session, ticket=ticket, event_type=WebhookEventType.TICKET_CREATED, now=now
     )
+    await ticket_changed(session=session, ticket=ticket, now=now)
     await start_ticket_clocks(session=session, ticket=ticket, now=now, plan=clocks)
     first = new.first_message
     if first is not None and first.text:

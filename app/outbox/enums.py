@@ -4,6 +4,7 @@ from enum import StrEnum
 class OutboxKind(StrEnum):
     SLACK_API = "slack_api"
     WEBHOOK = "webhook"
+    CONNECTOR = "connector"  # a call to a CRM, helpdesk or issue tracker (app/connectors)
 
 
 class OutboxStatus(StrEnum):

@@ -122,7 +122,12 @@ def _digest_text(tickets: list[Ticket], median: timedelta | None, now: datetime)
         by_status[ticket.status] += 1
     counts = " · ".join(
         f"{by_status[status]} {status.value.replace('_', ' ')}"
-        for status in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING_ON_CUSTOMER)
+        for status in (
+            TicketStatus.NEW,
+            TicketStatus.OPEN,
+            TicketStatus.WAITING_ON_CUSTOMER,
+            TicketStatus.WAITING_ON_ENGINEERING,
+        )
     )
     lines = [f":sunrise: *Daily digest*: {len(tickets)} open tickets ({counts})"]
     for state, label in (

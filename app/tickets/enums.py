@@ -5,13 +5,26 @@ class TicketStatus(StrEnum):
     NEW = "new"
     OPEN = "open"
     WAITING_ON_CUSTOMER = "waiting_on_customer"
+    # Escalated to engineering (a Jira or Linear issue): back to open when the issue is done.
+    WAITING_ON_ENGINEERING = "waiting_on_engineering"
     RESOLVED = "resolved"
     CLOSED = "closed"
     # Opened by mistake ("Not a request"): kept for the audit trail, left out of every number.
     DISCARDED = "discarded"
 
 
-OPEN_STATUSES = frozenset({TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING_ON_CUSTOMER})
+OPEN_STATUSES = frozenset(
+    {
+        TicketStatus.NEW,
+        TicketStatus.OPEN,
+        TicketStatus.WAITING_ON_CUSTOMER,
+        TicketStatus.WAITING_ON_ENGINEERING,
+    }
+)
+# Waiting on someone outside the team: the resolution clock is paused.
+WAITING_STATUSES = frozenset(
+    {TicketStatus.WAITING_ON_CUSTOMER, TicketStatus.WAITING_ON_ENGINEERING}
+)
 
 
 class Priority(StrEnum):

@@ -21,7 +21,7 @@ from app.db import Base, BatchInserted, BigIntegerId, JSONDocument, UTCDateTime
 from app.tickets.enums import ActorKind, AuthorKind, Priority, TicketSource, TicketStatus
 from app.types import created_at_column, enum_column_type
 
-_OPEN_PREDICATE = text("status IN ('new', 'open', 'waiting_on_customer')")
+_OPEN_PREDICATE = text("status IN ('new', 'open', 'waiting_on_customer', 'waiting_on_engineering')")
 _ANSWERED_PREDICATE = text("first_response_at IS NOT NULL")
 _METRICS_COLUMNS = ["status", "channel_id", "assignee_user_id", "account_name"]
 

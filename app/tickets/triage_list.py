@@ -12,7 +12,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.tickets.enums import OPEN_STATUSES, ListFilter, Priority, TicketStatus
+from app.tickets.enums import OPEN_STATUSES, WAITING_STATUSES, ListFilter, Priority
 from app.tickets.models import Ticket
 
 PAGE_SIZE = 20
@@ -60,7 +60,7 @@ def _conditions(workspace_id: int, query: TriageQuery, viewer_id: str) -> list[C
     elif query.filter is ListFilter.BREACHING:
         conditions.append(Ticket.sla_state.in_(["at_risk", "breached"]))
     elif query.filter is ListFilter.WAITING:
-        conditions.append(Ticket.status == TicketStatus.WAITING_ON_CUSTOMER)
+        conditions.append(Ticket.status.in_(list(WAITING_STATUSES)))
     if query.channel_id:
         conditions.append(Ticket.channel_id == query.channel_id)
     if query.user_id:

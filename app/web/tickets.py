@@ -16,13 +16,13 @@ from app.accounts.models import NpsSurvey
 from app.csat.models import CsatSurvey
 from app.errors import DomainError, InvalidInput
 from app.flows.changes import update_ticket
+from app.flows.notes import add_internal_note
 from app.reports.exports import TICKET_CSV_NAME, ticket_csv
 from app.sla.models import SlaLedgerEntry
 from app.text_safety import escape
 from app.tickets.changes import SETTABLE_STATUSES, TicketChanges
 from app.tickets.enums import OPEN_STATUSES, Priority, SlaState, TicketStatus
 from app.tickets.models import Ticket
-from app.tickets.notes import add_note
 from app.tickets.queries import (
     UNASSIGNED,
     TicketFilters,
@@ -267,7 +267,7 @@ async def add_ticket_note(
     try:
         async with page.db.begin():
             ticket = await _locked(page, number)
-            await add_note(
+            await add_internal_note(
                 session=page.db,
                 ticket=ticket,
                 text=escape(text if isinstance(text, str) else ""),  # plain in, Slack text kept

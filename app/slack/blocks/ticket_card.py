@@ -17,6 +17,7 @@ STATUS_LABELS = {
     TicketStatus.NEW: ":new: New",
     TicketStatus.OPEN: ":large_blue_circle: Open",
     TicketStatus.WAITING_ON_CUSTOMER: ":hourglass_flowing_sand: Waiting on customer",
+    TicketStatus.WAITING_ON_ENGINEERING: ":hammer_and_wrench: Waiting on engineering",
     TicketStatus.RESOLVED: ":white_check_mark: Resolved",
     TicketStatus.CLOSED: ":lock: Closed",
     TicketStatus.DISCARDED: ":wastebasket: Not a request",

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.errors import NotAllowed
 from app.flows import assignment, lifecycle
 from app.flows.changes import set_status
+from app.flows.notes import add_internal_note
 from app.sla.models import SlaLedgerEntry
 from app.slack.blocks.new_ticket import NewTicketForm
 from app.slack.new_ticket_form import open_new_ticket_form
@@ -36,7 +37,6 @@ from app.slack.ticket_lists import render_page
 from app.text_safety import escape, link
 from app.tickets.enums import TicketStatus
 from app.tickets.models import Ticket
-from app.tickets.notes import add_note
 from app.tickets.queries import get_ticket_by_number
 from app.tickets.triage_list import TriageQuery
 
@@ -114,7 +114,7 @@ async def close_ticket(call: Call, command: Close) -> str:
 
 async def note_ticket(call: Call, command: Note) -> str:
     ticket = await _ticket(call, command.number)
-    await add_note(
+    await add_internal_note(
         session=call.session, ticket=ticket, text=command.text, actor=call.actor, now=call.now
     )
     return (

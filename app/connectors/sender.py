@@ -1,0 +1,269 @@
+"""Delivers `connector` outbox rows: the record read as it stands now, handed to its vendor
+module, the far side's answer classified for the outbox.
+
+Credentials are decrypted for the call only. A paused or failing connector's rows are held
+(deferred, not attempted: nothing is sent, so a refused token causes no retry storm) until it
+is resumed or given new credentials, which releases them at once (service.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.clock import Clock
+from app.connectors.models import Connector, ConnectorLink
+from app.connectors.records import account_record, comment_record, ticket_record
+from app.connectors.registry import VENDORS
+from app.connectors.service import ACTIVE, RECORD_OF_ACTION, find_link
+from app.connectors.vendors.base import (
+    Action,
+    Credentials,
+    Failure,
+    FarSideError,
+    Push,
+    Remote,
+    Vendor,
+)
+from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy
+from app.token_cipher import TokenCipher, TokenCipherError
+
+USER_AGENT = "ticketbot-connectors/1"
+HOLD = timedelta(minutes=15)  # a held row looks again this often (a release sends it at once)
+PARENT_NOT_YET = 30.0  # seconds before a comment looks again for its ticket on the far side
+# The error of an attempt refused for its credentials starts with this (flows/connectors.py
+# marks the connector failing and tells the leads).
+CREDENTIALS_REFUSED = "credentials refused"
+
+
+# A far side may be down for a while (a deploy, an outage): two days of retries, at most half
+# an hour apart. A 429's wait is honoured whatever the cap.
+RETRY_POLICY = RetryPolicy(
+    max_attempts=100, backoff_cap_seconds=1800.0, give_up_after=timedelta(days=2)
+)
+
+
+def build_http_client(timeout_seconds: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_seconds),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def ours(record_kind: str, record_id: int) -> str:
+    """Our record's id as we stamp it on the far side (found again after a lost answer)."""
+    return f"ticketbot-{record_kind}-{record_id}"
+
+
+def remote_of(link: ConnectorLink | None) -> Remote | None:
+    if link is None:
+        return None
+    return Remote(
+        id=link.remote_id,
+        key=link.remote_key,
+        url=link.remote_url,
+        status=link.remote_status,
+        done=link.remote_done,
+    )
+
+
+def remote_fields(remote: Remote) -> dict[str, Any]:
+    return {
+        "id": remote.id,
+        "key": remote.key,
+        "url": remote.url,
+        "status": remote.status,
+        "done": remote.done,
+    }
+
+
+class ConnectorSender:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        cipher: TokenCipher | None,
+    ) -> None:
+        self._client = client
+        self._session_factory = session_factory
+        self._clock = clock
+        self._cipher = cipher
+
+    def order_key(self, target: str, payload: dict[str, Any]) -> Hashable | None:
+        """One record's calls go out in the order they were owed (a ticket before its
+        comments): keyed by the connector and the ticket or account."""
+        return (payload.get("connector_id"), payload.get("ticket_id", payload.get("record_id")))
+
+    async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
+        now = self._clock.now()
+        async with self._session_factory() as session:
+            connector = await session.get(Connector, payload.get("connector_id"))
+            if connector is None:
+                return DeliveryOutcome.cancelled("the connector was removed")
+            if connector.state != ACTIVE:
+                return DeliveryOutcome.deferred(now + HOLD)
+            vendor = VENDORS.get(connector.vendor)
+            if vendor is None or self._cipher is None:
+                return DeliveryOutcome.rejected("this connector's vendor or key is not available")
+            try:
+                credentials = Credentials(
+                    base_url=connector.base_url,
+                    token=self._cipher.decrypt(connector.token_encrypted),
+                    extra=dict(connector.extra or {}),
+                )
+            except TokenCipherError:
+                return DeliveryOutcome.rejected(
+                    "the stored token cannot be decrypted with TOKEN_ENCRYPTION_KEYS"
+                )
+            action = Action(payload["action"])
+            mapping = {**vendor.default_mapping, **(connector.mapping or {})}
+            look_first = attempt.maybe_sent_since is not None
+            try:
+                return await self._send(
+                    session,
+                    connector,
+                    vendor,
+                    credentials,
+                    action,
+                    mapping,
+                    payload,
+                    look_first,
+                    now,
+                )
+            except FarSideError as error:
+                return _outcome(error)
+
+    async def _send(
+        self,
+        session: AsyncSession,
+        connector: Connector,
+        vendor: Vendor,
+        credentials: Credentials,
+        action: Action,
+        mapping: dict[str, Any],
+        payload: dict[str, Any],
+        look_first: bool,
+        now: datetime,
+    ) -> DeliveryOutcome:
+        record_id = int(payload["record_id"])
+        kind = RECORD_OF_ACTION[action]
+        link = await find_link(
+            session=session, connector_id=connector.id, record_kind=kind, record_id=record_id
+        )
+        result: dict[str, Any] = {}
+        if action is Action.SYNC_ACCOUNT:
+            account = await account_record(session, record_id, now)
+            if account is None:
+                return DeliveryOutcome.cancelled("the account no longer exists")
+            push = Push(action, ours(kind, record_id), mapping, account=account)
+        elif action is Action.SYNC_TICKET:
+            ticket = await ticket_record(session, record_id, now)
+            if ticket is None:
+                return DeliveryOutcome.cancelled("the ticket no longer exists")
+            parent = None
+            if ticket.account is not None and Action.SYNC_ACCOUNT in vendor.actions:
+                # the ticket is filed under its account's far-side record, made first if need be
+                parent_link = await find_link(
+                    session=session,
+                    connector_id=connector.id,
+                    record_kind="account",
+                    record_id=ticket.account.id,
+                )
+                parent = remote_of(parent_link)
+                if parent is None:
+                    parent = await vendor.push(
+                        self._client,
+                        credentials,
+                        Push(
+                            Action.SYNC_ACCOUNT,
+                            ours("account", ticket.account.id),
+                            mapping,
+                            account=ticket.account,
+                            look_first=True,
+                        ),
+                    )
+                    result["parent"] = {
+                        "record_kind": "account",
+                        "record_id": ticket.account.id,
+                        **remote_fields(parent),
+                    }
+            push = Push(action, ours(kind, record_id), mapping, ticket=ticket, parent=parent)
+        elif action is Action.ADD_COMMENT:
+            comment = await comment_record(session, record_id)
+            if comment is None:
+                return DeliveryOutcome.cancelled("the message was deleted")
+            parent_link = await find_link(
+                session=session,
+                connector_id=connector.id,
+                record_kind="ticket",
+                record_id=comment.ticket_id,
+            )
+            if parent_link is None:
+                return DeliveryOutcome.retry(
+                    f"ticket {comment.ticket_id} is not in {connector.vendor} yet",
+                    retry_after=PARENT_NOT_YET,
+                )
+            push = Push(
+                action,
+                ours(kind, record_id),
+                mapping,
+                comment=comment,
+                parent=remote_of(parent_link),
+            )
+        else:  # ESCALATE
+            ticket = await ticket_record(session, record_id, now)
+            if ticket is None:
+                return DeliveryOutcome.cancelled("the ticket no longer exists")
+            push = Push(
+                action, ours(kind, record_id), mapping, ticket=ticket, target=payload.get("target")
+            )
+        push = Push(
+            push.action,
+            push.ours,
+            push.mapping,
+            account=push.account,
+            ticket=push.ticket,
+            comment=push.comment,
+            remote=remote_of(link),
+            parent=push.parent,
+            look_first=look_first,
+            target=push.target,
+        )
+        # No database connection is held while the far side answers.
+        await session.close()
+        remote = await vendor.push(self._client, credentials, push)
+        return DeliveryOutcome.delivered(
+            {**result, "record_kind": kind, "record_id": record_id, **remote_fields(remote)}
+        )
+
+
+def _outcome(error: FarSideError) -> DeliveryOutcome:
+    if error.failure is Failure.AUTH:
+        return DeliveryOutcome.rejected(
+            f"{CREDENTIALS_REFUSED}: {error.message}", status_code=error.status_code
+        )
+    if error.failure is Failure.RATE_LIMITED:
+        return DeliveryOutcome.retry(
+            f"rate limited: {error.message}",
+            status_code=error.status_code,
+            retry_after=error.retry_after,
+        )
+    if error.failure is Failure.UNAVAILABLE:
+        return DeliveryOutcome.retry(
+            error.message,
+            status_code=error.status_code,
+            retry_after=error.retry_after,
+            unknown=error.maybe_done,
+        )
+    if error.failure is Failure.NOT_FOUND:
+        return DeliveryOutcome.rejected(
+            f"deleted on the far side ({error.message}); resync the record to make it again",
+            status_code=error.status_code,
+        )
+    return DeliveryOutcome.rejected(error.message, status_code=error.status_code)
