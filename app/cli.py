@@ -37,7 +37,14 @@ EXIT_CONFIG_ERROR = 2
 EXIT_STARTUP_ERROR = 1
 
 # The commands that read DATABASE_URL and no other setting.
-DATABASE_ONLY_COMMANDS = ("migrate", "apikey", "webhook", "inbound", "rotate-token-key")
+DATABASE_ONLY_COMMANDS = (
+    "migrate",
+    "apikey",
+    "webhook",
+    "inbound",
+    "connector",
+    "rotate-token-key",
+)
 # What each command's --help says about the settings it reads (all are in .env.example).
 SETTINGS_READ_FROM = "Read from the environment, or from a .env file in the working directory."
 DATABASE_ONLY = (
@@ -155,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_apikey_commands(commands)
     _add_webhook_commands(commands)
     _add_inbound_commands(commands)
+    _add_connector_commands(commands)
     _add_token_key_commands(commands)
     return parser
 
@@ -431,6 +439,322 @@ def _add_webhook_commands(commands: argparse._SubParsersAction[argparse.Argument
     deliveries.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     _add_workspace_option(deliveries)
     deliveries.set_defaults(handler=_webhook_deliveries)
+
+
+CONNECTOR_SETTINGS = (
+    "Settings: DATABASE_URL, and TOKEN_ENCRYPTION_KEYS for anything that stores or uses a"
+    " credential. " + SETTINGS_READ_FROM
+)
+
+
+def _add_connector_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    vendors = "hubspot, salesforce, zendesk, jira, linear"
+    connector = commands.add_parser(
+        "connector",
+        help="sync with a CRM, helpdesk or issue tracker; read its sync log",
+        description=f"Connect {vendors}; pause, resume, resync one record, read the sync log,"
+        " remove. Credentials are stored encrypted (TOKEN_ENCRYPTION_KEYS).",
+        epilog=CONNECTOR_SETTINGS,
+    )
+    actions = connector.add_subparsers(dest="connector_command", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="connect one (its credentials are checked with one call first)",
+        description="Connect a vendor. The token is checked with one call to it (skip with"
+        " --no-check) and stored encrypted.",
+        epilog=CONNECTOR_SETTINGS,
+    )
+    add.add_argument("vendor", metavar="NAME", help=vendors)
+    add.add_argument(
+        "--base-url", required=True, help="its API address, e.g. https://acme.zendesk.com"
+    )
+    add.add_argument("--token", required=True, help="API token or access token")
+    add.add_argument("--email", help="the account's email (Zendesk and Jira tokens need it)")
+    add.add_argument("--webhook-secret", help="the secret its webhooks are signed with")
+    add.add_argument("--mapping", help="JSON object of field-mapping overrides")
+    add.add_argument("--no-check", action="store_true", help="do not call it to check the token")
+    _add_workspace_option(add)
+    add.set_defaults(handler=_connector_add)
+    listing = actions.add_parser("list", help="list connectors", epilog=CONNECTOR_SETTINGS)
+    _add_workspace_option(listing)
+    listing.set_defaults(handler=_connector_list)
+    update = actions.add_parser(
+        "update",
+        help="new token, base URL, webhook secret or mapping",
+        description="Change a connector. A new token takes a failing connector back into use"
+        " and sends what waited.",
+        epilog=CONNECTOR_SETTINGS,
+    )
+    update.add_argument("connector", metavar="NAME_OR_ID")
+    update.add_argument("--base-url")
+    update.add_argument("--token")
+    update.add_argument("--webhook-secret")
+    update.add_argument("--mapping", help="JSON object of field-mapping overrides")
+    _add_workspace_option(update)
+    update.set_defaults(handler=_connector_update)
+    for name, paused, says in (
+        ("pause", True, "hold every sync (nothing is lost; resume sends them)"),
+        ("resume", False, "send what was held, and sync again"),
+    ):
+        command = actions.add_parser(name, help=says, epilog=CONNECTOR_SETTINGS)
+        command.add_argument("connector", metavar="NAME_OR_ID")
+        _add_workspace_option(command)
+        command.set_defaults(handler=_connector_pause, paused=paused)
+    resync = actions.add_parser(
+        "resync", help="send one ticket or account again", epilog=CONNECTOR_SETTINGS
+    )
+    resync.add_argument("connector", metavar="NAME_OR_ID")
+    resync.add_argument("record", metavar="T-42|account:ID", help="a ticket number or account:ID")
+    _add_workspace_option(resync)
+    resync.set_defaults(handler=_connector_resync)
+    log = actions.add_parser("log", help="the sync log, newest first", epilog=CONNECTOR_SETTINGS)
+    log.add_argument("connector", metavar="NAME_OR_ID")
+    log.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    _add_workspace_option(log)
+    log.set_defaults(handler=_connector_log)
+    remove = actions.add_parser(
+        "remove", help="disconnect; what it still owed is cancelled", epilog=CONNECTOR_SETTINGS
+    )
+    remove.add_argument("connector", metavar="NAME_OR_ID")
+    _add_workspace_option(remove)
+    remove.set_defaults(handler=_connector_remove)
+
+
+def _json_object(value: str | None) -> dict[str, Any] | None:
+    import json
+
+    if value is None:
+        return None
+    try:
+        found = json.loads(value)
+    except ValueError as exc:
+        raise CommandFailed(f"--mapping is not JSON: {exc}") from None
+    if not isinstance(found, dict):
+        raise CommandFailed("--mapping must be a JSON object")
+    return found
+
+
+def _token_cipher() -> Any:
+    from app.token_cipher import TokenCipher
+
+    keys = load_token_keys()
+    return TokenCipher(keys) if keys else None
+
+
+def _connector_add(args: argparse.Namespace) -> int:
+    from app.connectors.service import add_connector
+
+    extra = {"email": args.email} if args.email else {}
+    mapping = _json_object(args.mapping)
+    cipher = _token_cipher()
+    who = None if args.no_check else _check_connector(args.vendor, args.base_url, args.token, extra)
+
+    async def add(session: AsyncSession) -> tuple[int, str]:
+        connector = await add_connector(
+            session=session,
+            workspace_id=await _installation_workspace(session, args),
+            vendor=args.vendor,
+            base_url=args.base_url,
+            token=args.token,
+            cipher=cipher,
+            extra=extra,
+            mapping=mapping,
+            webhook_secret=args.webhook_secret,
+            now=_now(),
+        )
+        return connector.id, connector.vendor
+
+    connector_id, vendor = _with_database(add)
+    checked = f" ({who})" if who else ""
+    print(f"Connected {vendor} as connector {connector_id}{checked}.")
+    if args.webhook_secret:
+        print(f"Point its webhooks at <your ticketbot address>/webhooks/connectors/{connector_id}.")
+    return 0
+
+
+def _check_connector(vendor: str, base_url: str, token: str, extra: dict[str, str]) -> str:
+    """One call to the far side: who the token is, or a one-line refusal."""
+    from app.connectors.registry import vendor_named
+    from app.connectors.sender import build_http_client
+    from app.connectors.vendors.base import Credentials, FarSideError
+    from app.errors import DomainError
+
+    try:
+        found = vendor_named(vendor)
+    except DomainError as exc:
+        raise CommandFailed(str(exc)) from None
+
+    async def check() -> str:
+        async with build_http_client(15.0) as http:
+            return await found.check(
+                http, Credentials(base_url=base_url.rstrip("/"), token=token, extra=extra)
+            )
+
+    try:
+        return asyncio.run(check())
+    except FarSideError as exc:
+        raise CommandFailed(
+            f"{vendor} refused the check ({exc.failure.value}): {exc.message}; nothing was stored"
+        ) from None
+
+
+def _connector_update(args: argparse.Namespace) -> int:
+    from app.connectors.service import change_connector, get_connector
+
+    mapping = _json_object(args.mapping)
+    cipher = _token_cipher()
+
+    async def change(session: AsyncSession) -> str:
+        connector = await get_connector(
+            session=session,
+            workspace_id=await _installation_workspace(session, args),
+            connector=args.connector,
+            for_update=True,
+        )
+        await change_connector(
+            session=session,
+            connector=connector,
+            cipher=cipher,
+            now=_now(),
+            token=args.token,
+            base_url=args.base_url,
+            mapping=mapping,
+            webhook_secret=args.webhook_secret,
+        )
+        return f"Updated {connector.vendor} (connector {connector.id}): {connector.state}."
+
+    print(_with_database(change))
+    return 0
+
+
+def _connector_pause(args: argparse.Namespace) -> int:
+    from app.connectors.service import change_connector, get_connector
+
+    async def change(session: AsyncSession) -> str:
+        connector = await get_connector(
+            session=session,
+            workspace_id=await _installation_workspace(session, args),
+            connector=args.connector,
+            for_update=True,
+        )
+        await change_connector(
+            session=session, connector=connector, cipher=None, now=_now(), paused=args.paused
+        )
+        return f"{connector.vendor} (connector {connector.id}) is {connector.state}."
+
+    print(_with_database(change))
+    return 0
+
+
+def _connector_resync(args: argparse.Namespace) -> int:
+    from app.accounts.service import find_account
+    from app.connectors.service import get_connector, resync
+    from app.tickets.queries import get_ticket_by_number, parse_ticket_number
+
+    async def again(session: AsyncSession) -> str:
+        workspace_id = await _installation_workspace(session, args)
+        connector = await get_connector(
+            session=session, workspace_id=workspace_id, connector=args.connector
+        )
+        if args.record.lower().startswith("account:"):
+            number = args.record.split(":", 1)[1]
+            if not number.isdigit():
+                raise CommandFailed("name an account as account:ID (see GET /api/accounts)")
+            account = await find_account(
+                session=session, workspace_id=workspace_id, account_id=int(number)
+            )
+            kind, record_id, shown = "account", account.id, account.name
+        else:
+            ticket = await get_ticket_by_number(
+                session=session, workspace_id=workspace_id, number=parse_ticket_number(args.record)
+            )
+            kind, record_id, shown = "ticket", ticket.id, ticket.display_number
+        await resync(
+            session=session, connector=connector, record_kind=kind, record_id=record_id, now=_now()
+        )
+        return f"{shown} will be sent to {connector.vendor} again (see `connector log`)."
+
+    print(_with_database(again))
+    return 0
+
+
+def _connector_list(args: argparse.Namespace) -> int:
+    from app.connectors.service import list_connectors
+
+    async def rows(session: AsyncSession) -> list[list[str]]:
+        workspace_id = await _installation_workspace(session, args)
+        return [
+            [
+                str(connector.id),
+                connector.vendor,
+                connector.base_url,
+                connector.state,
+                _when(connector.created_at),
+                (connector.last_error or "")[:80],
+            ]
+            for connector in await list_connectors(session=session, workspace_id=workspace_id)
+        ]
+
+    found = _with_database(rows)
+    if not found:
+        print(
+            "No connectors yet; add one with `ticketbot connector add NAME --base-url … --token …`."
+        )
+        return 0
+    _print_table([["ID", "VENDOR", "BASE URL", "STATE", "CREATED", "LAST ERROR"], *found])
+    return 0
+
+
+def _connector_log(args: argparse.Namespace) -> int:
+    from app.connectors.service import get_connector, sync_log
+
+    async def rows(session: AsyncSession) -> list[list[str]]:
+        connector = await get_connector(
+            session=session,
+            workspace_id=await _installation_workspace(session, args),
+            connector=args.connector,
+        )
+        return [
+            [
+                _when(entry.at),
+                entry.action,
+                f"{entry.record_kind} {entry.record_id}",
+                entry.outcome,
+                str(entry.attempts),
+                entry.remote_id or "-",
+                str(entry.status_code or "-"),
+                (entry.error or "")[:80],
+            ]
+            for entry in await sync_log(session=session, connector=connector, limit=args.limit)
+        ]
+
+    found = _with_database(rows)
+    if not found:
+        print(f"Nothing synced with {args.connector} yet.")
+        return 0
+    header = ["AT", "ACTION", "RECORD", "OUTCOME", "ATTEMPTS", "REMOTE ID", "CODE", "ERROR"]
+    _print_table([header, *found])
+    return 0
+
+
+def _connector_remove(args: argparse.Namespace) -> int:
+    from app.connectors.service import get_connector, remove_connector
+
+    async def remove(session: AsyncSession) -> str:
+        connector = await get_connector(
+            session=session,
+            workspace_id=await _installation_workspace(session, args),
+            connector=args.connector,
+            for_update=True,
+        )
+        vendor = connector.vendor
+        await remove_connector(session=session, connector=connector, now=_now())
+        return f"Removed {vendor}; what it still owed is cancelled."
+
+    print(_with_database(remove))
+    return 0
 
 
 def _add_inbound_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import accounts, health, inbound, slack, testimonials, tickets, webhooks
+from app.api import accounts, connectors, health, inbound, slack, testimonials, tickets, webhooks
 from app.api import metrics as metrics_api
 from app.api import sla as sla_api
 from app.api.body_limit import BodyLimitMiddleware
@@ -61,6 +61,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(sla_api.router)
     app.include_router(metrics_api.router)
     app.include_router(webhooks.router)
+    app.include_router(connectors.router)
+    app.include_router(connectors.webhooks)
     app.include_router(inbound.router)
     mount_dashboard(app, settings)
     return app

@@ -15,6 +15,7 @@ class Scope(StrEnum):
     METRICS_READ = "metrics:read"
     ACCOUNTS_READ = "accounts:read"
     ACCOUNTS_WRITE = "accounts:write"
+    CONNECTORS_MANAGE = "connectors:manage"
     ADMIN = "admin"
 
 

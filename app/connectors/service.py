@@ -331,7 +331,7 @@ async def issues_of_ticket(
         .where(ConnectorLink.record_kind == "issue", ConnectorLink.record_id == ticket_id)
         .order_by(ConnectorLink.id)
     )
-    return [(vendor, link) for vendor, link in rows.tuples()]
+    return [(vendor, link) for vendor, link in rows]
 
 
 async def keep_link(
@@ -421,3 +421,51 @@ async def link_of_remote(
     if for_update:
         query = query.with_for_update()
     return await session.scalar(query.limit(1))
+
+
+TRACKERS = ("jira", "linear")  # the vendors that take escalations, in the order a click picks
+
+
+@dataclass(frozen=True)
+class IssueShown:
+    """An engineering issue as a ticket's card shows it."""
+
+    vendor: str
+    key: str
+    url: str | None
+    status: str | None
+    done: bool
+
+
+async def escalations_for_cards(
+    *, session: AsyncSession, ticket_ids: Sequence[int], workspace_ids: Sequence[int]
+) -> tuple[dict[int, list[IssueShown]], set[int]]:
+    """For a batch of cards: each ticket's engineering issues, and the workspaces with an issue
+    tracker connected (their cards offer Escalate). Two indexed reads."""
+    issues: dict[int, list[IssueShown]] = {}
+    rows = await session.execute(
+        select(Connector.vendor, ConnectorLink)
+        .join(Connector, Connector.id == ConnectorLink.connector_id)
+        .where(ConnectorLink.record_kind == "issue", ConnectorLink.record_id.in_(list(ticket_ids)))
+        .order_by(ConnectorLink.id)
+    )
+    for vendor, issue in rows:
+        issues.setdefault(issue.record_id, []).append(
+            IssueShown(
+                vendor=vendor,
+                key=issue.remote_key or issue.remote_id,
+                url=issue.remote_url,
+                status=issue.remote_status,
+                done=issue.remote_done,
+            )
+        )
+    trackers = set(
+        await session.scalars(
+            select(Connector.workspace_id).where(
+                Connector.workspace_id.in_(list(workspace_ids)),
+                Connector.vendor.in_(TRACKERS),
+                Connector.state != PAUSED,
+            )
+        )
+    )
+    return issues, trackers

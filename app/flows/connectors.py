@@ -55,13 +55,26 @@ async def escalate(
     *,
     session: AsyncSession,
     ticket: Ticket,
-    vendor: str,
+    vendor: str | None,
     target: str | None,
     actor: Actor,
     now: datetime,
 ) -> str:
-    """Ask for an engineering issue in Jira or Linear; the ticket waits on engineering until
-    the issue is done. Returns what to tell the person who asked."""
+    """Ask for an engineering issue in Jira or Linear (`vendor`, or the tracker connected: Jira
+    first); the ticket waits on engineering until the issue is done. Returns what to tell the
+    person who asked."""
+    if vendor is None:
+        found = {
+            connector.vendor: connector
+            for connector in await connectors.list_connectors(
+                session=session, workspace_id=ticket.workspace_id
+            )
+        }
+        vendor = next((name for name in connectors.TRACKERS if name in found), None)
+        if vendor is None:
+            raise InvalidInput(
+                "No issue tracker is connected: `ticketbot connector add jira …` (or linear)."
+            )
     connector = await connectors.get_connector(
         session=session, workspace_id=ticket.workspace_id, connector=vendor
     )

@@ -120,15 +120,10 @@ def _digest_text(tickets: list[Ticket], median: timedelta | None, now: datetime)
     by_status = {status: 0 for status in OPEN_STATUSES}
     for ticket in tickets:
         by_status[ticket.status] += 1
-    counts = " · ".join(
-        f"{by_status[status]} {status.value.replace('_', ' ')}"
-        for status in (
-            TicketStatus.NEW,
-            TicketStatus.OPEN,
-            TicketStatus.WAITING_ON_CUSTOMER,
-            TicketStatus.WAITING_ON_ENGINEERING,
-        )
-    )
+    shown = [TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING_ON_CUSTOMER]
+    if by_status[TicketStatus.WAITING_ON_ENGINEERING]:  # only where something is escalated
+        shown.append(TicketStatus.WAITING_ON_ENGINEERING)
+    counts = " · ".join(f"{by_status[status]} {status.value.replace('_', ' ')}" for status in shown)
     lines = [f":sunrise: *Daily digest*: {len(tickets)} open tickets ({counts})"]
     for state, label in (
         ("breached", ":red_circle: Breached"),

@@ -8,6 +8,7 @@ class ActionId(StrEnum):
     SET_PRIORITY = "ticket_set_priority"
     RESOLVE = "ticket_resolve"
     WAIT_ON_CUSTOMER = "ticket_wait_on_customer"
+    ESCALATE = "ticket_escalate"
     DISCARD = "ticket_discard"
     OPEN_IN_CHANNEL = "ticket_open_in_channel"
     TICKET_LIST_PAGE = "ticket_list_page"

@@ -11,6 +11,7 @@ from app.accounts.models import NpsSurvey, Testimonial
 from app.accounts.nps import PROMPT_VIEW as NPS_PROMPT_VIEW
 from app.accounts.testimonials import PROMPT_VIEW as TESTIMONIAL_VIEW
 from app.clock import Clock, SystemClock
+from app.connectors.service import IssueShown, escalations_for_cards
 from app.csat.models import CsatSurvey
 from app.csat.notifications import PROMPT_VIEW
 from app.home.notifications import HOME_VIEW
@@ -54,7 +55,17 @@ class Renderer:
             if wanted:
                 loaded = await session.scalars(_TICKETS, {"ids": sorted(wanted)})
                 tickets = {ticket.id: ticket for ticket in loaded}
-            return [await self._render_one(session, spec, tickets, surveys) for spec in specs]
+            escalations: Escalations = ({}, set())
+            if cards:
+                escalations = await escalations_for_cards(
+                    session=session,
+                    ticket_ids=sorted(cards),
+                    workspace_ids=sorted({t.workspace_id for t in tickets.values()}),
+                )
+            return [
+                await self._render_one(session, spec, tickets, surveys, escalations)
+                for spec in specs
+            ]
 
     async def _render_one(
         self,
@@ -62,11 +73,20 @@ class Renderer:
         spec: dict[str, Any],
         tickets: dict[int, Ticket],
         surveys: dict[int, CsatSurvey],
+        escalations: Escalations,
     ) -> dict[str, Any] | None:
         view = _view(spec)
         if view == TRIAGE_CARD_VIEW:
             ticket = tickets.get(int(spec["ticket_id"]))
-            return ticket_card(TicketCard.of(ticket)) if ticket is not None else None
+            if ticket is None:
+                return None
+            issues, trackers = escalations
+            card = TicketCard.of(
+                ticket,
+                issues=issues.get(ticket.id, ()),
+                can_escalate=ticket.workspace_id in trackers,
+            )
+            return ticket_card(card)
         if view == PROMPT_VIEW:
             survey = surveys.get(int(spec["survey_id"]))
             ticket = tickets.get(survey.ticket_id) if survey is not None else None
@@ -101,5 +121,6 @@ def _view(spec: dict[str, Any]) -> object:
 
 
 # Built once, run with parameters (building a statement costs more than running it).
+Escalations = tuple[dict[int, list[IssueShown]], set[int]]
 _TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)))
 _SURVEYS = select(CsatSurvey).where(CsatSurvey.id.in_(bindparam("ids", expanding=True)))

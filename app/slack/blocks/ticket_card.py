@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.connectors.service import IssueShown
 from app.slack.blocks.parts import button, field, plain, section
 from app.slack.ids import ActionId, BlockId
 from app.text_safety import date, escape, link
@@ -46,9 +48,13 @@ class TicketCard:
     created_at: datetime
     sla_state: str = "on_track"
     next_due: tuple[str, datetime] | None = None  # (target, due time) of the nearest clock
+    issues: tuple[IssueShown, ...] = ()  # engineering issues made for it (Jira, Linear)
+    can_escalate: bool = False  # an issue tracker is connected
 
     @classmethod
-    def of(cls, ticket: Ticket) -> TicketCard:
+    def of(
+        cls, ticket: Ticket, issues: Sequence[IssueShown] = (), can_escalate: bool = False
+    ) -> TicketCard:
         return cls(
             ticket_id=ticket.id,
             number=ticket.display_number,
@@ -64,6 +70,8 @@ class TicketCard:
             created_at=ticket.created_at,
             sla_state=ticket.sla_state,
             next_due=_nearest_due(ticket),
+            issues=tuple(issues),
+            can_escalate=can_escalate,
         )
 
 
@@ -88,6 +96,7 @@ def ticket_card(card: TicketCard) -> dict[str, Any]:
                 field("Assignee", assignee),
                 field("Opened", date(card.created_at, "{ago}")),
                 field("SLA", _sla(card)),
+                *([field("Engineering", _issues(card.issues))] if card.issues else []),
             ],
         },
     ]
@@ -122,6 +131,13 @@ def _actions(card: TicketCard) -> dict[str, Any]:
                 if card.status is TicketStatus.WAITING_ON_CUSTOMER
                 else [button(ActionId.WAIT_ON_CUSTOMER, "Waiting on customer", value)]
             ),
+            *(
+                [button(ActionId.ESCALATE, "Escalate", value)]
+                if card.can_escalate
+                and not card.issues
+                and card.status is not TicketStatus.WAITING_ON_ENGINEERING
+                else []
+            ),
             button(ActionId.RESOLVE, "Resolve", value, style="primary"),
             {
                 **button(ActionId.DISCARD, "Not a request", value, style="danger"),
@@ -138,6 +154,15 @@ def _actions(card: TicketCard) -> dict[str, Any]:
             },
         ],
     }
+
+
+def _issues(issues: Sequence[IssueShown]) -> str:
+    shown = []
+    for issue in issues:
+        key = link(issue.url, issue.key) if issue.url else escape(issue.key)
+        state = ":white_check_mark: done" if issue.done else escape(issue.status or "open")
+        shown.append(f"{key} · {state}")
+    return "\n".join(shown)
 
 
 SLA_LABELS = {

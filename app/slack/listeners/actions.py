@@ -1,5 +1,5 @@
 """The triage card's (and the Home tab's) buttons: Assign to me, priority, Waiting on customer,
-Resolve, Not a request.
+Escalate, Resolve, Not a request.
 
 Each click runs one transaction through the ticket flows (the card then updates itself from
 the outbox) and is acknowledged after the commit. A refusal (not on the team, ticket already
@@ -17,6 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from app.errors import DomainError, InvalidInput
 from app.flows.assignment import assign, set_priority
+from app.flows.connectors import escalate
 from app.flows.lifecycle import discard, resolve, wait_on_customer
 from app.slack.ids import ActionId
 from app.slack.interaction import Acting, acting, tell_refusal
@@ -84,6 +85,19 @@ async def wait_for_customer(ack: AsyncAck, body: dict[str, Any], context: AsyncB
     await ack()
 
 
+async def escalate_ticket(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Escalate to the issue tracker connected (a choice of tracker or project: `/ticket
+    escalate`)."""
+
+    async def work(it: Acting, ticket: Ticket) -> None:
+        await escalate(
+            session=it.session, ticket=ticket, vendor=None, target=None, actor=it.actor, now=it.now
+        )
+
+    await _on_ticket(context, body, ticket_id_of(body), work)
+    await ack()
+
+
 async def change_priority(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     ticket_id, priority = priority_choice_of(body)
 
@@ -104,3 +118,4 @@ def register(app: AsyncApp) -> None:
     app.action(ActionId.DISCARD)(discard_ticket)
     app.action(ActionId.WAIT_ON_CUSTOMER)(wait_for_customer)
     app.action(ActionId.SET_PRIORITY)(change_priority)
+    app.action(ActionId.ESCALATE)(escalate_ticket)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.errors import NotAllowed
 from app.flows import assignment, lifecycle
 from app.flows.changes import set_status
+from app.flows.connectors import escalate
 from app.flows.notes import add_internal_note
 from app.sla.models import SlaLedgerEntry
 from app.slack.blocks.new_ticket import NewTicketForm
@@ -23,6 +24,7 @@ from app.slack.ticket_command.call import Call, Slash
 from app.slack.ticket_command.grammar import (
     Assign,
     Close,
+    Escalate,
     ListTickets,
     NewTicket,
     Note,
@@ -120,6 +122,18 @@ async def note_ticket(call: Call, command: Note) -> str:
     return (
         f"Added your note to {ticket.display_number}, under its triage card"
         " (the customer never sees it)."
+    )
+
+
+async def escalate_ticket(call: Call, command: Escalate) -> str:
+    ticket = await _ticket(call, command.number)
+    return await escalate(
+        session=call.session,
+        ticket=ticket,
+        vendor=command.tracker,
+        target=command.target,
+        actor=call.actor,
+        now=call.now,
     )
 
 

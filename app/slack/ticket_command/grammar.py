@@ -174,6 +174,13 @@ class Note(Command):
 
 
 @dataclass(frozen=True)
+class Escalate(Command):
+    number: int
+    tracker: str  # jira | linear
+    target: str | None  # a Jira project key or a Linear team key; None: the connector's default
+
+
+@dataclass(frozen=True)
 class AutoAssign(Command):
     mode: AutoAssignMode
 
@@ -401,6 +408,26 @@ def parse_note(args: Args) -> Note | UsageError:
     if len(note) > _NOTE_LIMIT:
         return UsageError(f"A note holds at most {_NOTE_LIMIT} characters.")
     return Note(number, note)
+
+
+TRACKERS = ("jira", "linear")
+_TARGET = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")  # a Jira project key, a Linear team key
+
+
+def parse_escalate(args: Args) -> Escalate | UsageError:
+    example = "`/ticket escalate T-42 jira ENG`"
+    found = _ticket(args, example)
+    if isinstance(found, UsageError):
+        return found
+    number, rest = found
+    if not rest or rest[0].lower() not in TRACKERS:
+        return UsageError(f"Say where: jira or linear, e.g. {example}.")
+    if len(rest) > 2:
+        return UsageError(f"{example} takes the ticket, the tracker and at most a project.")
+    target = rest[1] if len(rest) == 2 else None
+    if target is not None and not _TARGET.match(target):
+        return UsageError("A project (Jira) or team (Linear) is named by its key, e.g. ENG.")
+    return Escalate(number, rest[0].lower(), target.upper() if target else None)
 
 
 def _ticket(args: Args, example: str) -> tuple[int, tuple[str, ...]] | UsageError:

@@ -55,6 +55,7 @@ from app.slack.ticket_command.grammar import (
     parse_csat_channel,
     parse_csat_delay,
     parse_csat_internal,
+    parse_escalate,
     parse_help,
     parse_hours,
     parse_hours_set,
@@ -274,6 +275,16 @@ SPECS = (
         ),
         parse_note,
         ticket_commands.note_ticket,
+        who=_TICKET_CHANGERS,
+    ),
+    Spec(
+        "escalate",
+        Usage(
+            "T-42 jira|linear [PROJECT]",
+            "open an engineering issue; the ticket waits on engineering until it is done",
+        ),
+        parse_escalate,
+        ticket_commands.escalate_ticket,
         who=_TICKET_CHANGERS,
     ),
     Spec(
