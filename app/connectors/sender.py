@@ -2,8 +2,9 @@
 module, the far side's answer classified for the outbox.
 
 Credentials are decrypted for the call only. A paused or failing connector's rows are held
-(deferred, not attempted: nothing is sent, so a refused token causes no retry storm) until it
-is resumed or given new credentials, which releases them at once (service.py).
+(deferred, not attempted: nothing is sent, so a refused token causes no retry storm, and
+nothing is given up) until it is resumed or given new credentials, which releases them at once
+(service.py).
 """
 
 from __future__ import annotations
@@ -245,8 +246,12 @@ class ConnectorSender:
 
 def _outcome(error: FarSideError) -> DeliveryOutcome:
     if error.failure is Failure.AUTH:
-        return DeliveryOutcome.rejected(
-            f"{CREDENTIALS_REFUSED}: {error.message}", status_code=error.status_code
+        # Kept, not failed: the connector is held (flows/connectors.py) until its credentials
+        # are replaced, and this row goes out then with the rest.
+        return DeliveryOutcome.retry(
+            f"{CREDENTIALS_REFUSED}: {error.message}",
+            status_code=error.status_code,
+            retry_after=HOLD.total_seconds(),
         )
     if error.failure is Failure.RATE_LIMITED:
         return DeliveryOutcome.retry(

@@ -24,7 +24,7 @@ from app.connectors.vendors.base import Action
 from app.errors import Conflict, InvalidInput, NotFound
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.models import OutboxMessage
-from app.outbox.service import enqueue
+from app.outbox.service import OUTBOX_WRITTEN, enqueue
 from app.token_cipher import TokenCipher
 from app.workspaces.settings import settings_changed, settings_read
 
@@ -208,6 +208,7 @@ async def _release(session: AsyncSession, connector_id: int, now: datetime) -> N
         )
         .values(next_attempt_at=now, paced_slot_at=None)
     )
+    session.info[OUTBOX_WRITTEN] = True  # the dispatcher is woken by the commit
 
 
 async def owed_connectors(*, session: AsyncSession, workspace_id: int) -> Sequence[Owed]:

@@ -181,13 +181,14 @@ async def record_connector_attempt(
     if connector is None:
         return
     action = Action(payload["action"])
+    refused = (row.last_error or "").startswith(CREDENTIALS_REFUSED)
     await connectors.log_entry(
         session=session,
         connector_id=connector.id,
         action=action.value,
         record_kind=RECORD_OF_ACTION[action],
         record_id=int(payload["record_id"]),
-        outcome=_OUTCOME_OF_ROW.get(row.status, row.status.value),
+        outcome="refused" if refused else _OUTCOME_OF_ROW.get(row.status, row.status.value),
         remote_id=(row.result or {}).get("id") if row.status is OutboxStatus.DELIVERED else None,
         status_code=row.last_status_code,
         error=row.last_error if row.status is not OutboxStatus.DELIVERED else None,
@@ -195,8 +196,7 @@ async def record_connector_attempt(
         outbox_id=row.id,
         now=now,
     )
-    refused = (row.last_error or "").startswith(CREDENTIALS_REFUSED)
-    if row.status is OutboxStatus.FAILED and refused and connector.state != FAILING:
+    if refused and row.status is OutboxStatus.PENDING and connector.state != FAILING:
         connector.state, connector.last_error = FAILING, row.last_error
         await _tell_leads_credentials_refused(session, connector, now)
     elif row.status is OutboxStatus.DELIVERED and connector.last_error:

@@ -179,7 +179,7 @@ async def test_refused_credentials_stop_sending_tell_the_leads_and_a_new_token_r
     await customer_asks(app, "First question")
     await wait_until(lambda: sync_log(app, connector), message="the refusal logged")
     [refused] = await sync_log(app, connector)
-    assert refused["outcome"] == "failed" and refused["status_code"] == 401
+    assert refused["outcome"] == "refused" and refused["status_code"] == 401
     assert refused["error"].startswith("credentials refused")
     [state] = (await manage(app, "GET", "/api/connectors"))["items"]
     assert state["state"] == "failing"
