@@ -477,7 +477,12 @@ def _add_connector_commands(
     add.add_argument("--no-check", action="store_true", help="do not call it to check the token")
     _add_workspace_option(add)
     add.set_defaults(handler=_connector_add)
-    listing = actions.add_parser("list", help="list connectors", epilog=CONNECTOR_SETTINGS)
+    listing = actions.add_parser(
+        "list",
+        help="list connectors",
+        description="List the connectors and their state (never a credential).",
+        epilog=CONNECTOR_SETTINGS,
+    )
     _add_workspace_option(listing)
     listing.set_defaults(handler=_connector_list)
     update = actions.add_parser(
@@ -498,24 +503,38 @@ def _add_connector_commands(
         ("pause", True, "hold every sync (nothing is lost; resume sends them)"),
         ("resume", False, "send what was held, and sync again"),
     ):
-        command = actions.add_parser(name, help=says, epilog=CONNECTOR_SETTINGS)
+        command = actions.add_parser(
+            name, help=says, description=says[0].upper() + says[1:] + ".", epilog=CONNECTOR_SETTINGS
+        )
         command.add_argument("connector", metavar="NAME_OR_ID")
         _add_workspace_option(command)
         command.set_defaults(handler=_connector_pause, paused=paused)
     resync = actions.add_parser(
-        "resync", help="send one ticket or account again", epilog=CONNECTOR_SETTINGS
+        "resync",
+        help="send one ticket or account again",
+        description="Send one ticket or account to the connector again, as it stands now.",
+        epilog=CONNECTOR_SETTINGS,
     )
     resync.add_argument("connector", metavar="NAME_OR_ID")
     resync.add_argument("record", metavar="T-42|account:ID", help="a ticket number or account:ID")
     _add_workspace_option(resync)
     resync.set_defaults(handler=_connector_resync)
-    log = actions.add_parser("log", help="the sync log, newest first", epilog=CONNECTOR_SETTINGS)
+    log = actions.add_parser(
+        "log",
+        help="the sync log, newest first",
+        description="Print the sync log, newest first: what was sent, when, the far side's id"
+        " and the last error.",
+        epilog=CONNECTOR_SETTINGS,
+    )
     log.add_argument("connector", metavar="NAME_OR_ID")
     log.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     _add_workspace_option(log)
     log.set_defaults(handler=_connector_log)
     remove = actions.add_parser(
-        "remove", help="disconnect; what it still owed is cancelled", epilog=CONNECTOR_SETTINGS
+        "remove",
+        help="disconnect; what it still owed is cancelled",
+        description="Disconnect it: its links and sync log go, what it still owed is cancelled.",
+        epilog=CONNECTOR_SETTINGS,
     )
     remove.add_argument("connector", metavar="NAME_OR_ID")
     _add_workspace_option(remove)

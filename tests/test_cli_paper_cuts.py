@@ -26,7 +26,13 @@ ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
 ENV_NAME_PREFIX = str(Settings.model_config.get("env_prefix") or "")
 HEAD = ", ".join(sorted(head_revisions()))
 
-DATABASE_COMMANDS = [["migrate"], ["apikey", "list"], ["webhook", "list"], ["inbound", "list"]]
+DATABASE_COMMANDS = [
+    ["migrate"],
+    ["apikey", "list"],
+    ["webhook", "list"],
+    ["inbound", "list"],
+    ["connector", "list"],
+]
 
 
 def env_name(field: str) -> str:
@@ -187,6 +193,7 @@ SETTINGS_BY_COMMAND = {
     "apikey": ("DATABASE_URL",),
     "webhook": ("DATABASE_URL",),
     "inbound": ("DATABASE_URL",),
+    "connector": ("DATABASE_URL", "TOKEN_ENCRYPTION_KEYS"),
     "dev": (),
     "demo": (),
     "new-token-key": (),

@@ -1,5 +1,7 @@
-"""Connectors (CRMs, helpdesks, issue trackers), their far-side links and sync log; tickets may
-wait on engineering, so the partial indexes of open tickets take that status in.
+"""Connectors, their far-side links and sync log; open tickets may wait on engineering.
+
+Connectors are CRMs, helpdesks and issue trackers; the partial indexes of open tickets take
+the new open status (waiting_on_engineering) in.
 
 Revision ID: 0024
 Revises: 0023
