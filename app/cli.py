@@ -619,19 +619,28 @@ def _check_connector(vendor: str, base_url: str, token: str, extra: dict[str, st
         ) from None
 
 
+async def _named_connector(
+    session: AsyncSession, args: argparse.Namespace, *, for_update: bool = False
+) -> Any:
+    """The connector `args.connector` names (a vendor or an id) in the chosen workspace."""
+    from app.connectors.service import get_connector
+
+    return await get_connector(
+        session=session,
+        workspace_id=await _installation_workspace(session, args),
+        connector=args.connector,
+        for_update=for_update,
+    )
+
+
 def _connector_update(args: argparse.Namespace) -> int:
-    from app.connectors.service import change_connector, get_connector
+    from app.connectors.service import change_connector
 
     mapping = _json_object(args.mapping)
     cipher = _token_cipher()
 
     async def change(session: AsyncSession) -> str:
-        connector = await get_connector(
-            session=session,
-            workspace_id=await _installation_workspace(session, args),
-            connector=args.connector,
-            for_update=True,
-        )
+        connector = await _named_connector(session, args, for_update=True)
         await change_connector(
             session=session,
             connector=connector,
@@ -649,15 +658,10 @@ def _connector_update(args: argparse.Namespace) -> int:
 
 
 def _connector_pause(args: argparse.Namespace) -> int:
-    from app.connectors.service import change_connector, get_connector
+    from app.connectors.service import change_connector
 
     async def change(session: AsyncSession) -> str:
-        connector = await get_connector(
-            session=session,
-            workspace_id=await _installation_workspace(session, args),
-            connector=args.connector,
-            for_update=True,
-        )
+        connector = await _named_connector(session, args, for_update=True)
         await change_connector(
             session=session, connector=connector, cipher=None, now=_now(), paused=args.paused
         )
@@ -727,14 +731,10 @@ def _connector_list(args: argparse.Namespace) -> int:
 
 
 def _connector_log(args: argparse.Namespace) -> int:
-    from app.connectors.service import get_connector, sync_log
+    from app.connectors.service import sync_log
 
     async def rows(session: AsyncSession) -> list[list[str]]:
-        connector = await get_connector(
-            session=session,
-            workspace_id=await _installation_workspace(session, args),
-            connector=args.connector,
-        )
+        connector = await _named_connector(session, args)
         return [
             [
                 _when(entry.at),
@@ -759,15 +759,10 @@ def _connector_log(args: argparse.Namespace) -> int:
 
 
 def _connector_remove(args: argparse.Namespace) -> int:
-    from app.connectors.service import get_connector, remove_connector
+    from app.connectors.service import remove_connector
 
     async def remove(session: AsyncSession) -> str:
-        connector = await get_connector(
-            session=session,
-            workspace_id=await _installation_workspace(session, args),
-            connector=args.connector,
-            for_update=True,
-        )
+        connector = await _named_connector(session, args, for_update=True)
         vendor = connector.vendor
         await remove_connector(session=session, connector=connector, now=_now())
         return f"Removed {vendor}; what it still owed is cancelled."

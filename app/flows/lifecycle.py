@@ -150,21 +150,7 @@ async def wait_on_customer(
     *, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime
 ) -> Ticket:
     """The team asked the customer something: the resolution clock pauses until they answer."""
-    require_triage(actor)
-    if ticket.status is TicketStatus.WAITING_ON_CUSTOMER:
-        return ticket
-    require_active(ticket, "set waiting on customer for")
-    await sla.pause_resolution(
-        session=session, ticket=ticket, now=now, reason="waiting on customer"
-    )
-    await transition(
-        session=session,
-        ticket=ticket,
-        status=TicketStatus.WAITING_ON_CUSTOMER,
-        actor=actor,
-        now=now,
-    )
-    return ticket
+    return await _wait(session, ticket, actor, now, TicketStatus.WAITING_ON_CUSTOMER)
 
 
 async def wait_on_engineering(
@@ -172,20 +158,19 @@ async def wait_on_engineering(
 ) -> Ticket:
     """Escalated to engineering: the resolution clock pauses until their issue is done (or the
     team takes the ticket back)."""
+    return await _wait(session, ticket, actor, now, TicketStatus.WAITING_ON_ENGINEERING)
+
+
+async def _wait(
+    session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime, status: TicketStatus
+) -> Ticket:
     require_triage(actor)
-    if ticket.status is TicketStatus.WAITING_ON_ENGINEERING:
+    if ticket.status is status:
         return ticket
-    require_active(ticket, "escalate")
-    await sla.pause_resolution(
-        session=session, ticket=ticket, now=now, reason="waiting on engineering"
-    )
-    await transition(
-        session=session,
-        ticket=ticket,
-        status=TicketStatus.WAITING_ON_ENGINEERING,
-        actor=actor,
-        now=now,
-    )
+    waiting = status.value.replace("_", " ")
+    require_active(ticket, f"set {waiting} for")
+    await sla.pause_resolution(session=session, ticket=ticket, now=now, reason=waiting)
+    await transition(session=session, ticket=ticket, status=status, actor=actor, now=now)
     return ticket
 
 

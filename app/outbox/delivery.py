@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import random
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -166,3 +167,21 @@ class RetryPolicy:
         if self.give_up_after is None or created_at is None:
             return None
         return created_at + self.give_up_after
+
+
+def retry_after_seconds(raw: str | None, now: datetime) -> float | None:
+    """RFC 9110 `Retry-After`: delay seconds, or an HTTP date; None if absent or unreadable."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - now).total_seconds(), 0.0)

@@ -8,7 +8,6 @@ disabled subscription is sent nothing more.
 
 from __future__ import annotations
 
-import email.utils
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
-from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy
+from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy, retry_after_seconds
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.handlers import DeliveryHandlers
 from app.outbox.models import OutboxMessage
@@ -131,21 +130,7 @@ class WebhookSender:
         return DeliveryOutcome.rejected(said, status_code=status)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
-        """`Retry-After` in seconds or as an HTTP date; None if absent or unreadable."""
-        raw = (response.headers.get("retry-after") or "").strip()
-        if not raw:
-            return None
-        try:
-            return max(float(raw), 0.0)
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        return max((when - self._clock.now()).total_seconds(), 0.0)
+        return retry_after_seconds(response.headers.get("retry-after"), self._clock.now())
 
 
 async def _excerpt(response: httpx.Response) -> str:

@@ -34,6 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from app.slack_emulator.server import ServerRunner
+from tests.fakes.base import LocalService
 
 COMPANIES = "companies"
 TICKETS = "tickets"
@@ -178,7 +179,7 @@ class Refusal(Exception):
         self.errors = errors
 
 
-class FakeHubSpot:
+class FakeHubSpot(LocalService):
     """One HubSpot portal with one private app, served on 127.0.0.1."""
 
     def __init__(
@@ -212,28 +213,6 @@ class FakeHubSpot:
         self._failing = 0
         self._failure_status = 503
         self._runner = ServerRunner(self._app())
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        await self._runner.start("127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        await self._runner.stop()
-
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused), keeping the port for `come_up`."""
-        await self._runner.stop()
-
-    async def come_up(self) -> None:
-        await self._runner.restart()
-
-    @property
-    def base_url(self) -> str:
-        """The API's address, as https://api.hubapi.com would be."""
-        if self._runner.port is None:
-            raise RuntimeError("FakeHubSpot is not started")
-        return f"http://127.0.0.1:{self._runner.port}"
 
     # -- helpers for tests -------------------------------------------------------------------
 

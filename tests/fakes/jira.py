@@ -34,6 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.slack_emulator.server import ServerRunner
+from tests.fakes.base import LocalService
 
 # Workflow statuses with their status category (id, key, colour, name) as Jira reports them
 # in `fields.status.statusCategory`.
@@ -87,7 +88,7 @@ class FakeIssue:
     last_change: tuple[str, str, str] | None = None
 
 
-class FakeJira:
+class FakeJira(LocalService):
     """A Jira Cloud site with a few projects and one API user, served on 127.0.0.1."""
 
     def __init__(
@@ -116,28 +117,6 @@ class FakeJira:
         self._failure_status = 503
         self._failure_method: str | None = None
         self._runner = ServerRunner(self._app())
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        await self._runner.start("127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        await self._runner.stop()
-
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused), keeping the port for `come_up`."""
-        await self._runner.stop()
-
-    async def come_up(self) -> None:
-        await self._runner.restart()
-
-    @property
-    def base_url(self) -> str:
-        """The site's address, as `https://<site>.atlassian.net` would be."""
-        if self._runner.port is None:
-            raise RuntimeError("FakeJira is not started")
-        return f"http://127.0.0.1:{self._runner.port}"
 
     # -- helpers for tests -------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.slack_emulator.server import ServerRunner
+from tests.fakes.base import LocalService
 
 # (name, WorkflowState.type, colour) of every team's workflow, in order; new issues start in
 # the first. WorkflowState.type is one of triage, backlog, unstarted, started, completed,
@@ -150,7 +151,7 @@ class FakeIssue:
     previous_updated_at: datetime | None = None
 
 
-class FakeLinear:
+class FakeLinear(LocalService):
     """A Linear workspace with a few teams and one API user, served on 127.0.0.1."""
 
     def __init__(
@@ -180,28 +181,6 @@ class FakeLinear:
         self._failing = 0
         self._failure_status = 503
         self._runner = ServerRunner(self._app())
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        await self._runner.start("127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        await self._runner.stop()
-
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused), keeping the port for `come_up`."""
-        await self._runner.stop()
-
-    async def come_up(self) -> None:
-        await self._runner.restart()
-
-    @property
-    def base_url(self) -> str:
-        """The API's address, as `https://api.linear.app` would be."""
-        if self._runner.port is None:
-            raise RuntimeError("FakeLinear is not started")
-        return f"http://127.0.0.1:{self._runner.port}"
 
     # -- helpers for tests -------------------------------------------------------------------
 

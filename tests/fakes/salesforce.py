@@ -47,6 +47,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from app.slack_emulator.server import ServerRunner
+from tests.fakes.base import LocalService
 
 # The API versions this org offers (Winter '15 = 32.0 ... Summer '26 = 67.0, Winter '27 = 68.0).
 OLDEST_VERSION = 31
@@ -156,7 +157,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
-class FakeSalesforce:
+class FakeSalesforce(LocalService):
     """One Salesforce org with one API user, served on 127.0.0.1."""
 
     def __init__(
@@ -201,26 +202,6 @@ class FakeSalesforce:
         self._failing = 0
         self._failure_status = 503
         self._runner = ServerRunner(self._app())
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        await self._runner.start("127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        await self._runner.stop()
-
-    async def go_down(self) -> None:
-        """Stop listening: connections are refused until `come_up()`."""
-        await self._runner.stop()
-
-    async def come_up(self) -> None:
-        await self._runner.restart()
-
-    @property
-    def base_url(self) -> str:
-        """The instance URL, as an org's My Domain URL would be given."""
-        return f"http://{self._runner.host}:{self._runner.port}"
 
     # -- what tests tell it ------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.connectors.vendors.zendesk import TRIGGER_BODY_TEMPLATE, webhook_signature
 from app.slack_emulator.server import ServerRunner
+from tests.fakes.base import LocalService
 
 # Tickets' JSON format: allowed values.
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
@@ -119,7 +120,7 @@ class FakeTicket:
         return self.comments[0].body if self.comments else ""
 
 
-class FakeZendesk:
+class FakeZendesk(LocalService):
     """A Zendesk account with one API agent, served on 127.0.0.1."""
 
     def __init__(
@@ -150,28 +151,6 @@ class FakeZendesk:
         self._failure_status = 503
         self.agent = self._add_user(agent_name, email, role)
         self._runner = ServerRunner(self._app())
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        await self._runner.start("127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        await self._runner.stop()
-
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused), keeping the port for `come_up`."""
-        await self._runner.stop()
-
-    async def come_up(self) -> None:
-        await self._runner.restart()
-
-    @property
-    def base_url(self) -> str:
-        """The account's address, as `https://<subdomain>.zendesk.com` would be."""
-        if self._runner.port is None:
-            raise RuntimeError("FakeZendesk is not started")
-        return f"http://127.0.0.1:{self._runner.port}"
 
     # -- helpers for tests -------------------------------------------------------------------
 

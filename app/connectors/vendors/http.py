@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import httpx
 
 from app.connectors.vendors.base import Failure, FarSideError
+from app.outbox.delivery import retry_after_seconds
 
 # Enough of a refusal's body to say why in the sync log.
 EXCERPT_CHARS = 300
@@ -19,20 +19,7 @@ RetryAfter = Callable[[httpx.Response], float | None]
 
 def retry_after_header(response: httpx.Response) -> float | None:
     """RFC 9110 `Retry-After`: seconds, or an HTTP date."""
-    raw = (response.headers.get("retry-after") or "").strip()
-    if not raw:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
 
 
 async def call(
