@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,12 +85,12 @@ class Cell:
             self.csat.rating_sum + more.rating_sum,
         )
 
-    def metrics(self, key: str | None, *, percentiles: bool = True) -> GroupMetrics:
+    def metrics(self, key: str | None) -> GroupMetrics:
         return GroupMetrics(
             key=key,
             opened=self.opened,
-            first_response=_durations(self.first_response, percentiles),
-            resolution=_durations(self.resolution, percentiles),
+            first_response=_durations(self.first_response),
+            resolution=_durations(self.resolution),
             sla=self.sla,
             csat=self.csat,
         )
@@ -485,8 +486,9 @@ def _report(
     totals = Cell()
     groups: dict[str | None, Cell] = {}
     if group_by is GroupBy.DAY:
+        nothing = Cell()  # the days with nothing, all alike (never changed)
         for day in days:
-            whole = by_day.get(day, {}).get((WHOLE_DAY, ""), Cell())
+            whole = by_day.get(day, {}).get((WHOLE_DAY, ""), nothing)
             totals.add(whole)
             groups[day.isoformat()] = whole
         keys: list[str | None] = [day.isoformat() for day in days]
@@ -506,13 +508,47 @@ def _report(
         group_by=group_by,
         time_zone=zone,
         totals=totals.metrics(None),
-        groups=[groups[key].metrics(key, percentiles=group_percentiles) for key in keys],
+        groups=_group_metrics([groups[key] for key in keys], keys, group_percentiles),
     )
 
 
-def _durations(counts: histogram.Counts, percentiles: bool = True) -> Durations:
-    if not percentiles:
-        return Durations(int(counts.sum()))
+def _group_metrics(
+    cells: list[Cell], keys: list[str | None], percentiles: bool
+) -> list[GroupMetrics]:
+    """Each group's metrics, the medians and 90th percentiles of all groups read at once."""
+    if not cells:
+        return []
+    durations: list[list[Durations]] = []
+    for histograms in (
+        np.stack([cell.first_response for cell in cells]),
+        np.stack([cell.resolution for cell in cells]),
+    ):
+        counts = histograms.sum(axis=1)
+        found: list[list[float | None]] = (
+            histogram.percentiles_of_rows(histograms, PERCENTILES)
+            if percentiles
+            else [[None, None] for _ in cells]
+        )
+        durations.append(
+            [
+                Durations(int(count), median, p90) if count else Durations()
+                for count, (median, p90) in zip(counts, found, strict=True)
+            ]
+        )
+    return [
+        GroupMetrics(
+            key=key,
+            opened=cell.opened,
+            first_response=first,
+            resolution=resolution,
+            sla=cell.sla,
+            csat=cell.csat,
+        )
+        for key, cell, first, resolution in zip(keys, cells, *durations, strict=True)
+    ]
+
+
+def _durations(counts: histogram.Counts) -> Durations:
     median, p90 = histogram.percentiles(counts, PERCENTILES)
     if median is None:
         return Durations()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from app.reports import histogram
@@ -49,3 +50,17 @@ def test_edges():
     assert histogram.of([1e300]).sum() == 1
     [only] = histogram.percentiles(counts([600.0]), (0.5,))
     assert only == pytest.approx(600.0, rel=0.01)
+
+
+def test_the_percentiles_of_many_histograms_at_once_are_each_ones_own():
+    chance = random.Random(11)
+    days = [
+        counts([chance.lognormvariate(7, 1.2) for _ in range(chance.randint(0, 400))])
+        for _ in range(60)
+    ]
+    matrix = np.stack(days)
+
+    together = histogram.percentiles_of_rows(matrix, (0.5, 0.9))
+
+    for day, found in zip(days, together, strict=True):
+        assert found == pytest.approx(histogram.percentiles(day, (0.5, 0.9)))
