@@ -484,10 +484,12 @@ async def nps_numbers(
     since: datetime,
     until: datetime,
     by: str | None = None,
+    account_id: int | None = None,
 ) -> list[NpsNumbers]:
     """NPS of the answers given after `since` up to `until` (the last 90 days up to now):
     overall (`by` None), or by `account`,
-    `channel` or `owner`, each group with its counts."""
+    `channel` or `owner`, each group with its counts; of one account's contacts only if
+    `account_id` is given."""
     column = {
         None: None,
         "account": NpsSurvey.account_id,
@@ -506,6 +508,7 @@ async def nps_numbers(
         NpsSurvey.score.is_not(None),
         NpsSurvey.answered_at > since,
         NpsSurvey.answered_at <= until,
+        *([NpsSurvey.account_id == account_id] if account_id is not None else []),
     )
     if column is None:
         row = (await session.execute(select(*counted).where(*where))).one()

@@ -72,18 +72,11 @@ async def account_detail(
         )
         for ticket in tickets
     ]
-    nps = next(
-        (
-            numbers
-            for numbers in await nps_numbers(
-                session=session,
-                workspace_id=workspace_id,
-                since=now - NPS_WINDOW,
-                until=now,
-                by="account",
-            )
-            if numbers.key == account.id
-        ),
-        None,
+    [nps] = await nps_numbers(
+        session=session,
+        workspace_id=workspace_id,
+        since=now - NPS_WINDOW,
+        until=now,
+        account_id=account.id,
     )
     return AccountDetail.build(read, summary, history, recent, nps)

@@ -31,19 +31,12 @@ async def account_record(
         .order_by(AccountLink.id)
     )
     summary = await account_summary(session=session, account=account, now=now)
-    nps = next(
-        (
-            numbers.nps
-            for numbers in await nps_numbers(
-                session=session,
-                workspace_id=account.workspace_id,
-                since=now - NPS_WINDOW,
-                until=now,
-                by="account",
-            )
-            if numbers.key == account.id
-        ),
-        None,
+    [numbers] = await nps_numbers(
+        session=session,
+        workspace_id=account.workspace_id,
+        since=now - NPS_WINDOW,
+        until=now,
+        account_id=account.id,
     )
     return AccountRecord(
         id=account.id,
@@ -53,7 +46,7 @@ async def account_record(
         owner=account.owner_user_id,
         renewal_on=account.renewal_on.isoformat() if account.renewal_on else None,
         health_score=account.health_score,
-        nps=nps,
+        nps=numbers.nps,
         csat=round(summary.csat_average, 2) if summary.csat_average is not None else None,
         churned=account.churned_at is not None,
     )
