@@ -151,7 +151,8 @@ async def test_a_crm_files_the_ticket_under_its_account_with_the_accounts_number
         hubspot.records["companies"] if vendor == "hubspot" else salesforce.records["Account"]
     )
     assert len(companies) == 1
-    assert [e["action"] for e in await sync_log(app, connector)][0] == "sync_account"
+    [newest, *_] = await sync_log(app, connector)
+    assert newest["action"] == "sync_account" and newest["outcome"] == "sent"
 
 
 @pytest.mark.parametrize("tracker", ["jira", "linear"])
