@@ -176,7 +176,11 @@ async def start_runtime(settings: Settings, clock: Clock, metrics: Metrics) -> R
             ),
             OutboxKind.WEBHOOK: WebhookSender(webhook_client, session_factory, clock),
             OutboxKind.CONNECTOR: ConnectorSender(
-                connector_client, session_factory, clock, settings.token_cipher()
+                connector_client,
+                session_factory,
+                clock,
+                settings.token_cipher(),
+                pacer=Pacer(session_factory, clock),
             ),
         },
         clock=clock,

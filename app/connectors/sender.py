@@ -9,11 +9,14 @@ nothing is given up) until it is resumed or given new credentials, which release
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Hashable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
@@ -31,6 +34,7 @@ from app.connectors.vendors.base import (
     Vendor,
 )
 from app.outbox.delivery import Attempt, DeliveryOutcome, RetryPolicy
+from app.outbox.pacing import Pace, Pacer
 from app.token_cipher import TokenCipher, TokenCipherError
 
 USER_AGENT = "ticketbot-connectors/1"
@@ -40,6 +44,23 @@ PARENT_NOT_YET = 30.0  # seconds before a comment looks again for its ticket on 
 # marks the connector failing and tells the leads).
 CREDENTIALS_REFUSED = "credentials refused"
 
+
+# Each far side's pace (app/outbox/pacing.py), shared by every replica, per connector: a row is
+# one to three calls. From the vendors' published limits:
+# HubSpot private apps, 100 requests per 10 s on the lowest plan
+#   (developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines);
+# Zendesk Team plan, 200 requests a minute (developer.zendesk.com/api-reference/introduction/
+#   rate-limits/); Jira Cloud, a points budget an hour, bursts allowed
+#   (developer.atlassian.com/cloud/jira/platform/rate-limiting/); Linear API keys, 1,500
+#   requests an hour (linear.app/developers/rate-limiting); Salesforce, a daily allocation and
+#   concurrent long requests, no rate a second.
+PACES: dict[str, Pace] = {
+    "hubspot": Pace(interval=timedelta(milliseconds=300), burst=10),
+    "zendesk": Pace(interval=timedelta(milliseconds=600), burst=10),
+    "jira": Pace(interval=timedelta(milliseconds=300), burst=10),
+    "linear": Pace(interval=timedelta(seconds=7), burst=20),
+    "salesforce": Pace(interval=timedelta(milliseconds=100), burst=20),
+}
 
 # A far side may be down for a while (a deploy, an outage): two days of retries, at most half
 # an hour apart. A 429's wait is honoured whatever the cap.
@@ -90,11 +111,13 @@ class ConnectorSender:
         session_factory: async_sessionmaker[AsyncSession],
         clock: Clock,
         cipher: TokenCipher | None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._client = client
         self._session_factory = session_factory
         self._clock = clock
         self._cipher = cipher
+        self._pacer = pacer
 
     def order_key(self, target: str, payload: dict[str, Any]) -> Hashable | None:
         """One record's calls go out in the order they were owed (a ticket before its
@@ -122,28 +145,56 @@ class ConnectorSender:
                 return DeliveryOutcome.rejected(
                     "the stored token cannot be decrypted with TOKEN_ENCRYPTION_KEYS"
                 )
-            action = Action(payload["action"])
             mapping = {**vendor.default_mapping, **(connector.mapping or {})}
-            look_first = attempt.maybe_sent_since is not None
-            try:
+            paces = self._paces(connector)
+            connector_id = connector.id
+        # A paced slot is taken with no session open (on SQLite the pool is one connection).
+        if paces and attempt.paced_slot_at is None:
+            slot = await self._reserve(paces)
+            if slot is not None:
+                return DeliveryOutcome.deferred(slot)
+        try:
+            async with self._session_factory() as session:
                 return await self._send(
                     session,
-                    connector,
+                    connector_id,
                     vendor,
                     credentials,
-                    action,
+                    Action(payload["action"]),
                     mapping,
                     payload,
-                    look_first,
+                    attempt.maybe_sent_since is not None,
                     now,
                 )
-            except FarSideError as error:
-                return _outcome(error)
+        except FarSideError as error:
+            if error.failure is Failure.RATE_LIMITED and error.retry_after and paces:
+                await self._hold(paces, error.retry_after)
+            return _outcome(error)
+
+    def _paces(self, connector: Connector) -> dict[str, Pace]:
+        pace = PACES.get(connector.vendor)
+        if self._pacer is None or pace is None:
+            return {}
+        return {f"connector:{connector.id}": pace}
+
+    async def _reserve(self, paces: dict[str, Pace]) -> datetime | None:
+        assert self._pacer is not None
+        try:
+            return await self._pacer.reserve(paces)
+        except (SQLAlchemyError, OSError):
+            return None  # unpaced this once rather than not sent: the far side's 429 still holds
+
+    async def _hold(self, paces: dict[str, Pace], seconds: float) -> None:
+        """The far side said to wait: no other row of this connector goes before then."""
+        assert self._pacer is not None
+        # If the hold cannot be written, the row itself still waits its Retry-After.
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await self._pacer.hold(paces, self._pacer.now() + timedelta(seconds=seconds))
 
     async def _send(
         self,
         session: AsyncSession,
-        connector: Connector,
+        connector_id: int,
         vendor: Vendor,
         credentials: Credentials,
         action: Action,
@@ -155,9 +206,10 @@ class ConnectorSender:
         record_id = int(payload["record_id"])
         kind = RECORD_OF_ACTION[action]
         link = await find_link(
-            session=session, connector_id=connector.id, record_kind=kind, record_id=record_id
+            session=session, connector_id=connector_id, record_kind=kind, record_id=record_id
         )
         result: dict[str, Any] = {}
+        new_parent = False
         if action is Action.SYNC_ACCOUNT:
             account = await account_record(session, record_id, now)
             if account is None:
@@ -169,31 +221,16 @@ class ConnectorSender:
                 return DeliveryOutcome.cancelled("the ticket no longer exists")
             parent = None
             if ticket.account is not None and Action.SYNC_ACCOUNT in vendor.actions:
-                # the ticket is filed under its account's far-side record, made first if need be
+                # the ticket is filed under its account's far-side record (made first, below,
+                # if it has none yet)
                 parent_link = await find_link(
                     session=session,
-                    connector_id=connector.id,
+                    connector_id=connector_id,
                     record_kind="account",
                     record_id=ticket.account.id,
                 )
                 parent = remote_of(parent_link)
-                if parent is None:
-                    parent = await vendor.push(
-                        self._client,
-                        credentials,
-                        Push(
-                            Action.SYNC_ACCOUNT,
-                            ours("account", ticket.account.id),
-                            mapping,
-                            account=ticket.account,
-                            look_first=True,
-                        ),
-                    )
-                    result["parent"] = {
-                        "record_kind": "account",
-                        "record_id": ticket.account.id,
-                        **remote_fields(parent),
-                    }
+                new_parent = parent is None
             push = Push(action, ours(kind, record_id), mapping, ticket=ticket, parent=parent)
         elif action is Action.ADD_COMMENT:
             comment = await comment_record(session, record_id)
@@ -201,13 +238,13 @@ class ConnectorSender:
                 return DeliveryOutcome.cancelled("the message was deleted")
             parent_link = await find_link(
                 session=session,
-                connector_id=connector.id,
+                connector_id=connector_id,
                 record_kind="ticket",
                 record_id=comment.ticket_id,
             )
             if parent_link is None:
                 return DeliveryOutcome.retry(
-                    f"ticket {comment.ticket_id} is not in {connector.vendor} yet",
+                    f"ticket {comment.ticket_id} is not in {vendor.name} yet",
                     retry_after=PARENT_NOT_YET,
                 )
             push = Push(
@@ -224,20 +261,28 @@ class ConnectorSender:
             push = Push(
                 action, ours(kind, record_id), mapping, ticket=ticket, target=payload.get("target")
             )
-        push = Push(
-            push.action,
-            push.ours,
-            push.mapping,
-            account=push.account,
-            ticket=push.ticket,
-            comment=push.comment,
-            remote=remote_of(link),
-            parent=push.parent,
-            look_first=look_first,
-            target=push.target,
-        )
+        push = replace(push, remote=remote_of(link), look_first=look_first)
         # No database connection is held while the far side answers.
         await session.close()
+        account = push.ticket.account if push.ticket is not None else None
+        if new_parent and account is not None:
+            parent = await vendor.push(
+                self._client,
+                credentials,
+                Push(
+                    Action.SYNC_ACCOUNT,
+                    ours("account", account.id),
+                    mapping,
+                    account=account,
+                    look_first=True,
+                ),
+            )
+            result["parent"] = {
+                "record_kind": "account",
+                "record_id": account.id,
+                **remote_fields(parent),
+            }
+            push = replace(push, parent=parent)
         remote = await vendor.push(self._client, credentials, push)
         return DeliveryOutcome.delivered(
             {**result, "record_kind": kind, "record_id": record_id, **remote_fields(remote)}

@@ -181,3 +181,31 @@ async def test_an_escalation_survives_refused_credentials_and_an_outage(
         lambda: any("ENG-1" in str(m.get("blocks")) for m in emulator.messages("CTRIAGE")),
         message="the issue on the card",
     )
+
+
+async def test_a_burst_is_paced_under_the_far_sides_limit_and_a_429_holds_the_rest(
+    app, zendesk
+):
+    """Zendesk's lowest plan takes 200 requests a minute: a burst of tickets goes out ten at
+    once, then one every 0.6 s of the (test) clock; a 429 holds the connector's other rows."""
+    await ready(app)
+    await connect(app, "zendesk", zendesk, email=zendesk.email)
+    for n in range(12):
+        await customer_asks(app, f"Question {n}", user=f"UCUST{n:02d}")
+    await outbox_settled(app)
+    assert len(zendesk.tickets) == 10  # the burst; the other two wait for their slots
+    await retry_round(app, seconds=2)
+    await outbox_settled(app)
+    assert len(zendesk.tickets) == 12
+
+    zendesk.rate_limit_next(1, retry_after=60)
+    await customer_asks(app, "Another", user="UCUSTLATE")
+    await outbox_settled(app)
+    await customer_asks(app, "And one more", user="UCUSTLATER")
+    await outbox_settled(app)
+    assert len(zendesk.tickets) == 12  # the 429, and the row after it held behind it
+    await retry_round(app, seconds=61)
+    await outbox_settled(app)
+    await retry_round(app, seconds=2)
+    await outbox_settled(app)
+    assert len(zendesk.tickets) == 14
