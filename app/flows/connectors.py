@@ -147,7 +147,7 @@ async def on_connector_delivered(
     )
     if kind != "issue":
         return
-    ticket = await session.get(Ticket, record_id)
+    ticket = await session.get(Ticket, record_id, with_for_update=True)
     connector = await session.get(Connector, connector_id)
     if ticket is None or connector is None:
         return
