@@ -17,7 +17,7 @@ from tests.api.helpers import api_key
 from tests.support.server import RunningApp
 from tests.tickets.helpers import watch
 
-EXAMPLES = os.environ.get("TICKETBOT_FUZZ_EXAMPLES", "12")
+EXAMPLES = os.environ.get("TICKETBOT_FUZZ_EXAMPLES", "10")
 
 
 def schemathesis_command() -> list[str] | None:
