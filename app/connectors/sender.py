@@ -122,7 +122,9 @@ class ConnectorSender:
     def order_key(self, target: str, payload: dict[str, Any]) -> Hashable | None:
         """One record's calls go out in the order they were owed (a ticket before its
         comments): keyed by the connector and the ticket or account."""
-        return (payload.get("connector_id"), payload.get("ticket_id", payload.get("record_id")))
+        if payload.get("ticket_id") is not None:
+            return (payload.get("connector_id"), "ticket", payload["ticket_id"])
+        return (payload.get("connector_id"), payload.get("action"), payload.get("record_id"))
 
     async def send(self, target: str, payload: dict[str, Any], attempt: Attempt) -> DeliveryOutcome:
         now = self._clock.now()

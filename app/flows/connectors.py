@@ -18,7 +18,6 @@ from app.connectors.service import CONNECTOR_DELIVERED, FAILING, PAUSED, RECORD_
 from app.connectors.vendors.base import Action, Inbound
 from app.errors import Conflict, InvalidInput
 from app.flows import lifecycle
-from app.flows.syncs import ticket_changed
 from app.flows.views import refresh_ticket_views
 from app.outbox.enums import OutboxKind, OutboxStatus
 from app.outbox.handlers import DeliveryHandlers
@@ -30,8 +29,6 @@ from app.text_safety import escape, link
 from app.tickets.actors import Actor
 from app.tickets.models import Ticket
 from app.tickets.notifications import post_in_customer_thread, post_in_triage_thread
-from app.webhooks.enums import WebhookEventType
-from app.webhooks.events import emit_ticket_event
 
 _OUTCOME_OF_ROW = {
     OutboxStatus.DELIVERED: "sent",
@@ -109,11 +106,8 @@ async def escalate(
         text=f":hammer_and_wrench: {by} escalated this to {name}{where}; the issue follows here.",
         now=now,
     )
-    await refresh_ticket_views(session=session, ticket=ticket, now=now)
-    await emit_ticket_event(
-        session=session, ticket=ticket, event_type=WebhookEventType.TICKET_UPDATED, now=now
-    )
-    await ticket_changed(session=session, ticket=ticket, now=now)
+    # The card, the ticket.updated event and the connected systems' sync came with the
+    # status change (lifecycle.transition).
     return f"{ticket.display_number} is being escalated to {name}{where}."
 
 
@@ -294,12 +288,8 @@ async def _issue_done(
         text=f":white_check_mark: {who}{name} issue {escape(key)} is done.{back}",
         now=now,
     )
-    await refresh_ticket_views(session=session, ticket=ticket, now=now)
-    if reopened:
-        await emit_ticket_event(
-            session=session, ticket=ticket, event_type=WebhookEventType.TICKET_UPDATED, now=now
-        )
-        await ticket_changed(session=session, ticket=ticket, now=now)
+    if not reopened:  # reopening redrew the card, told webhooks and owed the syncs itself
+        await refresh_ticket_views(session=session, ticket=ticket, now=now)
 
 
 def register_connector_delivery_handlers(handlers: DeliveryHandlers) -> None:

@@ -183,9 +183,7 @@ async def test_an_escalation_survives_refused_credentials_and_an_outage(
     )
 
 
-async def test_a_burst_is_paced_under_the_far_sides_limit_and_a_429_holds_the_rest(
-    app, zendesk
-):
+async def test_a_burst_is_paced_under_the_far_sides_limit_and_a_429_holds_the_rest(app, zendesk):
     """Zendesk's lowest plan takes 200 requests a minute: a burst of tickets goes out ten at
     once, then one every 0.6 s of the (test) clock; a 429 holds the connector's other rows."""
     await ready(app)

@@ -24,7 +24,7 @@ from tests.api.helpers import api_client, api_key, card_text, triage_thread
 from tests.conftest import SIGNING_SECRET, TEAM_ID, make_settings
 from tests.support.server import RunningApp, outbox_settled, wait_until
 from tests.tickets.helpers import add_member, tickets, watch
-from tests.webhooks.helpers import retry_round
+from tests.webhooks.helpers import delivery_log, retry_round, subscribe
 
 CUSTOMER, AGENT, LEAD = "UCUSTOMER", "UAGENT", "ULEAD1"
 
@@ -227,8 +227,13 @@ async def test_an_escalation_shows_on_the_card_and_returns_the_ticket_when_done(
     connector = await connect(app, tracker, fake, webhook_secret=secret, **extra)
     await customer_asks(app)
     await wait_until(lambda: "Escalate" in card_text(emulator), message="the Escalate button")
+    await subscribe(app, "https://hooks.example.com/tickets", "ticket.updated")
+
+    async def updates() -> int:
+        return len([d for d in await delivery_log(app) if d.event_type == "ticket.updated"])
 
     said = await slash(app, f"escalate T-1 {tracker} ENG")
+    assert await updates() == 1  # one event for the escalation, not one per step
     assert said == f"T-1 is being escalated to {'Jira' if tracker == 'jira' else 'Linear'} (ENG)."
     [ticket] = await tickets(app)
     assert ticket.status is TicketStatus.WAITING_ON_ENGINEERING
@@ -255,6 +260,7 @@ async def test_an_escalation_shows_on_the_card_and_returns_the_ticket_when_done(
     assert again.json() == {"done": "already handled"}
     [ticket] = await tickets(app)
     assert ticket.status is TicketStatus.OPEN
+    assert await updates() == 2  # and one for its return
     await wait_until(
         lambda: any("is done" in line for line in triage_thread(emulator)), message="the note"
     )
