@@ -58,21 +58,23 @@ async def replay(
     acknowledgement may depend on nothing Slack does). Every Web API answer is held until the
     response is in: an acknowledgement that awaited one would time out here. The one exception
     is `opens_a_view`: `views.open` is called with the trigger id before the acknowledgement.
-    The budget is checked in CPU time, which a busy machine does not inflate."""
+    The budget is checked in the CPU time of the event loop's thread, which serves the request
+    (a busy machine does not inflate it; work the app does on its worker threads meanwhile, such
+    as counting a day for the reports, is not on the acknowledgement's path)."""
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": encoded.content_type,
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": slack_signature(SIGNING_SECRET, timestamp, encoded.body),
     }
-    cpu_started = time.process_time()
+    cpu_started = time.thread_time()
     held = contextlib.nullcontext() if opens_a_view else emulator.answers_held()
     async with held, httpx.AsyncClient(timeout=2 * SLACK_ANSWER_BUDGET) as client:
         response = await client.post(
             f"{app.url}/slack/events", content=encoded.body, headers=headers
         )
     assert response.status_code == 200, response.text
-    assert time.process_time() - cpu_started < SLACK_ANSWER_BUDGET
+    assert time.thread_time() - cpu_started < SLACK_ANSWER_BUDGET
     return response
 
 
